@@ -1,0 +1,59 @@
+"""API authentication: `Authorization: Bearer <key>` for automation, the Django session for staff."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from certctl.api.keys import hash_key
+from certctl.api.principal import Principal
+from certctl.models import ApiKey
+
+
+def bearer_token(request) -> str | None:
+    """The bearer token of the request, None without an Authorization header; 401 on a malformed one."""
+    header = authentication.get_authorization_header(request).decode("latin-1")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise exceptions.AuthenticationFailed("Invalid Authorization header format, expected: Bearer <token>")
+    return token.strip()
+
+
+class APIKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        token = bearer_token(request)
+        if token is None:
+            return None
+        digest = hash_key(token)
+        api_key = ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True).first()
+        # The lookup is by a hash of a 256-bit random key; the compare is constant-time all the same.
+        if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):
+            raise exceptions.AuthenticationFailed("Invalid API key")
+        now = timezone.now()
+        if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        return Principal(
+            name=api_key.name, kind="api_key", is_admin=api_key.is_admin, object_id=api_key.pk
+        ), api_key
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="certctl"'
+
+
+class StaffSessionAuthentication(authentication.SessionAuthentication):
+    """Staff logged into the admin may use the browsable API (CSRF enforced on unsafe methods)."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user, _ = result
+        if not user.is_staff:
+            return None
+        return Principal(
+            name=user.get_username(), kind="user", is_admin=user.is_superuser, object_id=str(user.pk)
+        ), None

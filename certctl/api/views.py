@@ -1,0 +1,94 @@
+"""Unauthenticated service endpoints: liveness, readiness and version."""
+
+from __future__ import annotations
+
+import sys
+
+from django.conf import settings
+from django.db import connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
+from rest_framework.response import Response
+
+from certctl.services import heartbeat
+
+
+def _database_ok() -> tuple[bool, str]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True, "reachable"
+    except Exception as exc:  # any driver error means "not ready"
+        return False, type(exc).__name__
+
+
+def _broker_ok() -> tuple[bool, str]:
+    from certctl.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True, "reachable"
+    except Exception as exc:  # kombu raises transport-specific errors
+        return False, type(exc).__name__
+
+
+def _public(view):
+    view = authentication_classes([])(view)
+    view = permission_classes([])(view)
+    return throttle_classes([])(view)
+
+
+@extend_schema(
+    responses=inline_serializer("Health", {"status": serializers.CharField()}), auth=[], tags=["service"]
+)
+@api_view(["GET"])
+@_public
+def health(request):
+    return Response({"status": "healthy"})
+
+
+@extend_schema(
+    responses={
+        200: inline_serializer(
+            "Ready",
+            {
+                "status": serializers.CharField(),
+                "db": serializers.CharField(),
+                "broker": serializers.CharField(),
+                "worker_heartbeat_age_seconds": serializers.FloatField(allow_null=True),
+                "beat_heartbeat_age_seconds": serializers.FloatField(allow_null=True),
+            },
+        )
+    },
+    auth=[],
+    tags=["service"],
+)
+@api_view(["GET"])
+@_public
+def ready(request):
+    db_ok, db_state = _database_ok()
+    broker_ok, broker_state = _broker_ok()
+    ages = heartbeat.ages() if db_ok else {"worker": None, "beat": None}
+    body = {
+        "status": "ready" if db_ok and broker_ok else "unavailable",
+        "db": db_state,
+        "broker": broker_state,
+        "worker_heartbeat_age_seconds": ages["worker"],
+        "beat_heartbeat_age_seconds": ages["beat"],
+    }
+    return Response(body, status=200 if db_ok and broker_ok else 503)
+
+
+@extend_schema(
+    responses=inline_serializer(
+        "Version", {"version": serializers.CharField(), "python_version": serializers.CharField()}
+    ),
+    auth=[],
+    tags=["service"],
+)
+@api_view(["GET"])
+@_public
+def version(request):
+    return Response({"version": settings.VERSION, "python_version": sys.version.split()[0]})

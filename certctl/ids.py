@@ -1,0 +1,29 @@
+"""Opaque, type-prefixed, time-ordered identifiers (`cert-01J…`), so an ID in a log says what it is."""
+
+from __future__ import annotations
+
+import os
+import time
+from functools import partial
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        value, rem = divmod(value, 32)
+        chars.append(_ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str) -> str:
+    """`prefix-` + 26 characters: 48-bit millisecond time then 80 random bits (ULID layout)."""
+    millis = time.time_ns() // 1_000_000
+    randomness = int.from_bytes(os.urandom(10), "big")
+    return f"{prefix}-{_encode(millis, 10)}{_encode(randomness, 16)}"
+
+
+def id_factory(prefix: str):
+    """A default= callable for model primary keys; a partial keeps migrations serialisable."""
+    return partial(new_id, prefix)

@@ -1,0 +1,56 @@
+"""Request IDs on every response, and JSON error envelopes for API paths outside DRF."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from django.http import HttpRequest, HttpResponse
+
+from certctl.api.errors import json_error
+
+logger = logging.getLogger(__name__)
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+JSON_PATHS = ("/api/", "/.well-known/", "/health", "/ready", "/metrics")
+
+
+class RequestIDMiddleware:
+    """Accept a sane incoming X-Request-ID or make one; echo it on the response."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else str(uuid.uuid4())
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        return response
+
+
+class JSONErrorMiddleware:
+    """API clients get the JSON envelope for Django-level 404s and for crashes, never an HTML page."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path.startswith(JSON_PATHS)
+            and response.status_code in (404, 405)
+            and not response.get("Content-Type", "").startswith(("application/json", "application/problem"))
+            and not getattr(response, "streaming", False)
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            message = "Not found" if response.status_code == 404 else f"Method {request.method} not allowed"
+            return json_error(request, response.status_code, message)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not request.path.startswith(JSON_PATHS):
+            return None
+        logger.exception("unhandled error", extra={"request_id": getattr(request, "request_id", "")})
+        return json_error(request, 500, "Internal server error")

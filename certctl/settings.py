@@ -1,0 +1,345 @@
+"""certctl settings: the one place where the environment is read (12-factor).
+
+Every variable is documented in docs/configuration.md. Code reads `settings.X`, never `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def env_int(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
+    raw = os.environ.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from exc
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def env_seconds(name: str, default: str, minimum: float = 0) -> float:
+    """A duration in Go syntax (`90s`, `2m`, `1h30m`, `7d`) or plain seconds (`120`)."""
+    raw = os.environ.get(name, "").strip() or default
+    if raw.isdigit():
+        seconds = float(raw)
+    else:
+        parts = _DURATION_PART.findall(raw)
+        if not parts or "".join(n + u for n, u in parts) != raw:
+            raise ImproperlyConfigured(f"{name} must be a duration like 90s, 2m or 1h, got {raw!r}")
+        seconds = sum(int(n) * _DURATION_UNITS[u] for n, u in parts)
+    if seconds < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum} seconds, got {raw!r}")
+    return seconds
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _generated_secret(path: Path, length: int = 50) -> str:
+    """A development secret created once and kept in the data dir, so restarts keep sessions and ciphertexts."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(length)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+# --- Core -----------------------------------------------------------------------------------------------
+
+DEBUG = env_bool("CERTCTL_DEBUG", False)
+DATA_DIR = Path(env_str("CERTCTL_DATA_DIR") or BASE_DIR / "data")
+
+SECRET_KEY = env_str("CERTCTL_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "CERTCTL_SECRET_KEY is required when CERTCTL_DEBUG is off (set CERTCTL_DEBUG=true for development)"
+        )
+    SECRET_KEY = _generated_secret(DATA_DIR / "secret_key")
+
+# Key for secrets at rest (issuer credentials, CA private keys); comma list, first encrypts, all decrypt.
+ENCRYPTION_KEYS = env_list("CERTCTL_ENCRYPTION_KEY")
+if not ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured("CERTCTL_ENCRYPTION_KEY is required when CERTCTL_DEBUG is off")
+    ENCRYPTION_KEYS = [_generated_secret(DATA_DIR / "encryption_key", 32)]
+
+ALLOWED_HOSTS = env_list("CERTCTL_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("CERTCTL_CSRF_TRUSTED_ORIGINS")
+TIME_ZONE = env_str("CERTCTL_TIME_ZONE", "UTC")
+USE_TZ = True
+USE_I18N = False
+LANGUAGE_CODE = "en-us"
+PUBLIC_URL = env_str("CERTCTL_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+VERSION = "0.1.0"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "django_prometheus",
+    "certctl",
+    "audit",
+    "certificates",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "certctl.middleware.RequestIDMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "certctl.middleware.JSONErrorMiddleware",
+]
+
+ROOT_URLCONF = "certctl.urls"
+WSGI_APPLICATION = "certctl.wsgi.application"
+ASGI_APPLICATION = "certctl.asgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- Database -------------------------------------------------------------------------------------------
+
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'certctl.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CERTCTL_DB_CONN_MAX_AGE", 60))
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # WAL + a busy timeout let the web server, worker and beat share one SQLite file.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+# --- Static files ---------------------------------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Security (check --deploy clean when CERTCTL_DEBUG is off) ------------------------------------------
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("CERTCTL_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("CERTCTL_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$", r"^\.well-known/pki/"]
+SECURE_HSTS_SECONDS = env_int("CERTCTL_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env_bool("CERTCTL_HSTS_PRELOAD", not DEBUG)
+if env_bool("CERTCTL_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CERTCTL_MAX_BODY_SIZE", 1048576, minimum=1024)
+
+# --- REST API -------------------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "certctl.api.authentication.APIKeyAuthentication",
+        "certctl.api.authentication.StaffSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["certctl.api.permissions.IsAuthenticatedClient"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "certctl.api.pagination.PagePagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "certctl.api.errors.exception_handler",
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["certctl.api.throttling.ClientRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"client": env_str("CERTCTL_RATE_LIMIT", "6000/min")},
+}
+API_PAGE_SIZE = 50
+API_MAX_PAGE_SIZE = 500
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "certctl API",
+    "DESCRIPTION": "Certificate lifecycle control plane. Authenticate with `Authorization: Bearer <api key>`.",
+    "VERSION": VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
+# --- Celery ---------------------------------------------------------------------------------------------
+
+REDIS_URL = env_str("REDIS_URL")
+BROKER_DIR = DATA_DIR / "broker"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+if CELERY_BROKER_URL == "filesystem://":
+    for sub in ("queue", "processed"):
+        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ALWAYS_EAGER = env_bool("CERTCTL_CELERY_EAGER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Periodic task intervals (seconds); registered by a post-migrate hook (certctl/schedules.py).
+HEARTBEAT_INTERVAL = env_seconds("CERTCTL_HEARTBEAT_INTERVAL", "30s", minimum=1)
+RENEWAL_CHECK_INTERVAL = env_seconds("CERTCTL_RENEWAL_CHECK_INTERVAL", "1h", minimum=60)
+NOTIFICATION_PROCESS_INTERVAL = env_seconds("CERTCTL_NOTIFICATION_PROCESS_INTERVAL", "1m", minimum=1)
+NOTIFICATION_RETRY_INTERVAL = env_seconds("CERTCTL_NOTIFICATION_RETRY_INTERVAL", "2m", minimum=1)
+JOB_PROCESSOR_INTERVAL = env_seconds("CERTCTL_JOB_PROCESSOR_INTERVAL", "30s", minimum=1)
+JOB_RETRY_INTERVAL = env_seconds("CERTCTL_JOB_RETRY_INTERVAL", "5m", minimum=1)
+JOB_TIMEOUT_INTERVAL = env_seconds("CERTCTL_JOB_TIMEOUT_INTERVAL", "10m", minimum=1)
+JOB_AWAITING_CSR_TIMEOUT = env_seconds("CERTCTL_JOB_AWAITING_CSR_TIMEOUT", "24h", minimum=60)
+JOB_AWAITING_APPROVAL_TIMEOUT = env_seconds("CERTCTL_JOB_AWAITING_APPROVAL_TIMEOUT", "168h", minimum=60)
+CRL_INTERVAL = env_seconds("CERTCTL_CRL_INTERVAL", "1h", minimum=60)
+CRL_VALIDITY = env_seconds("CERTCTL_CRL_VALIDITY", "24h", minimum=300)
+AGENT_OFFLINE_AFTER = env_seconds("CERTCTL_AGENT_OFFLINE_AFTER", "5m", minimum=10)
+AGENT_BOOTSTRAP_TOKEN = env_str("CERTCTL_AGENT_BOOTSTRAP_TOKEN")
+KEYGEN_MODE = env_str("CERTCTL_KEYGEN_MODE", "agent")
+if KEYGEN_MODE not in {"agent", "server"}:
+    raise ImproperlyConfigured(f"CERTCTL_KEYGEN_MODE must be 'agent' or 'server', got {KEYGEN_MODE!r}")
+APPROVAL_BYPASS = env_bool("CERTCTL_APPROVAL_BYPASS", False)
+
+# --- Notifications --------------------------------------------------------------------------------------
+
+NOTIFICATION_RETRY_BASE_SECONDS = env_int("CERTCTL_NOTIFICATION_RETRY_BASE_SECONDS", 60, minimum=1)
+NOTIFICATION_RETRY_CAP_SECONDS = env_int("CERTCTL_NOTIFICATION_RETRY_CAP_SECONDS", 3600, minimum=1)
+NOTIFICATION_MAX_ATTEMPTS = env_int("CERTCTL_NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1, maximum=100)
+NOTIFICATION_TIMEOUT_SECONDS = env_seconds("CERTCTL_NOTIFICATION_TIMEOUT", "10s", minimum=1)
+NOTIFICATION_LEASE_SECONDS = env_int("CERTCTL_NOTIFICATION_LEASE_SECONDS", 120, minimum=5)
+NOTIFICATION_BATCH_SIZE = env_int("CERTCTL_NOTIFICATION_BATCH_SIZE", 500, minimum=1, maximum=10000)
+
+SMTP_HOST = env_str("CERTCTL_SMTP_HOST")
+SMTP_PORT = env_int("CERTCTL_SMTP_PORT", 587, minimum=1, maximum=65535)
+SMTP_USERNAME = env_str("CERTCTL_SMTP_USERNAME")
+SMTP_PASSWORD = env_str("CERTCTL_SMTP_PASSWORD")
+SMTP_FROM_ADDRESS = env_str("CERTCTL_SMTP_FROM_ADDRESS")
+SMTP_SECURITY = env_str("CERTCTL_SMTP_SECURITY", "starttls").lower()
+if SMTP_SECURITY not in {"starttls", "tls", "none"}:
+    raise ImproperlyConfigured(f"CERTCTL_SMTP_SECURITY must be starttls, tls or none, got {SMTP_SECURITY!r}")
+WEBHOOK_URL = env_str("CERTCTL_WEBHOOK_URL")
+WEBHOOK_SECRET = env_str("CERTCTL_WEBHOOK_SECRET")
+SLACK_WEBHOOK_URL = env_str("CERTCTL_SLACK_WEBHOOK_URL")
+SLACK_CHANNEL = env_str("CERTCTL_SLACK_CHANNEL")
+SLACK_USERNAME = env_str("CERTCTL_SLACK_USERNAME", "certctl")
+TEAMS_WEBHOOK_URL = env_str("CERTCTL_TEAMS_WEBHOOK_URL")
+TEAMS_FORMAT = env_str("CERTCTL_TEAMS_FORMAT", "messagecard").lower()
+if TEAMS_FORMAT not in {"messagecard", "adaptive"}:
+    raise ImproperlyConfigured(f"CERTCTL_TEAMS_FORMAT must be messagecard or adaptive, got {TEAMS_FORMAT!r}")
+PAGERDUTY_ROUTING_KEY = env_str("CERTCTL_PAGERDUTY_ROUTING_KEY")
+PAGERDUTY_SEVERITY = env_str("CERTCTL_PAGERDUTY_SEVERITY", "warning")
+PAGERDUTY_EVENTS_URL = env_str("CERTCTL_PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue")
+OPSGENIE_API_KEY = env_str("CERTCTL_OPSGENIE_API_KEY")
+OPSGENIE_PRIORITY = env_str("CERTCTL_OPSGENIE_PRIORITY", "P3")
+OPSGENIE_API_URL = env_str("CERTCTL_OPSGENIE_API_URL", "https://api.opsgenie.com/v2/alerts")
+
+# --- Metrics --------------------------------------------------------------------------------------------
+
+METRICS_ALLOWED_IPS = env_list("CERTCTL_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# --- Logging --------------------------------------------------------------------------------------------
+
+LOG_LEVEL = env_str("CERTCTL_LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,5 @@
+from certctl.api.routers import OptionalSlashRouter
+
+router = OptionalSlashRouter()
+
+urlpatterns = router.urls

@@ -1,0 +1,55 @@
+"""Writing notifications: a `pending` row in the caller's transaction, delivery scheduled after commit."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from notifications.models import NotificationEvent
+
+
+def _schedule_delivery(event_id: str) -> None:
+    from notifications.tasks import deliver_notification
+
+    transaction.on_commit(lambda: deliver_notification.delay(event_id))
+
+
+def enqueue(
+    *,
+    type: str,
+    channel: str,
+    message: str,
+    recipient: str = "",
+    subject: str = "",
+    certificate_id: str | None = None,
+    severity_tier: str = "",
+    threshold_days: int | None = None,
+    dedup_key: str | None = None,
+) -> NotificationEvent | None:
+    """Create a pending notification and deliver it after the surrounding transaction commits.
+
+    With a `dedup_key`, a second call for the same key creates nothing and returns None (the database decides,
+    so two concurrent producers cannot both create it).
+    """
+    fields = dict(
+        type=type,
+        channel=channel,
+        message=message,
+        recipient=recipient[:255],
+        subject=subject[:255],
+        certificate_id=certificate_id,
+        severity_tier=severity_tier,
+        threshold_days=threshold_days,
+        dedup_key=dedup_key,
+    )
+    if dedup_key is None:
+        event = NotificationEvent.objects.create(**fields)
+    else:
+        try:
+            with transaction.atomic():
+                event = NotificationEvent.objects.create(**fields)
+        except IntegrityError:
+            if not NotificationEvent.objects.filter(dedup_key=dedup_key).exists():
+                raise
+            return None
+    _schedule_delivery(event.id)
+    return event

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole check, run by `make test` inside scripts/with-services.sh (PostgreSQL + Redis already up).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=${VENV:-.venv}
+export CERTCTL_DEBUG=true CERTCTL_DATA_DIR="${CERTCTL_DATA_DIR:-$PWD/.tmp/test-data}"
+
+"$venv/bin/ruff" check .
+"$venv/bin/ruff" format --check .
+"$venv/bin/python" manage.py makemigrations --check --dry-run
+"$venv/bin/python" -m pytest "$@"
