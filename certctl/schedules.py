@@ -1,13 +1,15 @@
 """Periodic tasks, registered in django-celery-beat's tables after every migrate.
 
-Operators may change an interval or disable a task in the admin; a later migrate only creates what is missing and
-does not overwrite an operator's change of an existing schedule.
+Each app lists its schedules in `<app>/schedules.py` as `PERIODIC_TASKS = [Periodic(...), ...]`; this module
+collects them. A later migrate creates what is missing and leaves an operator's edits in the admin alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
 
+from django.apps import apps
 from django.conf import settings
 
 
@@ -19,10 +21,18 @@ class Periodic:
 
 
 def periodic_tasks() -> list[Periodic]:
-    """Every beat schedule of the product. Apps add theirs here, one line each."""
-    return [
-        Periodic("heartbeat", "certctl.tasks.heartbeat", settings.HEARTBEAT_INTERVAL),
-    ]
+    found = [Periodic("heartbeat", "certctl.tasks.heartbeat", settings.HEARTBEAT_INTERVAL)]
+    for config in apps.get_app_configs():
+        if config.name == "certctl":
+            continue
+        try:
+            module = import_module(f"{config.name}.schedules")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{config.name}.schedules":
+                raise
+            continue
+        found.extend(module.PERIODIC_TASKS)
+    return found
 
 
 def register_periodic_tasks(sender=None, using: str = "default", **kwargs) -> None:
