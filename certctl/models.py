@@ -44,3 +44,17 @@ class ProcessHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.last_seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class MetricCounter(models.Model):
+    """A Prometheus counter series kept in the database, so every web and worker process adds to one value."""
+
+    name = models.CharField(max_length=128)
+    labels = models.CharField(max_length=512, help_text="Canonical JSON of the label set")
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "labels"], name="metric_counter_series")]
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.labels} = {self.value}"
