@@ -1,7 +1,8 @@
-"""The audit trail: append-only records of API calls and state changes."""
+"""The audit trail: append-only records of API calls and state changes, chained by SHA-256."""
 
 from __future__ import annotations
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from certctl.ids import id_factory
@@ -11,6 +12,7 @@ class ActorType(models.TextChoices):
     USER = "User"
     SYSTEM = "System"
     AGENT = "Agent"
+    ANONYMOUS = "Anonymous"
 
 
 class AppendOnlyError(Exception):
@@ -26,20 +28,30 @@ class AuditQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
+    """One audit row. `seq` orders the hash chain: `row_hash` covers the content and `prev_hash`."""
+
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("audit"), editable=False)
+    seq = models.BigIntegerField(
+        unique=True, editable=False, help_text="Position in the hash chain (1, 2, 3…)"
+    )
     actor = models.CharField(max_length=255)
     actor_type = models.CharField(max_length=16, choices=ActorType.choices)
     action = models.CharField(max_length=255, db_index=True)
     resource_type = models.CharField(max_length=64)
     resource_id = models.CharField(max_length=255)
-    details = models.JSONField(null=True, blank=True)
+    details = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     timestamp = models.DateTimeField(db_index=True)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    row_hash = models.CharField(max_length=64, editable=False)
 
     objects = AuditQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-timestamp", "-id"]
-        indexes = [models.Index(fields=["resource_type", "resource_id"], name="audit_resource")]
+        ordering = ["-timestamp", "-seq"]
+        indexes = [
+            models.Index(fields=["resource_type", "resource_id"], name="audit_resource"),
+            models.Index(fields=["actor", "timestamp"], name="audit_actor_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.resource_type}/{self.resource_id} by {self.actor}"

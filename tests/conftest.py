@@ -42,3 +42,13 @@ def client_with_key(api_client, user_key) -> APIClient:
 def admin_client_with_key(api_client, admin_key) -> APIClient:
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {admin_key}")
     return api_client
+
+
+# --- audit stream -------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _audit_api_rows_in_the_request(settings):
+    """API-call audit rows are written in the request (inside the test's transaction), not by the writer thread.
+
+    tests/test_audit_writer.py switches back to the production default ("queue") to test the buffered path.
+    """
+    settings.AUDIT_API_WRITE = "sync"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.utils import timezone
 
 from audit.models import ActorType, AuditEvent
+from audit.services import chain
 from audit.services.redaction import redact
 
 SYSTEM_ACTOR = "system"
@@ -23,13 +24,22 @@ def record(
     details: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> AuditEvent:
-    """Write one audit event. Call it inside the transaction of the change it describes."""
-    return AuditEvent.objects.create(
+    """Write one audit event. Call it inside the transaction of the change it describes.
+
+    It takes the chain lock until that transaction ends (see `audit.services.chain`): keep the transaction
+    short and do slow work (HTTP, signing) outside it.
+    """
+    timestamp = now or timezone.now()
+    if timezone.is_naive(timestamp):
+        timestamp = timezone.make_aware(timestamp, UTC)
+    event = AuditEvent(
         action=action,
         resource_type=resource_type,
         resource_id=str(resource_id),
         actor=actor or SYSTEM_ACTOR,
         actor_type=actor_type,
         details=redact(details),
-        timestamp=now or timezone.now(),
+        timestamp=timestamp,
     )
+    chain.append([event])
+    return event

@@ -1,0 +1,119 @@
+"""Buffered writes of API-call audit rows: a bounded in-process queue flushed in batches by one thread.
+
+A request only appends to a deque (microseconds). A daemon thread appends the buffered rows to the chain every
+`AUDIT_FLUSH_INTERVAL` or as soon as `AUDIT_BATCH_SIZE` rows wait, one transaction per batch. Nothing is dropped:
+- when the queue is full the request writes its own row synchronously (back-pressure, bounded memory);
+- a failed batch goes back to the front of the queue and is retried;
+- at interpreter exit (graceful shutdown of gunicorn, runserver, a management command) the queue is flushed,
+  retrying for up to `AUDIT_FLUSH_TIMEOUT`.
+What a buffer cannot survive is a hard kill (SIGKILL, OOM, power loss): at most one flush interval of rows.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections import deque
+
+from django.conf import settings
+from django.db import connection
+
+from audit.models import AuditEvent
+from audit.services import chain
+
+logger = logging.getLogger(__name__)
+
+
+class BatchWriter:
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._cond = threading.Condition()
+        self._flush_lock = threading.Lock()
+        self._pending: deque[AuditEvent] = deque()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def submit(self, event: AuditEvent) -> None:
+        """Queue one row; when the queue is full, write it now in the caller's thread."""
+        if self._pid != os.getpid():
+            self._reset()  # forked worker: the parent's queue and thread are not ours
+        if self._thread is None:
+            self._start()
+        with self._cond:
+            if len(self._pending) < settings.AUDIT_QUEUE_MAX:
+                self._pending.append(event)
+                if len(self._pending) >= settings.AUDIT_BATCH_SIZE:
+                    self._cond.notify()
+                return
+        chain.append([event])
+
+    def flush(self) -> int:
+        """Write everything queued now; returns the number of rows written. Raises on a database error."""
+        written = 0
+        with self._flush_lock:
+            while True:
+                with self._cond:
+                    batch = [
+                        self._pending.popleft()
+                        for _ in range(min(settings.AUDIT_BATCH_SIZE, len(self._pending)))
+                    ]
+                if not batch:
+                    return written
+                try:
+                    chain.append(batch)
+                except BaseException:
+                    with self._cond:
+                        self._pending.extendleft(reversed(batch))
+                    raise
+                written += len(batch)
+
+    def flush_at_exit(self) -> None:
+        if self._pid != os.getpid() or not self._pending:
+            return
+        deadline = time.monotonic() + settings.AUDIT_FLUSH_TIMEOUT
+        while True:
+            try:
+                self.flush()
+                return
+            except Exception:
+                connection.close()
+                if time.monotonic() >= deadline:
+                    logger.exception("audit rows lost at exit", extra={"audit_rows": len(self._pending)})
+                    return
+                time.sleep(0.5)
+
+    def _start(self) -> None:
+        with self._cond:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        interval = settings.AUDIT_FLUSH_INTERVAL
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: len(self._pending) >= settings.AUDIT_BATCH_SIZE, timeout=interval)
+            if not self._pending:
+                continue
+            try:
+                self.flush()
+            except Exception:
+                logger.exception(
+                    "audit batch write failed; retrying", extra={"audit_rows": len(self._pending)}
+                )
+                connection.close()
+                time.sleep(interval)
+
+
+writer = BatchWriter()
+atexit.register(writer.flush_at_exit)
