@@ -1,0 +1,131 @@
+"""Domain events: redacted before storage, written in the caller's transaction, chained without forks."""
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection, transaction
+
+from audit.models import AuditEvent
+from audit.services import chain
+from audit.services.record import record
+from audit.services.redaction import REDACTED, redact, redact_query
+from audit.services.verify import verify_chain
+
+
+def test_credentials_are_redacted_at_every_nesting_depth():
+    details = {
+        "password": "p0",
+        "name": "web",
+        "issuer": {"config": {"eab_secret": "e1", "url": "https://acme.test", "Authorization": "Bearer x"}},
+        "targets": [
+            {"host": "a", "auth": {"token": "t1"}},
+            {"host": "b", "nested": [{"SMTP_PASSWORD": "p2"}]},
+        ],
+        "deep": {"a": {"b": {"c": {"d": {"private_key": "k"}}}}},
+        "pem": "-----BEGIN EC PRIVATE KEY-----\nMHc...\n-----END EC PRIVATE KEY-----",
+        "note": "created cctl_abcdefghijklmnopqrstuvwxyz012345 for ci",
+        "dedup_key": "cert-1:30",
+    }
+    clean = redact(details)
+    assert clean["password"] == REDACTED
+    assert clean["name"] == "web"
+    assert clean["issuer"]["config"] == {
+        "eab_secret": REDACTED,
+        "url": "https://acme.test",
+        "Authorization": REDACTED,
+    }
+    assert clean["targets"][0] == {"host": "a", "auth": REDACTED}
+    assert clean["targets"][1]["nested"][0] == {"SMTP_PASSWORD": REDACTED}
+    assert clean["deep"]["a"]["b"]["c"]["d"]["private_key"] == REDACTED
+    assert clean["pem"] == REDACTED
+    assert clean["note"] == REDACTED
+    assert clean["dedup_key"] == "cert-1:30"
+    assert clean["redacted_keys"] == [
+        "password",
+        "issuer.config.eab_secret",
+        "issuer.config.Authorization",
+        "targets[0].auth",
+        "targets[1].nested[0].SMTP_PASSWORD",
+        "deep.a.b.c.d.private_key",
+        "pem",
+        "note",
+    ]
+    assert details["password"] == "p0", "the caller's dict is not modified"
+
+
+def test_empty_details_are_stored_as_null_and_clean_details_get_no_redacted_keys():
+    assert redact(None) is None
+    assert redact({}) is None
+    assert redact({"status": "Active -> Revoked"}) == {"status": "Active -> Revoked"}
+
+
+def test_query_strings_keep_ordinary_parameters():
+    assert redact_query("") == ""
+    assert redact_query("page=2&actor=ci&api-key=zzz") == "page=2&actor=ci&api-key=[REDACTED]"
+
+
+@pytest.mark.django_db
+def test_record_stores_the_redacted_event_and_chains_it():
+    first = record("certificate_created", resource_type="certificate", resource_id="cert-1", actor="alice",
+                   actor_type="User", details={"common_name": "a.test", "api_key": "cctl_xyz"})  # fmt: skip
+    second = record("certificate_revoked", resource_type="certificate", resource_id="cert-1")
+    stored = AuditEvent.objects.get(pk=first.pk)
+    assert stored.details == {"common_name": "a.test", "api_key": REDACTED, "redacted_keys": ["api_key"]}
+    assert (stored.actor, stored.actor_type) == ("alice", "User")
+    assert (second.actor, second.actor_type) == ("system", "System")
+    assert second.seq == first.seq + 1
+    assert second.prev_hash == first.row_hash
+    assert first.prev_hash == chain.GENESIS_HASH
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db
+def test_non_json_details_and_naive_times_are_stored_as_they_read_back():
+    event = record("job_timeout", resource_type="job", resource_id="job-1",
+                   details={"at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "age_hours": 24.0, "ratio": 0.1},
+                   now=datetime(2026, 1, 2, 3, 4, 6))  # fmt: skip
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.details == {"at": "2026-01-02T03:04:05Z", "age_hours": 24.0, "ratio": 0.1}
+    assert stored.timestamp == datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC)
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db
+def test_an_event_recorded_in_a_rolled_back_transaction_is_gone_with_the_change():
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), transaction.atomic():
+        record("certificate_archived", resource_type="certificate", resource_id="cert-9")
+        raise Boom
+    assert not AuditEvent.objects.filter(resource_id="cert-9").exists()
+    record("certificate_archived", resource_type="certificate", resource_id="cert-9")
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_never_fork_the_chain():
+    if connection.vendor != "postgresql":
+        pytest.skip("the advisory lock is PostgreSQL's")
+    errors = []
+
+    def writer(n):
+        try:
+            for i in range(25):
+                with transaction.atomic():
+                    record("renewal_job_created", resource_type="job", resource_id=f"job-{n}-{i}")
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True)) == list(range(1, 151))
+    result = verify_chain()
+    assert (result.ok, result.checked) == (True, 150)
