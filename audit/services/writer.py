@@ -37,6 +37,7 @@ class BatchWriter:
         self._flush_lock = threading.Lock()
         self._pending: deque[AuditEvent] = deque()
         self._thread: threading.Thread | None = None
+        self._stopping = False
 
     @property
     def pending(self) -> int:
@@ -91,6 +92,17 @@ class BatchWriter:
                     return
                 time.sleep(0.5)
 
+    def stop(self, timeout: float = 10) -> None:
+        """Flush, stop the thread and close its database connection (tests, and embedding code)."""
+        with self._cond:
+            thread, self._stopping = self._thread, True
+            self._cond.notify()
+        if thread is not None:
+            thread.join(timeout)
+        with self._cond:
+            self._thread, self._stopping = None, False
+        self.flush()
+
     def _start(self) -> None:
         with self._cond:
             if self._thread is not None:
@@ -98,21 +110,26 @@ class BatchWriter:
             self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
             self._thread.start()
 
+    def _batch_ready(self) -> bool:
+        return self._stopping or len(self._pending) >= settings.AUDIT_BATCH_SIZE
+
     def _run(self) -> None:
-        interval = settings.AUDIT_FLUSH_INTERVAL
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: len(self._pending) >= settings.AUDIT_BATCH_SIZE, timeout=interval)
-            if not self._pending:
-                continue
-            try:
-                self.flush()
-            except Exception:
-                logger.exception(
-                    "audit batch write failed; retrying", extra={"audit_rows": len(self._pending)}
-                )
-                connection.close()
-                time.sleep(interval)
+        try:
+            while not self._stopping:
+                with self._cond:
+                    self._cond.wait_for(self._batch_ready, timeout=settings.AUDIT_FLUSH_INTERVAL)
+                if not self._pending:
+                    continue
+                try:
+                    self.flush()
+                    connection.close_if_unusable_or_obsolete()
+                except Exception:
+                    logger.exception("audit batch write failed; retrying", extra={"audit_rows": self.pending})
+                    connection.close()
+                    with self._cond:
+                        self._cond.wait_for(lambda: self._stopping, timeout=settings.AUDIT_FLUSH_INTERVAL)
+        finally:
+            connection.close()
 
 
 writer = BatchWriter()
