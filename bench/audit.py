@@ -31,7 +31,7 @@ ENDPOINT = "/api/v1/audit?per_page=1&resource_type=certificate"
 
 
 def drop_bench_database() -> None:
-    url = os.environ["DATABASE_URL"]
+    url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         return
     import psycopg
