@@ -54,7 +54,8 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_content_negotiator(self):
         # Called before `self.action` is set, so the action is looked up from the route's method map.
-        if self.action_map.get(self.request.method.lower()) == "export":
+        method = getattr(self.request, "method", None) or "get"
+        if getattr(self, "action_map", {}).get(method.lower()) == "export":
             return IgnoreFormatParameter()
         return super().get_content_negotiator()
 
