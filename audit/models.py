@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 
 from certctl.ids import id_factory
 
@@ -40,7 +41,7 @@ class AuditEvent(models.Model):
     resource_type = models.CharField(max_length=64)
     resource_id = models.CharField(max_length=255)
     details = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
-    timestamp = models.DateTimeField(db_index=True)
+    timestamp = models.DateTimeField(db_index=True, default=timezone.now)
     prev_hash = models.CharField(max_length=64, editable=False)
     row_hash = models.CharField(max_length=64, editable=False)
 
@@ -59,6 +60,14 @@ class AuditEvent(models.Model):
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise AppendOnlyError("audit events are append-only")
+        if self.seq is None:
+            # Created directly (`AuditEvent.objects.create(...)`) rather than through record(): chain it anyway.
+            from audit.services.chain import append
+            from audit.services.redaction import redact
+
+            self.details = redact(self.details)
+            append([self])
+            return
         kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 

@@ -129,3 +129,13 @@ def test_concurrent_writers_never_fork_the_chain():
     assert list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True)) == list(range(1, 151))
     result = verify_chain()
     assert (result.ok, result.checked) == (True, 150)
+
+
+@pytest.mark.django_db
+def test_an_event_created_directly_is_still_redacted_and_chained():
+    first = record("certificate_created", resource_type="certificate", resource_id="cert-1")
+    direct = AuditEvent.objects.create(action="x", resource_type="t", resource_id="1", actor="a",
+                                       actor_type="System", details={"token": "t0"})  # fmt: skip
+    assert (direct.seq, direct.prev_hash) == (first.seq + 1, first.row_hash)
+    assert AuditEvent.objects.get(pk=direct.pk).details == {"token": REDACTED, "redacted_keys": ["token"]}
+    assert verify_chain().ok

@@ -1,6 +1,7 @@
 """Hash chain columns (seq, prev_hash, row_hash); existing rows are chained in timestamp order."""
 
 import django.core.serializers.json
+import django.utils.timezone
 from django.db import migrations, models
 
 from audit.services.chain import GENESIS_HASH, row_hash
@@ -58,6 +59,11 @@ class Migration(migrations.Migration):
                 choices=[("User", "User"), ("System", "System"), ("Agent", "Agent"), ("Anonymous", "Anonymous")],
                 max_length=16,
             ),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="timestamp",
+            field=models.DateTimeField(db_index=True, default=django.utils.timezone.now),
         ),
         migrations.AlterModelOptions(name="auditevent", options={"ordering": ["-timestamp", "-seq"]}),
         migrations.AddIndex(
