@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
@@ -41,6 +42,12 @@ def _actor(request: HttpRequest) -> tuple[str, str]:
 
 
 def _body_hash(request: HttpRequest) -> str:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        return ""  # over the body limit (multipart included): refused by the view, not buffered here
     try:
         return body_hash(request.body)  # read before the view; Django keeps it for DRF to parse again
     except RequestDataTooBig:

@@ -160,3 +160,15 @@ def test_staff_session_on_the_api_is_recorded_with_the_username(client):
     assert client.get("/api/v1/audit", HTTP_ACCEPT="application/json").status_code == 200
     row = only_api_row()
     assert (row.actor, row.actor_type) == ("alice", "User")
+
+
+def test_a_body_over_the_size_limit_is_not_buffered_but_the_call_is_recorded(client_with_key, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = client_with_key.post("/api/v1/audit", data=b"x" * 5000, content_type="application/json")
+    assert response.status_code in (400, 405, 413)
+    row = only_api_row()
+    assert (row.action, row.details["body_hash"], row.details["status"]) == (
+        "api_post",
+        "",
+        response.status_code,
+    )

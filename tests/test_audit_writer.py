@@ -108,3 +108,58 @@ def test_rows_still_queued_at_process_exit_are_written(user_key):
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert api_count() == 50
     assert verify_chain().ok
+
+
+def test_gunicorn_graceful_shutdown_writes_the_queued_rows(user_key):
+    import signal
+    import socket
+    import urllib.request
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the server process needs the test database by URL")
+    db = connection.settings_dict
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CERTCTL_DEBUG": "true",
+        "CERTCTL_AUDIT_API_WRITE": "queue",
+        "CERTCTL_AUDIT_FLUSH_INTERVAL": "1h",
+        "CERTCTL_AUDIT_BATCH_SIZE": "10000",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "certctl.wsgi:application",
+        "-b",
+        f"127.0.0.1:{port}",
+        "-w",
+        "1",
+    ]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/health", timeout=2).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.1)
+        for _ in range(20):
+            request = urllib.request.Request(f"{base}/api/v1/audit?per_page=1")
+            request.add_header("Authorization", f"Bearer {user_key}")
+            assert urllib.request.urlopen(request, timeout=10).status == 200
+        assert api_count() == 0, "rows are still in the worker's queue"
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert api_count() == 20, server.stderr.read().decode()[-2000:]
+    assert verify_chain().ok
