@@ -8,6 +8,7 @@ import time
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
+from django.http.request import RawPostDataException
 
 from audit.models import ActorType
 from audit.services.api_calls import (
@@ -52,6 +53,8 @@ def _body_hash(request: HttpRequest) -> str:
         return body_hash(request.body)  # read before the view; Django keeps it for DRF to parse again
     except RequestDataTooBig:
         return ""  # the view answers 400 itself; nothing was read, so there is nothing to hash
+    except RawPostDataException:
+        return ""  # an outer layer already consumed the stream as form data
 
 
 class ApiAuditMiddleware:
