@@ -139,3 +139,23 @@ def test_an_event_created_directly_is_still_redacted_and_chained():
     assert (direct.seq, direct.prev_hash) == (first.seq + 1, first.row_hash)
     assert AuditEvent.objects.get(pk=direct.pk).details == {"token": REDACTED, "redacted_keys": ["token"]}
     assert verify_chain().ok
+
+
+@pytest.mark.django_db
+def test_record_many_writes_redacted_chained_events_in_one_go():
+    from audit.services.record import record_many
+
+    before = record("expiry_check_started", resource_type="system", resource_id="expiry")
+    events = record_many(
+        {"action": "expiration_alert_sent", "resource_type": "certificate", "resource_id": f"cert-{i}",
+         "details": {"threshold_days": 30, "webhook_secret": "s"}, "now": datetime(2026, 1, 1, tzinfo=UTC)}
+        for i in range(1200)
+    )  # fmt: skip
+    assert [e.seq for e in events] == list(range(before.seq + 1, before.seq + 1201))
+    stored = AuditEvent.objects.filter(action="expiration_alert_sent").order_by("seq")
+    assert stored.count() == 1200
+    assert stored.first().details == {"threshold_days": 30, "webhook_secret": REDACTED,
+                                      "redacted_keys": ["webhook_secret"]}  # fmt: skip
+    assert (stored.first().actor, stored.first().actor_type) == ("system", "System")
+    result = verify_chain()
+    assert (result.ok, result.checked) == (True, 1201)

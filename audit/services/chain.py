@@ -92,9 +92,35 @@ def append(events: Sequence[AuditEvent]) -> Sequence[AuditEvent]:
             event.row_hash = prev = row_hash(_event_row(event))
         if len(events) == 1:
             events[0].save()
+        elif connection.vendor == "postgresql":
+            _insert_unnest(events)
         else:
             AuditEvent.objects.bulk_create(events, batch_size=1000)
     return events
+
+
+_COLUMNS = ("id", "seq", "actor", "actor_type", "action", "resource_type", "resource_id", "details", "timestamp",
+            "prev_hash", "row_hash")  # fmt: skip
+_UNNEST_SQL = """
+INSERT INTO audit_auditevent
+    (id, seq, actor, actor_type, action, resource_type, resource_id, details, timestamp, prev_hash, row_hash)
+SELECT id, seq, actor, actor_type, action, resource_type, resource_id, details::jsonb, timestamp, prev_hash, row_hash
+FROM unnest(%s::varchar[], %s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[],
+            %s::varchar[], %s::text[], %s::timestamptz[], %s::varchar[], %s::varchar[])
+    AS rows (id, seq, actor, actor_type, action, resource_type, resource_id, details, timestamp, prev_hash, row_hash)
+"""
+
+
+def _insert_unnest(events: Sequence[AuditEvent]) -> None:
+    """Many rows in one statement, one array parameter per column (several times faster than bulk_create)."""
+    params = []
+    for column in _COLUMNS:
+        if column == "details":
+            params.append([None if e.details is None else json.dumps(e.details) for e in events])
+        else:
+            params.append([getattr(e, column) for e in events])
+    with connection.cursor() as cursor:
+        cursor.execute(_UNNEST_SQL, params)
 
 
 def iter_rows(chunk_size: int = 2000) -> Iterable[dict[str, Any]]:

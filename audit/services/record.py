@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,10 +30,37 @@ def record(
     It takes the chain lock until that transaction ends (see `audit.services.chain`): keep the transaction
     short and do slow work (HTTP, signing) outside it.
     """
+    event = _event(action, resource_type, resource_id, actor, actor_type, details, now)
+    chain.append([event])
+    return event
+
+
+def record_many(entries: Iterable[dict[str, Any]]) -> Sequence[AuditEvent]:
+    """Write many events in one statement, in the caller's transaction: the bulk twin of `record`.
+
+    Each entry holds `record`'s keyword arguments: `action`, `resource_type`, `resource_id` and optionally
+    `actor`, `actor_type`, `details`, `now`. Same redaction, same chain; one lock and one INSERT for all.
+    """
+    events = [
+        _event(
+            entry["action"],
+            entry["resource_type"],
+            entry["resource_id"],
+            entry.get("actor", SYSTEM_ACTOR),
+            entry.get("actor_type", ActorType.SYSTEM),
+            entry.get("details"),
+            entry.get("now"),
+        )
+        for entry in entries
+    ]
+    return chain.append(events)
+
+
+def _event(action, resource_type, resource_id, actor, actor_type, details, now) -> AuditEvent:
     timestamp = now or timezone.now()
     if timezone.is_naive(timestamp):
         timestamp = timezone.make_aware(timestamp, UTC)
-    event = AuditEvent(
+    return AuditEvent(
         action=action,
         resource_type=resource_type,
         resource_id=str(resource_id),
@@ -41,5 +69,3 @@ def record(
         details=redact(details),
         timestamp=timestamp,
     )
-    chain.append([event])
-    return event
