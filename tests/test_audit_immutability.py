@@ -193,3 +193,27 @@ def test_prune_audit_is_refused_to_a_role_that_does_not_own_the_table():
     finally:
         raw("RESET ROLE")
     assert AuditEvent.objects.count() == 3
+
+
+def test_verify_audit_with_a_recorded_head_catches_a_rewritten_or_truncated_tail():
+    on_postgres()
+    from audit.services import chain
+
+    rows = events(4)
+    head = f"{rows[-1].seq}:{rows[-1].row_hash}"
+    assert f"head {head}" in verify_output()
+    call_command("verify_audit", "--expect", head, stdout=None)
+    # Rewrite: edit the last row and recompute its hash, so the chain alone still verifies.
+    tamper("UPDATE audit_auditevent SET actor = 'mallory' WHERE id = %s", [rows[-1].id])
+    row = AuditEvent.objects.filter(pk=rows[-1].pk).values(*chain.HASHED_FIELDS, "details", "prev_hash").get()
+    tamper("UPDATE audit_auditevent SET row_hash = %s WHERE id = %s", [chain.row_hash(row), rows[-1].id])
+    assert "audit chain OK" in verify_output()
+    with pytest.raises(CommandError, match="tail rewritten"):
+        call_command("verify_audit", "--expect", head)
+    # Truncate: drop the last two rows; the shorter chain is valid on its own.
+    tamper("DELETE FROM audit_auditevent WHERE seq >= %s", [rows[-2].seq])
+    assert "audit chain OK: 2 rows" in verify_output()
+    with pytest.raises(CommandError, match=rf"BROKEN at seq {rows[-1].seq}: .*tail truncated"):
+        call_command("verify_audit", "--expect", head)
+    with pytest.raises(CommandError, match="SEQ:HASH"):
+        call_command("verify_audit", "--expect", "nonsense")

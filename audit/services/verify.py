@@ -38,8 +38,13 @@ def _anchor(first_seq: int) -> str | None:
     return details.get("anchor_hash") if details else None
 
 
-def verify_chain() -> Verification:
-    """Recompute every row hash in `seq` order; stop at the first row that is edited, missing or re-linked."""
+def verify_chain(expected: dict[int, str] | None = None) -> Verification:
+    """Recompute every row hash in `seq` order; stop at the first row that is edited, missing or re-linked.
+
+    `expected` maps seq -> row_hash recorded outside the database earlier (the head `verify_audit` printed):
+    the chain must still pass through each of them, which catches a rewritten or truncated tail.
+    """
+    expected = expected or {}
     result = Verification()
     expected_seq: int | None = None
     expected_prev: str | None = None
@@ -58,11 +63,17 @@ def verify_chain() -> Verification:
             return _broken(result, row, "prev_hash does not match the hash of the row before (re-linked)")
         if chain.row_hash(row) != row["row_hash"]:
             return _broken(result, row, "content does not match its row_hash (edited)")
+        if seq in expected and expected[seq] != row["row_hash"]:
+            return _broken(result, row, "row_hash differs from the hash recorded outside (tail rewritten)")
         expected_prev = row["row_hash"]
         expected_seq = seq + 1
         result.checked += 1
         result.last_seq = seq
         result.head_hash = row["row_hash"]
+    beyond = [seq for seq in expected if seq > (result.last_seq or 0)]
+    if beyond:
+        result.broken_seq = min(beyond)
+        result.reason = f"rows up to seq {max(beyond)} were recorded outside but are gone (tail truncated)"
     return result
 
 

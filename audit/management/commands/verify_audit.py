@@ -10,12 +10,29 @@ from audit.services.verify import verify_chain
 class Command(BaseCommand):
     help = "Verify the audit trail's hash chain; prints the head hash to keep outside the database."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--expect",
+            action="append",
+            default=[],
+            metavar="SEQ:HASH",
+            help="A head printed by an earlier run and kept outside the database; the chain must pass through it "
+            "(repeatable). Catches a rewritten or truncated tail.",
+        )
+
     def handle(self, *args, **options):
-        result = verify_chain()
+        expected = {}
+        for item in options["expect"]:
+            seq, _, digest = item.partition(":")
+            if not seq.isdigit() or len(digest) != 64:
+                raise CommandError(f"--expect {item!r}: use SEQ:HASH with the 64-hex head hash")
+            expected[int(seq)] = digest.lower()
+        result = verify_chain(expected)
         if not result.ok:
+            event = f" (event {result.broken_id})" if result.broken_id else ""
             raise CommandError(
-                f"audit chain BROKEN at seq {result.broken_seq} (event {result.broken_id}): {result.reason}; "
-                f"{result.checked} rows before it verified"
+                f"audit chain BROKEN at seq {result.broken_seq}{event}: {result.reason}; "
+                f"{result.checked} rows verified"
             )
         if result.checked == 0:
             self.stdout.write("audit chain empty: nothing to verify")
@@ -23,6 +40,6 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"audit chain OK: {result.checked} rows, seq {result.first_seq}..{result.last_seq}, "
-                f"head {result.head_hash}"
+                f"head {result.last_seq}:{result.head_hash}"
             )
         )
