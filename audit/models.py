@@ -29,11 +29,15 @@ class AuditQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """One audit row. `seq` orders the hash chain: `row_hash` covers the content and `prev_hash`."""
+    """One audit row. Once sealed, `seq` orders the hash chain and `row_hash` covers the content and `prev_hash`."""
 
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("audit"), editable=False)
     seq = models.BigIntegerField(
-        unique=True, editable=False, help_text="Position in the hash chain (1, 2, 3…)"
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Position in the hash chain; empty until sealed",
     )
     actor = models.CharField(max_length=255)
     actor_type = models.CharField(max_length=16, choices=ActorType.choices)
@@ -42,8 +46,8 @@ class AuditEvent(models.Model):
     resource_id = models.CharField(max_length=255)
     details = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     timestamp = models.DateTimeField(db_index=True, default=timezone.now)
-    prev_hash = models.CharField(max_length=64, editable=False)
-    row_hash = models.CharField(max_length=64, editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False, blank=True, default="")
+    row_hash = models.CharField(max_length=64, editable=False, blank=True, default="")
 
     objects = AuditQuerySet.as_manager()
 
@@ -60,14 +64,10 @@ class AuditEvent(models.Model):
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise AppendOnlyError("audit events are append-only")
-        if self.seq is None:
-            # Created directly (`AuditEvent.objects.create(...)`) rather than through record(): chain it anyway.
-            from audit.services.chain import append
-            from audit.services.redaction import redact
+        from audit.services.redaction import redact  # models sit below services; imported late on purpose
 
-            self.details = redact(self.details)
-            append([self])
-            return
+        # Also when created directly (`AuditEvent.objects.create(...)`) rather than through record().
+        self.details = redact(self.details)
         kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 

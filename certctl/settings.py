@@ -341,6 +341,7 @@ if AUDIT_API_WRITE not in {"queue", "sync"}:
 AUDIT_QUEUE_MAX = env_int("CERTCTL_AUDIT_QUEUE_MAX", 10000, minimum=1)
 AUDIT_BATCH_SIZE = env_int("CERTCTL_AUDIT_BATCH_SIZE", 500, minimum=1, maximum=10000)
 AUDIT_FLUSH_INTERVAL = env_seconds("CERTCTL_AUDIT_FLUSH_INTERVAL", "200ms", minimum=0.01)
+AUDIT_SEAL_INTERVAL = env_seconds("CERTCTL_AUDIT_SEAL_INTERVAL", "30s", minimum=1)
 AUDIT_FLUSH_TIMEOUT = env_seconds("CERTCTL_AUDIT_FLUSH_TIMEOUT_SECONDS", "30", minimum=1)
 
 # --- Metrics --------------------------------------------------------------------------------------------

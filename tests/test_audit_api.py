@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
+from audit.models import AuditEvent
+from audit.services.chain import seal
 from audit.services.record import record
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +33,8 @@ def trail():
                 now=T0 + timedelta(hours=i),
             )
         )
-    return rows
+    seal()
+    return [AuditEvent.objects.get(pk=row.pk) for row in rows]
 
 
 def domain(body):

@@ -10,6 +10,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 
 from audit.models import AppendOnlyError, AuditEvent
+from audit.services.chain import seal
 from audit.services.record import record
 
 pytestmark = pytest.mark.django_db
@@ -23,16 +24,19 @@ def on_postgres():
 
 
 def events(n, start=T0):
-    return [
+    """n events, one a day from `start`, sealed into the chain; returned as stored."""
+    ids = [
         record(
             "certificate_updated",
             resource_type="certificate",
             resource_id=f"cert-{i}",
             details={"status": "Active -> Expiring", "i": i},
             now=start + timedelta(days=i),
-        )
+        ).id
         for i in range(n)
     ]
+    seal()
+    return list(AuditEvent.objects.filter(id__in=ids).order_by("seq"))
 
 
 def raw(sql, params=()):
@@ -217,3 +221,16 @@ def test_verify_audit_with_a_recorded_head_catches_a_rewritten_or_truncated_tail
         call_command("verify_audit", "--expect", head)
     with pytest.raises(CommandError, match="SEQ:HASH"):
         call_command("verify_audit", "--expect", "nonsense")
+
+
+def test_the_trigger_allows_sealing_once_and_never_a_content_change():
+    on_postgres()
+    unsealed = record("certificate_created", resource_type="certificate", resource_id="cert-x")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        raw("UPDATE audit_auditevent SET actor = 'mallory', seq = 99 WHERE id = %s", [unsealed.id])
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        raw("UPDATE audit_auditevent SET details = '{}' WHERE id = %s", [unsealed.id])
+    assert seal() == 1
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        raw("UPDATE audit_auditevent SET seq = 7, row_hash = '' WHERE id = %s", [unsealed.id])
+    assert AuditEvent.objects.get(pk=unsealed.pk).seq == 1

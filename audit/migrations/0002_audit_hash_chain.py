@@ -1,21 +1,8 @@
-"""Hash chain columns (seq, prev_hash, row_hash); existing rows are chained in timestamp order."""
+"""Hash chain columns (seq, prev_hash, row_hash); existing rows stay unsealed until the sealer chains them."""
 
 import django.core.serializers.json
 import django.utils.timezone
 from django.db import migrations, models
-
-from audit.services.chain import GENESIS_HASH, row_hash
-
-FIELDS = ("id", "timestamp", "actor", "actor_type", "action", "resource_type", "resource_id", "details")
-
-
-def chain_existing_rows(apps, schema_editor):
-    AuditEvent = apps.get_model("audit", "AuditEvent")
-    prev = GENESIS_HASH
-    for seq, row in enumerate(AuditEvent.objects.order_by("timestamp", "id").values(*FIELDS), start=1):
-        row.update(seq=seq, prev_hash=prev)
-        prev = row_hash(row)
-        AuditEvent.objects.filter(pk=row["id"]).update(seq=seq, prev_hash=row["prev_hash"], row_hash=prev)
 
 
 class Migration(migrations.Migration):
@@ -25,27 +12,23 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="auditevent",
             name="seq",
-            field=models.BigIntegerField(null=True, editable=False),
+            field=models.BigIntegerField(
+                blank=True,
+                editable=False,
+                help_text="Position in the hash chain; empty until sealed",
+                null=True,
+                unique=True,
+            ),
         ),
         migrations.AddField(
             model_name="auditevent",
             name="prev_hash",
-            field=models.CharField(default="", editable=False, max_length=64),
-            preserve_default=False,
+            field=models.CharField(blank=True, default="", editable=False, max_length=64),
         ),
         migrations.AddField(
             model_name="auditevent",
             name="row_hash",
-            field=models.CharField(default="", editable=False, max_length=64),
-            preserve_default=False,
-        ),
-        migrations.RunPython(chain_existing_rows, migrations.RunPython.noop),
-        migrations.AlterField(
-            model_name="auditevent",
-            name="seq",
-            field=models.BigIntegerField(
-                editable=False, help_text="Position in the hash chain (1, 2, 3…)", unique=True
-            ),
+            field=models.CharField(blank=True, default="", editable=False, max_length=64),
         ),
         migrations.AlterField(
             model_name="auditevent",

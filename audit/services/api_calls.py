@@ -87,6 +87,6 @@ def record_api_call(call: ApiCall, now: datetime | None = None) -> None:
     """Store one API call: queued for a batch write, or written now when `CERTCTL_AUDIT_API_WRITE=sync`."""
     event = build_event(call, now)
     if settings.AUDIT_API_WRITE == "sync":
-        chain.append([event])
+        chain.insert([event])
     else:
         writer.submit(event)

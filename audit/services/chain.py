@@ -1,9 +1,12 @@
-"""The hash chain: every audit row stores the hash of the row before it, so an edit or a gap shows.
+"""The hash chain: every sealed audit row stores the hash of the row before it, so an edit or a gap shows.
 
-Rows are appended under one lock (a PostgreSQL transaction-level advisory lock; SQLite's single writer with
-`BEGIN IMMEDIATE` on the embedded setup) held until the appending transaction ends, so two writers can never
-read the same tail and fork the chain. The unique `seq` column is the second guard: a writer that somehow
-skipped the lock fails its insert instead of forking.
+Writers never wait for each other: `record()` only INSERTs a row (`seq` NULL, "unsealed") in the caller's
+transaction. Sealing gives committed unsealed rows their chain position and hashes, in short transactions of its
+own, under one lock (a PostgreSQL transaction-level advisory lock; `BEGIN IMMEDIATE` on SQLite) so two sealers can
+never read the same tail and fork the chain; the unique `seq` column is the second guard. The append-only
+trigger allows exactly this one change: setting the chain columns of an unsealed row, content unchanged.
+
+Sealing runs after every batch of the API writer, from the `audit.seal_chain` periodic task, and before a prune.
 """
 
 from __future__ import annotations
@@ -23,13 +26,7 @@ GENESIS_HASH = "0" * 64
 # pg_advisory_xact_lock key: the ASCII bytes of "audit".
 CHAIN_LOCK_KEY = 0x6175646974
 HASHED_FIELDS = ("id", "seq", "timestamp", "actor", "actor_type", "action", "resource_type", "resource_id")
-
-
-def stored_form(details: Any) -> Any:
-    """`details` exactly as the JSON column gives it back (dates as strings, tuples as lists)."""
-    if details is None:
-        return None
-    return json.loads(json.dumps(details, cls=DjangoJSONEncoder))
+SEAL_BATCH = 5000
 
 
 def _normalise(value: Any) -> Any:
@@ -60,70 +57,104 @@ def row_hash(row: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(row)).hexdigest()
 
 
-def _event_row(event: AuditEvent) -> dict[str, Any]:
-    return {name: getattr(event, name) for name in (*HASHED_FIELDS, "details", "prev_hash")}
-
-
 def lock_chain() -> None:
-    """Serialise appends until the current transaction ends (no-op outside PostgreSQL: SQLite has one writer)."""
+    """Serialise sealing until the current transaction ends (no-op outside PostgreSQL: SQLite has one writer)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
 
 
 def chain_tail() -> tuple[int, str]:
-    """(seq, row_hash) of the last row, or (0, GENESIS_HASH) for an empty trail."""
-    tail = AuditEvent.objects.order_by("-seq").values_list("seq", "row_hash").first()
+    """(seq, row_hash) of the last sealed row, or (0, GENESIS_HASH) for an empty chain."""
+    tail = (
+        AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").values_list("seq", "row_hash").first()
+    )
     return tail if tail is not None else (0, GENESIS_HASH)
 
 
-def append(events: Sequence[AuditEvent]) -> Sequence[AuditEvent]:
-    """Give unsaved events their chain position and hashes and insert them, in one transaction."""
-    if not events:
-        return events
-    with transaction.atomic():
-        lock_chain()
-        seq, prev = chain_tail()
-        for event in events:
-            seq += 1
-            event.seq = seq
-            event.details = stored_form(event.details)
-            event.prev_hash = prev
-            event.row_hash = prev = row_hash(_event_row(event))
-        if len(events) == 1:
-            events[0].save()
-        elif connection.vendor == "postgresql":
-            _insert_unnest(events)
-        else:
-            AuditEvent.objects.bulk_create(events, batch_size=1000)
+def insert(events: Sequence[AuditEvent]) -> Sequence[AuditEvent]:
+    """INSERT unsealed events (one statement for many on PostgreSQL); takes no lock."""
+    if len(events) == 1:
+        events[0].save()
+    elif connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_INSERT_SQL, [[getattr(e, c) for e in events] for c in _INSERT_COLUMNS[:-1]]
+                           + [[None if e.details is None else json.dumps(e.details, cls=DjangoJSONEncoder) for e in events]])  # fmt: skip
+    elif events:
+        AuditEvent.objects.bulk_create(events, batch_size=1000)
     return events
 
 
-_COLUMNS = ("id", "seq", "actor", "actor_type", "action", "resource_type", "resource_id", "details", "timestamp",
-            "prev_hash", "row_hash")  # fmt: skip
-_UNNEST_SQL = """
-INSERT INTO audit_auditevent
-    (id, seq, actor, actor_type, action, resource_type, resource_id, details, timestamp, prev_hash, row_hash)
-SELECT id, seq, actor, actor_type, action, resource_type, resource_id, details::jsonb, timestamp, prev_hash, row_hash
-FROM unnest(%s::varchar[], %s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[],
-            %s::varchar[], %s::text[], %s::timestamptz[], %s::varchar[], %s::varchar[])
-    AS rows (id, seq, actor, actor_type, action, resource_type, resource_id, details, timestamp, prev_hash, row_hash)
-"""
+def seal(batch_size: int = SEAL_BATCH) -> int:
+    """Chain every committed unsealed row, oldest first, in transactions of `batch_size`; returns how many."""
+    sealed = 0
+    while True:
+        with transaction.atomic():
+            lock_chain()
+            seq, prev = chain_tail()
+            rows = list(
+                AuditEvent.objects.filter(seq__isnull=True)
+                .order_by("timestamp", "id")
+                .values(*HASHED_FIELDS, "details")[:batch_size]
+            )
+            for row in rows:
+                seq += 1
+                row["seq"], row["prev_hash"] = seq, prev
+                row["row_hash"] = prev = row_hash(row)
+            _write_seals(rows)
+        sealed += len(rows)
+        if len(rows) < batch_size:
+            return sealed
 
 
-def _insert_unnest(events: Sequence[AuditEvent]) -> None:
-    """Many rows in one statement, one array parameter per column (several times faster than bulk_create)."""
-    params = []
-    for column in _COLUMNS:
-        if column == "details":
-            params.append([None if e.details is None else json.dumps(e.details) for e in events])
-        else:
-            params.append([getattr(e, column) for e in events])
+def _write_seals(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
     with connection.cursor() as cursor:
-        cursor.execute(_UNNEST_SQL, params)
+        if connection.vendor == "postgresql":
+            cursor.execute(_SEAL_SQL, [[r[c] for r in rows] for c in ("id", "seq", "prev_hash", "row_hash")])
+        else:
+            cursor.executemany(
+                "UPDATE audit_auditevent SET seq = %s, prev_hash = %s, row_hash = %s WHERE id = %s AND seq IS NULL",
+                [(r["seq"], r["prev_hash"], r["row_hash"], r["id"]) for r in rows],
+            )
+
+
+def unsealed_count() -> int:
+    return AuditEvent.objects.filter(seq__isnull=True).count()
 
 
 def iter_rows(chunk_size: int = 2000) -> Iterable[dict[str, Any]]:
-    """Every row in chain order, streamed."""
+    """Every sealed row in chain order, streamed."""
     fields = (*HASHED_FIELDS, "details", "prev_hash", "row_hash")
-    return AuditEvent.objects.order_by("seq").values(*fields).iterator(chunk_size=chunk_size)
+    return (
+        AuditEvent.objects.filter(seq__isnull=False)
+        .order_by("seq")
+        .values(*fields)
+        .iterator(chunk_size=chunk_size)
+    )
+
+
+_INSERT_COLUMNS = (
+    "id",
+    "actor",
+    "actor_type",
+    "action",
+    "resource_type",
+    "resource_id",
+    "timestamp",
+    "details",
+)
+_INSERT_SQL = """
+INSERT INTO audit_auditevent
+    (id, actor, actor_type, action, resource_type, resource_id, timestamp, details, prev_hash, row_hash)
+SELECT id, actor, actor_type, action, resource_type, resource_id, timestamp, details::jsonb, '', ''
+FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[],
+            %s::timestamptz[], %s::text[])
+    AS rows (id, actor, actor_type, action, resource_type, resource_id, timestamp, details)
+"""
+_SEAL_SQL = """
+UPDATE audit_auditevent AS event SET seq = sealed.seq, prev_hash = sealed.prev_hash, row_hash = sealed.row_hash
+FROM unnest(%s::varchar[], %s::bigint[], %s::varchar[], %s::varchar[]) AS sealed (id, seq, prev_hash, row_hash)
+WHERE event.id = sealed.id AND event.seq IS NULL
+"""

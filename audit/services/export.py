@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from audit.services.chain import iso_timestamp
 
@@ -23,7 +23,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _rows(queryset: QuerySet) -> Iterator[dict]:
-    for row in queryset.order_by("seq").values(*COLUMNS).iterator(chunk_size=CHUNK_ROWS):
+    ordered = queryset.order_by(F("seq").asc(nulls_last=True), "timestamp", "id")
+    for row in ordered.values(*COLUMNS).iterator(chunk_size=CHUNK_ROWS):
         row["timestamp"] = iso_timestamp(row["timestamp"])
         yield row
 
@@ -60,5 +61,5 @@ def _jsonl(queryset: QuerySet) -> Iterator[str]:
 
 
 def export_lines(queryset: QuerySet, fmt: str) -> Iterator[str]:
-    """The export of `queryset` in chain order (`seq`), chunked for a StreamingHttpResponse."""
+    """The export of `queryset` in chain order (`seq`; rows not sealed yet last), chunked for streaming."""
     return _csv(queryset) if fmt == "csv" else _jsonl(queryset)

@@ -85,6 +85,7 @@ def prune(before: datetime, *, actor: str, dry_run: bool = False, now: datetime 
             },
             now=now,
         )
+        chain.seal()
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {TRIGGER}")

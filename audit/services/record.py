@@ -27,11 +27,10 @@ def record(
 ) -> AuditEvent:
     """Write one audit event. Call it inside the transaction of the change it describes.
 
-    It takes the chain lock until that transaction ends (see `audit.services.chain`): keep the transaction
-    short and do slow work (HTTP, signing) outside it.
+    A plain INSERT, no lock: the event joins the hash chain when it is sealed after commit (audit.services.chain).
     """
     event = _event(action, resource_type, resource_id, actor, actor_type, details, now)
-    chain.append([event])
+    chain.insert([event])
     return event
 
 
@@ -39,7 +38,7 @@ def record_many(entries: Iterable[dict[str, Any]]) -> Sequence[AuditEvent]:
     """Write many events in one statement, in the caller's transaction: the bulk twin of `record`.
 
     Each entry holds `record`'s keyword arguments: `action`, `resource_type`, `resource_id` and optionally
-    `actor`, `actor_type`, `details`, `now`. Same redaction, same chain; one lock and one INSERT for all.
+    `actor`, `actor_type`, `details`, `now`. Same redaction; one INSERT for all.
     """
     events = [
         _event(
@@ -53,7 +52,7 @@ def record_many(entries: Iterable[dict[str, Any]]) -> Sequence[AuditEvent]:
         )
         for entry in entries
     ]
-    return chain.append(events)
+    return chain.insert(events)
 
 
 def _event(action, resource_type, resource_id, actor, actor_type, details, now) -> AuditEvent:

@@ -19,6 +19,7 @@ class Verification:
     broken_seq: int | None = None
     broken_id: str = ""
     reason: str = ""
+    unsealed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -45,7 +46,7 @@ def verify_chain(expected: dict[int, str] | None = None) -> Verification:
     the chain must still pass through each of them, which catches a rewritten or truncated tail.
     """
     expected = expected or {}
-    result = Verification()
+    result = Verification(unsealed=chain.unsealed_count())
     expected_seq: int | None = None
     expected_prev: str | None = None
     for row in chain.iter_rows():

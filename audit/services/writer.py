@@ -1,7 +1,8 @@
 """Buffered writes of API-call audit rows: a bounded in-process queue flushed in batches by one thread.
 
-A request only appends to a deque (microseconds). A daemon thread appends the buffered rows to the chain every
-`AUDIT_FLUSH_INTERVAL` or as soon as `AUDIT_BATCH_SIZE` rows wait, one transaction per batch. Nothing is dropped:
+A request only appends to a deque (microseconds). A daemon thread inserts the buffered rows every
+`AUDIT_FLUSH_INTERVAL` or as soon as `AUDIT_BATCH_SIZE` rows wait, one statement per batch, then seals the chain.
+Nothing is dropped:
 - when the queue is full the request writes its own row synchronously (back-pressure, bounded memory);
 - a failed batch goes back to the front of the queue and is retried;
 - at interpreter exit (graceful shutdown of gunicorn, runserver, a management command) the queue is flushed,
@@ -55,7 +56,7 @@ class BatchWriter:
                 if len(self._pending) >= settings.AUDIT_BATCH_SIZE:
                     self._cond.notify()
                 return
-        chain.append([event])
+        chain.insert([event])
 
     def flush(self) -> int:
         """Write everything queued now; returns the number of rows written. Raises on a database error."""
@@ -68,14 +69,17 @@ class BatchWriter:
                         for _ in range(min(settings.AUDIT_BATCH_SIZE, len(self._pending)))
                     ]
                 if not batch:
-                    return written
+                    break
                 try:
-                    chain.append(batch)
+                    chain.insert(batch)
                 except BaseException:
                     with self._cond:
                         self._pending.extendleft(reversed(batch))
                     raise
                 written += len(batch)
+        if written:
+            chain.seal()  # a failure here loses nothing: the rows are in, the periodic seal chains them
+        return written
 
     def flush_at_exit(self) -> None:
         if self._pid != os.getpid() or not self._pending:
