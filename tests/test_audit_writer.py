@@ -70,7 +70,7 @@ def test_a_failed_batch_stays_queued_and_is_written_later(queued, client_with_ke
     def database_down(events):
         raise ConnectionError("database unavailable")
 
-    monkeypatch.setattr(chain, "insert", database_down)
+    monkeypatch.setattr(chain, "insert_rows", database_down)
     with pytest.raises(ConnectionError):
         writer.flush()
     assert writer.pending == 4

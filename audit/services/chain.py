@@ -72,17 +72,20 @@ def chain_tail() -> tuple[int, str]:
     return tail if tail is not None else (0, GENESIS_HASH)
 
 
-def insert(events: Sequence[AuditEvent]) -> Sequence[AuditEvent]:
-    """INSERT unsealed events (one statement for many on PostgreSQL); takes no lock."""
-    if len(events) == 1:
-        events[0].save()
-    elif connection.vendor == "postgresql":
+def insert_rows(rows: Sequence[dict[str, Any]]) -> int:
+    """INSERT unsealed events given as column dicts, one statement on PostgreSQL; takes no lock."""
+    if not rows:
+        return 0
+    if connection.vendor == "postgresql":
+        params = [[row[c] for row in rows] for c in _INSERT_COLUMNS[:-1]]
+        params.append(
+            [None if r["details"] is None else json.dumps(r["details"], cls=DjangoJSONEncoder) for r in rows]
+        )
         with connection.cursor() as cursor:
-            cursor.execute(_INSERT_SQL, [[getattr(e, c) for e in events] for c in _INSERT_COLUMNS[:-1]]
-                           + [[None if e.details is None else json.dumps(e.details, cls=DjangoJSONEncoder) for e in events]])  # fmt: skip
-    elif events:
-        AuditEvent.objects.bulk_create(events, batch_size=1000)
-    return events
+            cursor.execute(_INSERT_SQL, params)
+    else:
+        AuditEvent.objects.bulk_create([AuditEvent(**row) for row in rows], batch_size=1000)
+    return len(rows)
 
 
 def seal(batch_size: int = SEAL_BATCH) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from django.utils import timezone
 from audit.models import ActorType, AuditEvent
 from audit.services import chain
 from audit.services.redaction import redact
+from certctl.ids import new_id
 
 SYSTEM_ACTOR = "system"
 
@@ -29,19 +30,19 @@ def record(
 
     A plain INSERT, no lock: the event joins the hash chain when it is sealed after commit (audit.services.chain).
     """
-    event = _event(action, resource_type, resource_id, actor, actor_type, details, now)
-    chain.insert([event])
+    event = AuditEvent(**event_row(action, resource_type, resource_id, actor, actor_type, details, now))
+    event.save()
     return event
 
 
-def record_many(entries: Iterable[dict[str, Any]]) -> Sequence[AuditEvent]:
+def record_many(entries: Iterable[dict[str, Any]]) -> int:
     """Write many events in one statement, in the caller's transaction: the bulk twin of `record`.
 
     Each entry holds `record`'s keyword arguments: `action`, `resource_type`, `resource_id` and optionally
-    `actor`, `actor_type`, `details`, `now`. Same redaction; one INSERT for all.
+    `actor`, `actor_type`, `details`, `now`. Same redaction; one INSERT for all; returns how many.
     """
-    events = [
-        _event(
+    rows = [
+        event_row(
             entry["action"],
             entry["resource_type"],
             entry["resource_id"],
@@ -52,19 +53,21 @@ def record_many(entries: Iterable[dict[str, Any]]) -> Sequence[AuditEvent]:
         )
         for entry in entries
     ]
-    return chain.insert(events)
+    return chain.insert_rows(rows)
 
 
-def _event(action, resource_type, resource_id, actor, actor_type, details, now) -> AuditEvent:
+def event_row(action, resource_type, resource_id, actor, actor_type, details, now) -> dict[str, Any]:
+    """The column values of one new, redacted, unsealed event."""
     timestamp = now or timezone.now()
     if timezone.is_naive(timestamp):
         timestamp = timezone.make_aware(timestamp, UTC)
-    return AuditEvent(
-        action=action,
-        resource_type=resource_type,
-        resource_id=str(resource_id),
-        actor=actor or SYSTEM_ACTOR,
-        actor_type=actor_type,
-        details=redact(details),
-        timestamp=timestamp,
-    )
+    return {
+        "id": new_id("audit"),
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": str(resource_id),
+        "actor": actor or SYSTEM_ACTOR,
+        "actor_type": actor_type,
+        "details": redact(details),
+        "timestamp": timestamp,
+    }

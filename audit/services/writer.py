@@ -18,11 +18,11 @@ import os
 import threading
 import time
 from collections import deque
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
 
-from audit.models import AuditEvent
 from audit.services import chain
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class BatchWriter:
         self._pid = os.getpid()
         self._cond = threading.Condition()
         self._flush_lock = threading.Lock()
-        self._pending: deque[AuditEvent] = deque()
+        self._pending: deque[dict[str, Any]] = deque()
         self._thread: threading.Thread | None = None
         self._stopping = False
 
@@ -44,7 +44,7 @@ class BatchWriter:
     def pending(self) -> int:
         return len(self._pending)
 
-    def submit(self, event: AuditEvent) -> None:
+    def submit(self, row: dict[str, Any]) -> None:
         """Queue one row; when the queue is full, write it now in the caller's thread."""
         if self._pid != os.getpid():
             self._reset()  # forked worker: the parent's queue and thread are not ours
@@ -52,11 +52,11 @@ class BatchWriter:
             self._start()
         with self._cond:
             if len(self._pending) < settings.AUDIT_QUEUE_MAX:
-                self._pending.append(event)
+                self._pending.append(row)
                 if len(self._pending) >= settings.AUDIT_BATCH_SIZE:
                     self._cond.notify()
                 return
-        chain.insert([event])
+        chain.insert_rows([row])
 
     def flush(self) -> int:
         """Write everything queued now; returns the number of rows written. Raises on a database error."""
@@ -71,7 +71,7 @@ class BatchWriter:
                 if not batch:
                     break
                 try:
-                    chain.insert(batch)
+                    chain.insert_rows(batch)
                 except BaseException:
                     with self._cond:
                         self._pending.extendleft(reversed(batch))
