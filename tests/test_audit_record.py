@@ -201,3 +201,15 @@ def test_record_many_writes_redacted_events_in_one_go_and_they_chain_in_time_ord
     assert (stored.first().actor, stored.first().actor_type) == ("system", "System")
     result = verify_chain()
     assert (result.ok, result.checked) == (True, 1201)
+
+
+@pytest.mark.django_db
+def test_the_periodic_seal_task_chains_what_workers_recorded():
+    from django_celery_beat.models import PeriodicTask
+
+    from audit.tasks import seal_chain
+
+    record("renewal_job_created", resource_type="job", resource_id="job-1")
+    seal_chain.delay()
+    assert AuditEvent.objects.get(resource_id="job-1").seq == 1
+    assert PeriodicTask.objects.filter(task="audit.seal_chain", enabled=True).exists()
