@@ -234,3 +234,14 @@ def test_the_trigger_allows_sealing_once_and_never_a_content_change():
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         raw("UPDATE audit_auditevent SET seq = 7, row_hash = '' WHERE id = %s", [unsealed.id])
     assert AuditEvent.objects.get(pk=unsealed.pk).seq == 1
+
+
+def test_prune_audit_seals_pending_rows_first_and_never_deletes_unsealed_ones():
+    events(3)  # sealed, days 0..2
+    record(
+        "certificate_created", resource_type="certificate", resource_id="late", now=T0 - timedelta(days=30)
+    )
+    call_command("prune_audit", "--before", (T0 + timedelta(days=2)).isoformat(), stdout=None)
+    kept = list(AuditEvent.objects.order_by("seq").values_list("resource_id", flat=True))
+    assert kept == ["cert-2", "late", "before:2026-01-03T00:00:00+00:00"]
+    assert "audit chain OK: 3 rows" in verify_output()

@@ -44,8 +44,8 @@ def _may_lift_trigger(table: str) -> bool:
 def prune(before: datetime, *, actor: str, dry_run: bool = False, now: datetime | None = None) -> PruneResult:
     """Delete the chain prefix older than `before`; the chain stays verifiable from the kept rows.
 
-    Only a prefix is cut (rows `seq < first_kept_seq`, where `first_kept_seq` is the first row at or after
-    `before`), so an old row recorded after a newer one is kept rather than leaving a hole. The prune itself is
+    Pending rows are sealed first. Only a prefix is cut (rows `seq < first_kept_seq`, where `first_kept_seq` is
+    the first sealed row at or after `before`), so an old row sealed after a newer one is kept, not left as a hole. The prune itself is
     recorded as `audit_pruned` with the hash the first kept row chains to (`anchor_hash`).
     """
     now = now or timezone.now()
@@ -59,9 +59,10 @@ def prune(before: datetime, *, actor: str, dry_run: bool = False, now: datetime 
                 "role that owns the table (see docs/audit.md)"
             )
         chain.lock_chain()
+        chain.seal()
         tail_seq, tail_hash = chain.chain_tail()
         first_kept = (
-            AuditEvent.objects.filter(timestamp__gte=before)
+            AuditEvent.objects.filter(seq__isnull=False, timestamp__gte=before)
             .order_by("seq")
             .values_list("seq", "prev_hash")
             .first()
