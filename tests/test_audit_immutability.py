@@ -245,3 +245,27 @@ def test_prune_audit_seals_pending_rows_first_and_never_deletes_unsealed_ones():
     kept = list(AuditEvent.objects.order_by("seq").values_list("resource_id", flat=True))
     assert kept == ["cert-2", "late", "before:2026-01-03T00:00:00+00:00"]
     assert "audit chain OK: 3 rows" in verify_output()
+
+
+def test_the_documented_app_role_can_record_and_seal_but_not_change_or_delete():
+    on_postgres()
+    raw("CREATE ROLE certctl_app_doc NOLOGIN")
+    raw("GRANT USAGE ON SCHEMA public TO certctl_app_doc")
+    raw("GRANT SELECT, INSERT ON audit_auditevent TO certctl_app_doc")
+    raw("GRANT UPDATE (seq, prev_hash, row_hash) ON audit_auditevent TO certctl_app_doc")
+    raw("SET LOCAL ROLE certctl_app_doc")
+    try:
+        event = record("certificate_created", resource_type="certificate", resource_id="cert-r")
+        assert seal() == 1
+        for sql in (
+            "UPDATE audit_auditevent SET actor = 'mallory'",
+            "DELETE FROM audit_auditevent",
+            "TRUNCATE audit_auditevent",
+            "ALTER TABLE audit_auditevent DISABLE TRIGGER audit_append_only",
+        ):
+            with pytest.raises(DatabaseError), transaction.atomic():
+                raw(sql)
+    finally:
+        raw("RESET ROLE")
+    assert AuditEvent.objects.get(pk=event.pk).seq == 1
+    assert "audit chain OK: 1 rows" in verify_output()
