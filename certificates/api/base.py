@@ -1,0 +1,74 @@
+"""Serializer and viewset plumbing shared by the inventory endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from rest_framework import serializers, viewsets
+from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
+
+from certctl.api.errors import Conflict
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    """Times go out in UTC with a `Z`, whatever CERTCTL_TIME_ZONE says."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("default_timezone", UTC)
+        super().__init__(*args, **kwargs)
+
+
+class InventorySerializer(serializers.ModelSerializer):
+    """A ModelSerializer that leaves uniqueness to the database, so a name conflict is a 409, not a 400."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: UTCDateTimeField,
+    }
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            field.validators = [v for v in field.validators if not isinstance(v, UniqueValidator)]
+        return fields
+
+    def get_validators(self):
+        return [v for v in super().get_validators() if not isinstance(v, UniqueTogetherValidator)]
+
+
+def conflict_message(serializer: serializers.ModelSerializer) -> str:
+    label = serializer.Meta.model._meta.verbose_name
+    name = serializer.validated_data.get("name") or getattr(serializer.instance, "name", None)
+    return (
+        f"a {label} named {name!r} already exists" if name else f"this {label} conflicts with an existing one"
+    )
+
+
+class InventoryViewSet(viewsets.ModelViewSet):
+    """CRUD where PUT is a partial update (as in the reference) and a unique-name clash answers 409."""
+
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def update(self, request, *args, **kwargs):
+        kwargs["partial"] = True
+        return super().update(request, *args, **kwargs)
+
+    def perform_create(self, serializer) -> None:
+        self._save(serializer)
+
+    def perform_update(self, serializer) -> None:
+        self._save(serializer)
+
+    def _save(self, serializer) -> None:
+        self._save_with(serializer, serializer.save)
+
+    def _save_with(self, serializer, change: Callable[[], Any]) -> Any:
+        """Run `change` in a savepoint; a unique-constraint clash becomes a 409 naming the conflict."""
+        try:
+            with transaction.atomic():
+                return change()
+        except IntegrityError as exc:
+            raise Conflict(conflict_message(serializer)) from exc

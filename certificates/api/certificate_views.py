@@ -1,0 +1,83 @@
+"""The certificate inventory endpoint: list with filters, keyset or page paging, CRUD, versions."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from certctl.api.pagination import KeysetPagination, PagePagination
+from certificates.api.base import InventoryViewSet
+from certificates.api.certificate_serializers import CertificateSerializer, CertificateVersionSerializer
+from certificates.api.filters import CertificateFilter
+from certificates.models import DeploymentTarget, ManagedCertificate
+from certificates.services import inventory
+
+
+def _actor(request) -> dict[str, str]:
+    return {"actor": request.user.name, "actor_type": request.user.actor_type}
+
+
+@extend_schema(tags=["certificates"])
+class CertificateViewSet(InventoryViewSet):
+    """Managed certificates. DELETE archives (status Archived) instead of deleting."""
+
+    serializer_class = CertificateSerializer
+    filterset_class = CertificateFilter
+    pagination_class = KeysetPagination
+
+    def get_queryset(self):
+        return ManagedCertificate.objects.prefetch_related(
+            Prefetch("targets", queryset=DeploymentTarget.objects.only("id"))
+        )
+
+    def list(self, request, *args, **kwargs):
+        cursor_mode = "cursor" in request.query_params or "page_size" in request.query_params
+        if cursor_mode and "sort" in request.query_params:
+            raise ValidationError({"sort": ["cursor paging has a fixed order (newest first); drop `sort`"]})
+        return super().list(request, *args, **kwargs)
+
+    def _split(self, serializer) -> tuple[dict, list | None]:
+        fields = dict(serializer.validated_data)
+        return fields, fields.pop("targets", None)
+
+    def perform_create(self, serializer) -> None:
+        fields, targets = self._split(serializer)
+        serializer.instance = self._guarded(
+            serializer, lambda: inventory.create_certificate(fields, targets=targets, **_actor(self.request))
+        )
+
+    def perform_update(self, serializer) -> None:
+        fields, targets = self._split(serializer)
+        serializer.instance = self._guarded(
+            serializer,
+            lambda: inventory.update_certificate(
+                serializer.instance, fields, targets=targets, **_actor(self.request)
+            ),
+        )
+
+    def _guarded(self, serializer, change):
+        try:
+            return self._save_with(serializer, change)
+        except inventory.InventoryError as exc:
+            raise ValidationError({"status": [str(exc)]}) from exc
+
+    def destroy(self, request, *args, **kwargs):
+        inventory.archive_certificate(self.get_object(), **_actor(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=CertificateVersionSerializer(many=True))
+    @action(
+        detail=True,
+        methods=["get"],
+        serializer_class=CertificateVersionSerializer,
+        pagination_class=PagePagination,
+        filterset_class=None,
+    )
+    def versions(self, request, pk=None):
+        certificate = self.get_object()
+        page = self.paginate_queryset(certificate.versions.all())
+        return self.get_paginated_response(CertificateVersionSerializer(page, many=True).data)
