@@ -245,6 +245,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "PREPROCESSING_HOOKS": ["certctl.api.schema.strip_optional_slash"],
 }
 
 # --- Celery ---------------------------------------------------------------------------------------------
