@@ -72,3 +72,12 @@ class InventoryViewSet(viewsets.ModelViewSet):
                 return change()
         except IntegrityError as exc:
             raise Conflict(conflict_message(serializer)) from exc
+
+
+class StrictCharField(serializers.CharField):
+    """A string that must arrive as a JSON string: `1` is not silently turned into `"1"`."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

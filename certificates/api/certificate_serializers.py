@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from certificates import validators
-from certificates.api.base import InventorySerializer
+from certificates.api.base import InventorySerializer, StrictCharField
 from certificates.models import (
     CertificateProfile,
     CertificateVersion,
@@ -34,8 +34,8 @@ class CertificateSerializer(InventorySerializer):
         source="targets", queryset=DeploymentTarget.objects.all(), many=True, required=False
     )
     common_name = serializers.CharField(max_length=253, validators=[validators.validate_common_name])
-    sans = serializers.ListField(child=serializers.CharField(max_length=253), required=False)
-    tags = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    sans = serializers.ListField(child=StrictCharField(max_length=253), required=False)
+    tags = serializers.DictField(child=StrictCharField(allow_blank=True), required=False)
 
     class Meta:
         model = ManagedCertificate
