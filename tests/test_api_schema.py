@@ -19,6 +19,12 @@ def test_openapi_schema_validates_without_warnings(tmp_path):
         assert path in paths
     params = {p["name"] for p in paths["/api/v1/certificates"]["get"]["parameters"]}
     assert {"cursor", "page", "per_page", "sort", "expires_before", "agent_id"} <= params
+    team_put = paths["/api/v1/teams/{id}"]["put"]
+    assert team_put["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "PatchedTeamRequest"
+    )
+    assert {"400", "401", "403", "404", "409"} <= team_put["responses"].keys()
+    assert "401" not in paths["/api/v1/version"]["get"]["responses"]
     issuer = schema["components"]["schemas"]["Issuer"]["properties"]
     assert "secrets" not in issuer
     assert "has_secrets" in issuer

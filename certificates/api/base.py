@@ -11,6 +11,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
 from certctl.api.errors import Conflict
+from certctl.api.schema import PartialPutSchema
 
 
 class UTCDateTimeField(serializers.DateTimeField):
@@ -48,9 +49,10 @@ def conflict_message(serializer: serializers.ModelSerializer) -> str:
 
 
 class InventoryViewSet(viewsets.ModelViewSet):
-    """CRUD where PUT is a partial update (as in the reference) and a unique-name clash answers 409."""
+    """Create, read, update (PUT is partial, as in the reference) and delete; a name clash answers 409."""
 
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    schema = PartialPutSchema()
 
     def update(self, request, *args, **kwargs):
         kwargs["partial"] = True

@@ -22,12 +22,16 @@ from certificates.models import (
 
 @extend_schema(tags=["teams"])
 class TeamViewSet(InventoryViewSet):
+    """Teams own certificates. A team that still has owners or certificates cannot be deleted (409)."""
+
     queryset = Team.objects.all()
     serializer_class = s.TeamSerializer
 
 
 @extend_schema(tags=["owners"])
 class OwnerViewSet(InventoryViewSet):
+    """Owners (name, e-mail, team) receive e-mail alerts for their certificates; in use -> delete is 409."""
+
     queryset = Owner.objects.all()
     serializer_class = s.OwnerSerializer
     filterset_fields = ["team_id"]
@@ -49,18 +53,24 @@ class IssuerViewSet(InventoryViewSet):
 
 @extend_schema(tags=["profiles"])
 class ProfileViewSet(InventoryViewSet):
+    """Certificate profiles: allowed key algorithms, EKUs, SAN patterns, TTL; short-lived means TTL < 1 h."""
+
     queryset = CertificateProfile.objects.all()
     serializer_class = s.ProfileSerializer
 
 
 @extend_schema(tags=["renewal-policies"])
 class RenewalPolicyViewSet(InventoryViewSet):
+    """Renewal policies: renewal window, retries and the alert matrix (thresholds, tiers, channels)."""
+
     queryset = RenewalPolicy.objects.all()
     serializer_class = s.RenewalPolicySerializer
 
 
 @extend_schema(tags=["targets"])
 class TargetViewSet(InventoryViewSet):
+    """Deployment targets (NGINX, Apache, ...) served by one agent; names are unique per agent."""
+
     queryset = DeploymentTarget.objects.all()
     serializer_class = s.TargetSerializer
     filterset_fields = ["agent_id", "type", "enabled"]
