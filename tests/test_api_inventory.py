@@ -70,7 +70,7 @@ def test_deleting_an_owner_with_certificates_is_a_409(client_with_key):
     cert = CertificateFactory()
     response = client_with_key.delete(f"/api/v1/owners/{cert.owner_id}")
     assert response.status_code == 409
-    assert "1 certificates" in response.json()["message"]
+    assert response.json()["message"] == "still referenced by 1 certificate"
 
 
 def test_deleting_a_policy_in_use_is_a_409(client_with_key):
@@ -79,9 +79,31 @@ def test_deleting_a_policy_in_use_is_a_409(client_with_key):
     assert RenewalPolicy.objects.filter(pk=cert.renewal_policy_id).exists()
 
 
-def test_deleting_an_agent_target_pair_in_order(client_with_key):
+def test_deleting_a_target_unmaps_it_from_its_certificates(client_with_key):
     target = TargetFactory()
+    cert = CertificateFactory()
+    cert.targets.set([target])
     assert client_with_key.delete(f"/api/v1/targets/{target.id}").status_code == 204
+    assert client_with_key.get(f"/api/v1/certificates/{cert.id}").json()["target_ids"] == []
+
+
+def test_owners_filter_by_team_and_targets_by_agent(client_with_key):
+    owner = OwnerFactory()
+    OwnerFactory()
+    target = TargetFactory()
+    TargetFactory()
+    owners = client_with_key.get(f"/api/v1/owners?team_id={owner.team_id}").json()["data"]
+    assert [o["id"] for o in owners] == [owner.id]
+    targets = client_with_key.get(f"/api/v1/targets?agent_id={target.agent_id}").json()["data"]
+    assert [t["id"] for t in targets] == [target.id]
+
+
+def test_credentials_are_refused_in_a_target_config(client_with_key):
+    agent = AgentFactory()
+    body = {"name": "f5", "type": "F5", "agent_id": agent.id, "config": {"host": "f5.lan", "password": "pw"}}
+    response = client_with_key.post("/api/v1/targets", body, format="json")
+    assert response.status_code == 400
+    assert "password" in response.json()["fields"]["config"][0]
 
 
 @pytest.mark.parametrize(

@@ -174,6 +174,15 @@ class TargetSerializer(InventorySerializer):
         ]
         read_only_fields = ["retired_at"]
 
+    def validate_config(self, value: dict) -> dict:
+        found = secret_looking_keys(value)
+        if found:
+            raise serializers.ValidationError(
+                f"{', '.join(found)} look like credentials: targets are deployed by their agent, "
+                "so keep credentials in the agent's local configuration"
+            )
+        return value
+
 
 class AgentSerializer(InventorySerializer):
     class Meta:

@@ -22,6 +22,15 @@ def _actor_kwargs(actor: str, actor_type: str) -> dict[str, str]:
     return {"actor": actor, "actor_type": actor_type}
 
 
+def _check_status_change(old: str, new: str) -> None:
+    if new == old:
+        return
+    if new == CertificateStatus.REVOKED:
+        raise InventoryError("status Revoked is set by POST /certificates/{id}/revoke, not by an update")
+    if old in (CertificateStatus.REVOKED, CertificateStatus.ARCHIVED):
+        raise InventoryError(f"the status of a {old} certificate cannot change")
+
+
 def create_certificate(
     fields: dict[str, Any],
     *,
@@ -61,15 +70,10 @@ def update_certificate(
     A status change is recorded as `"Active -> Expiring"`. Revocation has its own service; a revoked or
     archived certificate's status is not changed here.
     """
-    new_status = changes.get("status")
-    if new_status is not None and new_status != certificate.status:
-        if new_status == CertificateStatus.REVOKED:
-            raise InventoryError("status Revoked is set by POST /certificates/{id}/revoke, not by an update")
-        if certificate.status in (CertificateStatus.REVOKED, CertificateStatus.ARCHIVED):
-            raise InventoryError(f"the status of a {certificate.status} certificate cannot change")
     with transaction.atomic():
         locked = ManagedCertificate.objects.select_for_update().get(pk=certificate.pk)
         old_status = locked.status
+        _check_status_change(old_status, changes.get("status", old_status))
         changed = sorted(name for name, value in changes.items() if getattr(locked, name) != value)
         for name, value in changes.items():
             setattr(locked, name, value)
