@@ -142,7 +142,7 @@ def test_deleting_an_issuer_in_use_is_a_409(admin_client_with_key):
     cert = CertificateFactory()
     response = admin_client_with_key.delete(f"/api/v1/issuers/{cert.issuer_id}")
     assert response.status_code == 409
-    assert "certificates" in response.json()["message"]
+    assert response.json()["message"] == "still referenced by 1 certificate"
 
 
 def test_non_admin_key_cannot_change_or_delete_an_issuer(client_with_key):
@@ -153,3 +153,39 @@ def test_non_admin_key_cannot_change_or_delete_an_issuer(client_with_key):
     )
     assert client_with_key.delete(f"/api/v1/issuers/{issuer.id}").status_code == 403
     assert client_with_key.get(f"/api/v1/issuers/{issuer.id}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("password", True),
+        ("eab_hmac", True),
+        ("clientSecret", True),
+        ("api-key", True),
+        ("bootstrap_token", True),
+        ("private_key_pem", True),
+        ("key_size", False),
+        ("ca_key_path", False),
+        ("key_algorithm", False),
+        ("ca_cert_pem", False),
+        ("directory_url", False),
+        ("monkey", False),
+    ],
+)
+def test_secret_looking_key_names(name, secret):
+    from certificates.api.secret_keys import looks_secret
+
+    assert looks_secret(name) is secret
+
+
+def test_secrets_that_no_longer_decrypt_are_a_409_not_a_500(admin_client_with_key, settings):
+    admin_client_with_key.post(
+        "/api/v1/issuers", {"name": "rot", "type": "ACME", "secrets": {"eab_hmac": "x"}}, format="json"
+    )
+    issuer = Issuer.objects.get(name="rot")
+    settings.ENCRYPTION_KEYS = ["a-completely-different-key-material-0123456789"]
+    response = admin_client_with_key.put(
+        f"/api/v1/issuers/{issuer.id}", {"secrets": {"eab_kid": "y"}}, format="json"
+    )
+    assert response.status_code == 409
+    assert "CERTCTL_ENCRYPTION_KEY" in response.json()["message"]

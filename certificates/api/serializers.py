@@ -8,7 +8,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from certctl.api.errors import Conflict
+from certctl.crypto import DecryptionError
 from certificates.api.base import InventorySerializer
+from certificates.api.secret_keys import secret_looking_keys
 from certificates.models import (
     Agent,
     CertificateProfile,
@@ -18,7 +21,7 @@ from certificates.models import (
     RenewalPolicy,
     Team,
 )
-from certificates.services.issuer_config import save_issuer, secret_looking_keys
+from certificates.services.issuer_config import save_issuer
 from notifications.enums import DEFAULT_ALERT_THRESHOLDS
 
 
@@ -93,7 +96,10 @@ class IssuerSerializer(InventorySerializer):
 
     def update(self, instance: Issuer, validated_data: dict[str, Any]) -> Issuer:
         secrets = validated_data.pop("secrets", None)
-        return save_issuer(instance, validated_data, secrets)
+        try:
+            return save_issuer(instance, validated_data, secrets)
+        except DecryptionError as exc:
+            raise Conflict(f"{exc}; restore the old key in CERTCTL_ENCRYPTION_KEY to update secrets") from exc
 
 
 class ProfileSerializer(InventorySerializer):
