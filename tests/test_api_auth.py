@@ -74,3 +74,26 @@ def test_non_staff_session_is_not_authenticated(api_client):
 def test_service_endpoints_need_no_key(api_client):
     assert api_client.get("/api/v1/version").status_code == 200
     assert api_client.get("/health").status_code == 200
+
+
+def test_staff_session_writes_need_a_csrf_token(db):
+    from rest_framework.test import APIClient
+
+    client = APIClient(HTTP_HOST="localhost", enforce_csrf_checks=True)
+    staff = get_user_model().objects.create_user("carol", password="pw-123456", is_staff=True)
+    client.force_login(staff)
+    response = client.post("/api/v1/teams", {"name": "csrf"}, format="json")
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["message"]
+
+
+def test_staff_session_changes_are_audited_under_the_username(api_client):
+    from audit.models import AuditEvent
+    from tests.factories import CertificateFactory
+
+    staff = get_user_model().objects.create_user("dave", password="pw-123456", is_staff=True)
+    api_client.force_login(staff)
+    cert = CertificateFactory()
+    assert api_client.delete(f"/api/v1/certificates/{cert.id}").status_code == 204
+    event = AuditEvent.objects.get(action="certificate_archived")
+    assert (event.actor, event.actor_type) == ("dave", "User")

@@ -240,11 +240,6 @@ def test_target_type_must_be_known(client_with_key):
     assert "type" in response.json()["fields"]
 
 
-def test_deleting_an_agent_is_not_offered_here(client_with_key):
-    agent = AgentFactory()
-    assert client_with_key.delete(f"/api/v1/agents/{agent.id}").status_code == 405
-
-
 def test_agents_list_hides_retired_agents_and_never_shows_the_key_hash(client_with_key):
     from django.utils import timezone
 
