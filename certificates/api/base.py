@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, models, transaction
 from rest_framework import serializers, viewsets
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
@@ -38,6 +40,33 @@ class InventorySerializer(serializers.ModelSerializer):
 
     def get_validators(self):
         return [v for v in super().get_validators() if not isinstance(v, UniqueTogetherValidator)]
+
+    # CheckConstraint name -> (field, message): the database rule, checked before the write for a clear 400.
+    constraint_errors: dict[str, tuple[str, str]] = {}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        model = self.Meta.model
+        checks = [c for c in model._meta.constraints if isinstance(c, models.CheckConstraint)]
+        if not checks:
+            return attrs
+        candidate = copy.copy(self.instance) if self.instance is not None else model()
+        for name, value in attrs.items():
+            field = model._meta.get_field(name) if name in self._concrete_fields() else None
+            if field is not None:
+                setattr(candidate, field.attname if field.is_relation else name, getattr(value, "pk", value))
+        for constraint in checks:
+            try:
+                constraint.validate(model, candidate)
+            except DjangoValidationError as exc:
+                field, message = self.constraint_errors.get(
+                    constraint.name, ("non_field_errors", exc.messages[0])
+                )
+                raise serializers.ValidationError({field: [message]}) from exc
+        return attrs
+
+    def _concrete_fields(self) -> set[str]:
+        return {f.name for f in self.Meta.model._meta.concrete_fields}
 
 
 def conflict_message(serializer: serializers.ModelSerializer) -> str:

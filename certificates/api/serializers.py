@@ -121,14 +121,12 @@ class ProfileSerializer(InventorySerializer):
             "updated_at",
         ]
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        short_lived = attrs.get("allow_short_lived", getattr(self.instance, "allow_short_lived", False))
-        ttl = attrs.get("max_ttl_seconds", getattr(self.instance, "max_ttl_seconds", 0))
-        if short_lived and not 0 < ttl < 3600:
-            raise serializers.ValidationError(
-                {"max_ttl_seconds": [f"a short-lived profile needs 0 < max_ttl_seconds < 3600, got {ttl}"]}
-            )
-        return attrs
+    constraint_errors = {
+        "profile_short_lived_ttl_under_1h": (
+            "max_ttl_seconds",
+            "a short-lived profile (allow_short_lived) needs 0 < max_ttl_seconds < 3600",
+        )
+    }
 
 
 class RenewalPolicySerializer(InventorySerializer):
