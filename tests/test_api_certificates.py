@@ -41,6 +41,7 @@ def test_creating_a_certificate_returns_201_and_audits_it(client_with_key, refs)
     created = response.json()
     assert created["id"].startswith("cert-")
     assert created["status"] == "Pending"
+    assert created["source"] == "API"
     assert created["target_ids"] == [target.id]
     assert created["created_at"].endswith("Z")
     event = AuditEvent.objects.get(action="certificate_created")

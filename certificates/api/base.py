@@ -32,6 +32,9 @@ class InventorySerializer(serializers.ModelSerializer):
         models.DateTimeField: UTCDateTimeField,
     }
 
+    # CheckConstraint name -> (field, message): the database rule, checked before the write for a clear 400.
+    constraint_errors: dict[str, tuple[str, str]] = {}
+
     def get_fields(self):
         fields = super().get_fields()
         for field in fields.values():
@@ -41,20 +44,17 @@ class InventorySerializer(serializers.ModelSerializer):
     def get_validators(self):
         return [v for v in super().get_validators() if not isinstance(v, UniqueTogetherValidator)]
 
-    # CheckConstraint name -> (field, message): the database rule, checked before the write for a clear 400.
-    constraint_errors: dict[str, tuple[str, str]] = {}
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
         model = self.Meta.model
         checks = [c for c in model._meta.constraints if isinstance(c, models.CheckConstraint)]
         if not checks:
             return attrs
+        concrete = {f.name: f for f in model._meta.concrete_fields}
         candidate = copy.copy(self.instance) if self.instance is not None else model()
         for name, value in attrs.items():
-            field = model._meta.get_field(name) if name in self._concrete_fields() else None
-            if field is not None:
-                setattr(candidate, field.attname if field.is_relation else name, getattr(value, "pk", value))
+            if name in concrete:
+                setattr(candidate, concrete[name].attname, getattr(value, "pk", value))
         for constraint in checks:
             try:
                 constraint.validate(model, candidate)
@@ -64,9 +64,6 @@ class InventorySerializer(serializers.ModelSerializer):
                 )
                 raise serializers.ValidationError({field: [message]}) from exc
         return attrs
-
-    def _concrete_fields(self) -> set[str]:
-        return {f.name for f in self.Meta.model._meta.concrete_fields}
 
 
 def conflict_message(serializer: serializers.ModelSerializer) -> str:

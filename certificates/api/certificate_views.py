@@ -13,6 +13,7 @@ from certctl.api.pagination import KeysetPagination, PagePagination
 from certificates.api.base import InventoryViewSet
 from certificates.api.certificate_serializers import CertificateSerializer, CertificateVersionSerializer
 from certificates.api.filters import CertificateFilter
+from certificates.enums import CertificateSource
 from certificates.models import DeploymentTarget, ManagedCertificate
 from certificates.services import inventory
 
@@ -46,6 +47,7 @@ class CertificateViewSet(InventoryViewSet):
 
     def perform_create(self, serializer) -> None:
         fields, targets = self._split(serializer)
+        fields["source"] = CertificateSource.API
         serializer.instance = self._guarded(
             serializer, lambda: inventory.create_certificate(fields, targets=targets, **_actor(self.request))
         )
