@@ -97,3 +97,17 @@ def test_staff_session_changes_are_audited_under_the_username(api_client):
     assert api_client.delete(f"/api/v1/certificates/{cert.id}").status_code == 204
     event = AuditEvent.objects.get(action="certificate_archived")
     assert (event.actor, event.actor_type) == ("dave", "User")
+
+
+def test_browsable_api_renders_for_staff(api_client):
+    from tests.factories import CertificateFactory
+
+    cert = CertificateFactory()
+    staff = get_user_model().objects.create_user(
+        "erin", password="pw-123456", is_staff=True, is_superuser=True
+    )
+    api_client.force_login(staff)
+    for url in ("/api/v1/certificates", f"/api/v1/certificates/{cert.id}", "/api/v1/issuers"):
+        response = api_client.get(url, HTTP_ACCEPT="text/html")
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/html")
