@@ -76,15 +76,11 @@ def _flatten(detail) -> str:
 
 def _referenced_message(exc: ProtectedError | RestrictedError) -> str:
     objs = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", None) or []
-    counts: dict[str, int] = {}
-    names: dict[str, tuple[str, str]] = {}
+    counts: dict[tuple[str, str], int] = {}
     for obj in objs:
-        label = str(obj._meta.verbose_name)
-        names[label] = (label, str(obj._meta.verbose_name_plural))
+        label = (str(obj._meta.verbose_name), str(obj._meta.verbose_name_plural))
         counts[label] = counts.get(label, 0) + 1
-    what = ", ".join(
-        f"{n} {names[label][0] if n == 1 else names[label][1]}" for label, n in sorted(counts.items())
-    )
+    what = ", ".join(f"{n} {one if n == 1 else many}" for (one, many), n in sorted(counts.items()))
     return f"still referenced by {what}" if what else "still referenced"
 
 
