@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from certificates.models import ManagedCertificate
 from tests.factories import (
     CertificateFactory,
     IssuerFactory,
@@ -174,3 +175,62 @@ def test_versions_are_paged_newest_first(client_with_key):
 
 def test_versions_of_an_unknown_certificate_is_a_404(client_with_key):
     assert client_with_key.get("/api/v1/certificates/cert-nope/versions").status_code == 404
+
+
+def test_deployments_lists_the_targets_a_certificate_maps_to(client_with_key):
+    cert = CertificateFactory()
+    targets = [TargetFactory(name="b-edge"), TargetFactory(name="a-edge")]
+    cert.targets.set(targets)
+    body = client_with_key.get(f"/api/v1/certificates/{cert.id}/deployments").json()
+    assert body["total"] == 2
+    assert [t["name"] for t in body["data"]] == ["a-edge", "b-edge"]
+
+
+def test_bulk_reassign_moves_certificates_and_audits_each(client_with_key):
+    certs = [CertificateFactory() for _ in range(3)]
+    untouched = CertificateFactory()
+    new_owner = OwnerFactory()
+    response = client_with_key.post(
+        "/api/v1/certificates/bulk-reassign",
+        {"certificate_ids": [c.id for c in certs], "owner_id": new_owner.id, "team_id": new_owner.team_id},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json() == {"reassigned": 3}
+    assert set(
+        ManagedCertificate.objects.filter(owner=new_owner, team=new_owner.team_id).values_list(
+            "id", flat=True
+        )
+    ) == {c.id for c in certs}
+    untouched.refresh_from_db()
+    assert untouched.owner_id != new_owner.id
+    events = AuditEvent.objects.filter(action="certificate_updated")
+    assert {e.resource_id for e in events} == {c.id for c in certs}
+    assert all(e.details["changed"] == ["owner", "team"] for e in events)
+
+
+def test_bulk_reassign_with_an_unknown_id_changes_nothing(client_with_key):
+    cert = CertificateFactory()
+    new_owner = OwnerFactory()
+    response = client_with_key.post(
+        "/api/v1/certificates/bulk-reassign",
+        {"certificate_ids": [cert.id, "cert-ghost"], "owner_id": new_owner.id},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "cert-ghost" in response.json()["fields"]["certificate_ids"][0]
+    cert.refresh_from_db()
+    assert cert.owner_id != new_owner.id
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"certificate_ids": [], "owner_id": "x"},
+        {"certificate_ids": ["a"]},
+        {"certificate_ids": "a", "owner_id": "x"},
+    ],
+)
+def test_bulk_reassign_validates_its_body(client_with_key, body):
+    response = client_with_key.post("/api/v1/certificates/bulk-reassign", body, format="json")
+    assert response.status_code == 400

@@ -84,3 +84,18 @@ class CertificateVersionSerializer(InventorySerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+MAX_BULK_IDS = 10_000
+
+
+class BulkReassignSerializer(serializers.Serializer):
+    certificate_ids = serializers.ListField(
+        child=StrictCharField(max_length=40), min_length=1, max_length=MAX_BULK_IDS
+    )
+    owner_id = serializers.PrimaryKeyRelatedField(queryset=Owner.objects.all())
+    team_id = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False)
+
+
+class BulkReassignResultSerializer(serializers.Serializer):
+    reassigned = serializers.IntegerField()

@@ -11,8 +11,14 @@ from rest_framework.response import Response
 
 from certctl.api.pagination import KeysetPagination, PagePagination
 from certificates.api.base import InventoryViewSet
-from certificates.api.certificate_serializers import CertificateSerializer, CertificateVersionSerializer
+from certificates.api.certificate_serializers import (
+    BulkReassignResultSerializer,
+    BulkReassignSerializer,
+    CertificateSerializer,
+    CertificateVersionSerializer,
+)
 from certificates.api.filters import CertificateFilter
+from certificates.api.serializers import TargetSerializer
 from certificates.enums import CertificateSource
 from certificates.models import DeploymentTarget, ManagedCertificate
 from certificates.services import inventory
@@ -83,3 +89,40 @@ class CertificateViewSet(InventoryViewSet):
         certificate = self.get_object()
         page = self.paginate_queryset(certificate.versions.all())
         return self.get_paginated_response(CertificateVersionSerializer(page, many=True).data)
+
+    @extend_schema(responses=TargetSerializer(many=True))
+    @action(
+        detail=True,
+        methods=["get"],
+        serializer_class=TargetSerializer,
+        pagination_class=PagePagination,
+        filterset_class=None,
+    )
+    def deployments(self, request, pk=None):
+        """The deployment targets this certificate maps to."""
+        certificate = self.get_object()
+        page = self.paginate_queryset(certificate.targets.order_by("name", "id"))
+        return self.get_paginated_response(TargetSerializer(page, many=True).data)
+
+    @extend_schema(request=BulkReassignSerializer, responses=BulkReassignResultSerializer)
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="bulk-reassign",
+        serializer_class=BulkReassignSerializer,
+        filterset_class=None,
+    )
+    def bulk_reassign(self, request):
+        """Give many certificates a new owner (and team); all or nothing."""
+        body = BulkReassignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            count = inventory.reassign_certificates(
+                body.validated_data["certificate_ids"],
+                body.validated_data["owner_id"],
+                team=body.validated_data.get("team_id"),
+                **_actor(request),
+            )
+        except inventory.InventoryError as exc:
+            raise ValidationError({"certificate_ids": [str(exc)]}) from exc
+        return Response({"reassigned": count})

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.services.record import record
 from certificates.enums import CertificateStatus
-from certificates.models import DeploymentTarget, ManagedCertificate
+from certificates.models import DeploymentTarget, ManagedCertificate, Owner, Team
 
 
 class InventoryError(Exception):
@@ -122,3 +122,51 @@ def archive_certificate(
             **_actor_kwargs(actor, actor_type),
         )
     return True
+
+
+def reassign_certificates(
+    certificate_ids: list[str],
+    owner: Owner,
+    *,
+    team: Team | None = None,
+    actor: str = "system",
+    actor_type: str = "System",
+    now: datetime | None = None,
+) -> int:
+    """Give certificates a new owner (and team, if given) in one transaction; one audit event per certificate.
+
+    Unknown ids raise InventoryError naming them, and nothing changes. Returns how many certificates changed.
+    """
+    now = now or timezone.now()
+    wanted = list(dict.fromkeys(certificate_ids))
+    with transaction.atomic():
+        rows = list(
+            ManagedCertificate.objects.select_for_update()
+            .filter(pk__in=wanted)
+            .order_by("pk")
+            .values_list("pk", "owner_id", "team_id")
+        )
+        missing = sorted(set(wanted) - {pk for pk, _, _ in rows})
+        if missing:
+            raise InventoryError(f"unknown certificate ids: {', '.join(missing[:20])}")
+        changes: dict[str, Any] = {"owner_id": owner.pk, "updated_at": now}
+        if team is not None:
+            changes["team_id"] = team.pk
+        ManagedCertificate.objects.filter(pk__in=wanted).update(**changes)
+        for pk, old_owner, old_team in rows:
+            details: dict[str, Any] = {"changed": [], "bulk_reassign": True}
+            if old_owner != owner.pk:
+                details["changed"].append("owner")
+                details["owner"] = f"{old_owner} -> {owner.pk}"
+            if team is not None and old_team != team.pk:
+                details["changed"].append("team")
+                details["team"] = f"{old_team} -> {team.pk}"
+            record(
+                "certificate_updated",
+                resource_type="certificate",
+                resource_id=pk,
+                details=details,
+                now=now,
+                **_actor_kwargs(actor, actor_type),
+            )
+    return len(rows)
