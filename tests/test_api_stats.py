@@ -75,3 +75,60 @@ def test_certificate_list_query_count_does_not_grow_with_rows(client_with_key, d
     with django_assert_max_num_queries(6):  # auth, count, page, target prefetch
         body = client_with_key.get("/api/v1/certificates").json()
     assert all(len(c["target_ids"]) == 1 for c in body["data"])
+
+
+def test_certificates_by_status_rebuckets_active_by_expiry(client_with_key, frozen):
+    now = frozen
+    CertificateFactory(status="Active", expires_at=now + timedelta(days=90))
+    CertificateFactory(status="Active", expires_at=now + timedelta(days=3))
+    CertificateFactory(status="Active", expires_at=now - timedelta(days=3))
+    CertificateFactory(status="Revoked", expires_at=now - timedelta(days=3))
+    body = client_with_key.get("/api/v1/stats/certificates-by-status").json()
+    assert {row["status"]: row["count"] for row in body} == {
+        "Active": 1,
+        "Expiring": 1,
+        "Expired": 1,
+        "Revoked": 1,
+    }
+
+
+def test_expiration_timeline_has_one_entry_per_day_from_today(client_with_key, frozen):
+    now = frozen
+    CertificateFactory(expires_at=now + timedelta(hours=3))  # today
+    CertificateFactory(expires_at=now + timedelta(days=2))
+    CertificateFactory(expires_at=now + timedelta(days=2, hours=1))
+    CertificateFactory(expires_at=now + timedelta(days=2), status="Archived")  # not live
+    CertificateFactory(expires_at=now + timedelta(days=10))  # outside the window
+    body = client_with_key.get("/api/v1/stats/expiration-timeline?days=7").json()
+    assert len(body) == 7
+    assert body[0] == {"date": "2026-06-01", "count": 1}
+    assert body[2] == {"date": "2026-06-03", "count": 2}
+    assert sum(day["count"] for day in body) == 3
+
+
+def test_job_trends_count_outcomes_per_completion_day(client_with_key, frozen):
+    now = frozen
+    JobFactory(status="Completed", completed_at=now - timedelta(hours=1))
+    JobFactory(status="Completed", completed_at=now - timedelta(hours=2))
+    JobFactory(status="Failed", completed_at=now - timedelta(hours=3))
+    JobFactory(status="Failed", completed_at=now - timedelta(days=1))
+    JobFactory(status="Completed", completed_at=now - timedelta(days=40))  # outside the window
+    body = client_with_key.get("/api/v1/stats/job-trends?days=3").json()
+    assert [day["date"] for day in body] == ["2026-05-30", "2026-05-31", "2026-06-01"]
+    assert body[-1] == {"date": "2026-06-01", "completed_count": 2, "failed_count": 1, "success_rate": 66.7}
+    assert body[1]["success_rate"] == 0.0
+    assert body[0] == {"date": "2026-05-30", "completed_count": 0, "failed_count": 0, "success_rate": 0.0}
+
+
+def test_issuance_rate_counts_certificates_added_per_day(client_with_key, frozen):
+    for _ in range(3):
+        CertificateFactory()
+    body = client_with_key.get("/api/v1/stats/issuance-rate?days=2").json()
+    assert body == [{"date": "2026-05-31", "issued_count": 0}, {"date": "2026-06-01", "issued_count": 3}]
+
+
+@pytest.mark.parametrize("days", ["0", "366", "x", "-1"])
+def test_stats_days_out_of_range_is_a_400(client_with_key, days):
+    response = client_with_key.get(f"/api/v1/stats/job-trends?days={days}")
+    assert response.status_code == 400
+    assert "days" in response.json()["fields"]

@@ -1,15 +1,17 @@
-"""`GET /api/v1/stats/summary`: inventory, agent, job and notification counts from SQL aggregates (4 queries)."""
+"""Dashboard statistics under /api/v1/stats, each one or a few SQL aggregates, never a loop over rows."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Case, CharField, Count, F, Q, Value, When
+from django.db.models.functions import TruncDate
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from certificates.enums import OPEN_JOB_STATUSES, CertificateStatus, JobStatus
@@ -115,3 +117,145 @@ def stats_summary(request):
     body = summary()
     body["generated_at"] = body["generated_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return Response(body)
+
+
+def _days_param(request) -> int:
+    raw = request.query_params.get("days", "30")
+    if not raw.isdigit() or not 1 <= int(raw) <= 365:
+        raise ValidationError({"days": [f"must be a whole number between 1 and 365, got {raw!r}"]})
+    return int(raw)
+
+
+def certificates_by_status(now: datetime) -> list[dict]:
+    """Counts per status, with Active re-bucketed by expiry (past: Expired, within 30 days: Expiring)."""
+    S = CertificateStatus
+    effective = Case(
+        When(Q(status=S.ACTIVE) & Q(expires_at__lte=now), then=Value(S.EXPIRED.value)),
+        When(Q(status=S.ACTIVE) & Q(expires_at__lte=now + EXPIRING_WITHIN), then=Value(S.EXPIRING.value)),
+        default=F("status"),
+        output_field=CharField(),
+    )
+    rows = (
+        ManagedCertificate.objects.annotate(bucket=effective)
+        .values("bucket")
+        .annotate(count=Count("pk"))
+        .order_by("bucket")
+    )
+    return [{"status": row["bucket"], "count": row["count"]} for row in rows]
+
+
+def _daily(queryset, field: str, start: date, days: int, **counts) -> dict[date, dict]:
+    rows = (
+        queryset.annotate(day=TruncDate(field, tzinfo=UTC)).values("day").annotate(**counts).order_by("day")
+    )
+    by_day = {row["day"]: row for row in rows}
+    return {start + timedelta(days=i): by_day.get(start + timedelta(days=i), {}) for i in range(days)}
+
+
+def expiration_timeline(now: datetime, days: int) -> list[dict]:
+    """Live certificates expiring on each of the next `days` days, today first."""
+    today = now.astimezone(UTC).date()
+    start = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
+    queryset = ManagedCertificate.objects.live().filter(
+        expires_at__gte=start, expires_at__lt=start + timedelta(days=days)
+    )
+    daily = _daily(queryset, "expires_at", today, days, count=Count("pk"))
+    return [{"date": day.isoformat(), "count": row.get("count", 0)} for day, row in daily.items()]
+
+
+def job_trends(now: datetime, days: int) -> list[dict]:
+    """Completed and failed jobs per day over the last `days` days (by completion time), oldest first."""
+    today = now.astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+    queryset = Job.objects.filter(completed_at__gte=start, status__in=[JobStatus.COMPLETED, JobStatus.FAILED])
+    daily = _daily(
+        queryset,
+        "completed_at",
+        first,
+        days,
+        completed=Count("pk", filter=Q(status=JobStatus.COMPLETED)),
+        failed=Count("pk", filter=Q(status=JobStatus.FAILED)),
+    )
+    result = []
+    for day, row in daily.items():
+        completed, failed = row.get("completed", 0), row.get("failed", 0)
+        rate = round(100 * completed / (completed + failed), 1) if completed + failed else 0.0
+        result.append(
+            {
+                "date": day.isoformat(),
+                "completed_count": completed,
+                "failed_count": failed,
+                "success_rate": rate,
+            }
+        )
+    return result
+
+
+def issuance_rate(now: datetime, days: int) -> list[dict]:
+    """Certificates added to the inventory per day over the last `days` days, oldest first."""
+    today = now.astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+    queryset = ManagedCertificate.objects.filter(created_at__gte=start)
+    daily = _daily(queryset, "created_at", first, days, issued=Count("pk"))
+    return [{"date": day.isoformat(), "issued_count": row.get("issued", 0)} for day, row in daily.items()]
+
+
+_days = OpenApiParameter("days", int, description="1..365, default 30")
+
+
+@extend_schema(
+    tags=["stats"],
+    responses=inline_serializer(
+        "StatusCount", {"status": serializers.CharField(), "count": serializers.IntegerField()}, many=True
+    ),
+)
+@api_view(["GET"])
+def stats_certificates_by_status(request):
+    return Response(certificates_by_status(timezone.now()))
+
+
+@extend_schema(
+    tags=["stats"],
+    parameters=[_days],
+    responses=inline_serializer(
+        "DayCount", {"date": serializers.DateField(), "count": serializers.IntegerField()}, many=True
+    ),
+)
+@api_view(["GET"])
+def stats_expiration_timeline(request):
+    return Response(expiration_timeline(timezone.now(), _days_param(request)))
+
+
+@extend_schema(
+    tags=["stats"],
+    parameters=[_days],
+    responses=inline_serializer(
+        "JobTrend",
+        {
+            "date": serializers.DateField(),
+            "completed_count": serializers.IntegerField(),
+            "failed_count": serializers.IntegerField(),
+            "success_rate": serializers.FloatField(help_text="0-100"),
+        },
+        many=True,
+    ),
+)
+@api_view(["GET"])
+def stats_job_trends(request):
+    return Response(job_trends(timezone.now(), _days_param(request)))
+
+
+@extend_schema(
+    tags=["stats"],
+    parameters=[_days],
+    responses=inline_serializer(
+        "IssuanceRate",
+        {"date": serializers.DateField(), "issued_count": serializers.IntegerField()},
+        many=True,
+    ),
+)
+@api_view(["GET"])
+def stats_issuance_rate(request):
+    return Response(issuance_rate(timezone.now(), _days_param(request)))
