@@ -64,3 +64,18 @@ def test_non_json_body_is_refused_with_415(client_with_key):
         "/api/v1/teams", "name=x", content_type="application/x-www-form-urlencoded"
     )
     assert_envelope(response, 415, "unsupported_media_type")
+
+
+def test_429_envelope_with_retry_after(client_with_key, monkeypatch):
+    from django.core.cache import cache
+
+    from certctl.api.throttling import ClientRateThrottle
+
+    cache.clear()
+    monkeypatch.setattr(ClientRateThrottle, "rate", "2/min", raising=False)
+    for _ in range(2):
+        assert client_with_key.get("/api/v1/teams").status_code == 200
+    response = client_with_key.get("/api/v1/teams")
+    assert_envelope(response, 429, "rate_limited")
+    assert int(response["Retry-After"]) > 0
+    cache.clear()
