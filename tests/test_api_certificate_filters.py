@@ -107,3 +107,17 @@ def test_filters_apply_in_cursor_mode(client_with_key):
     body = client_with_key.get("/api/v1/certificates?page_size=10&environment=staging").json()
     assert body["total"] == 1
     assert body["next_cursor"] is None
+
+
+def test_sparse_fieldsets_return_only_the_requested_keys(client_with_key):
+    cert = CertificateFactory()
+    body = client_with_key.get("/api/v1/certificates?fields=id,expires_at").json()
+    assert body["data"] == [{"id": cert.id, "expires_at": body["data"][0]["expires_at"]}]
+    one = client_with_key.get(f"/api/v1/certificates/{cert.id}?fields=name").json()
+    assert one == {"name": cert.name}
+
+
+def test_sparse_fieldsets_refuse_unknown_keys(client_with_key):
+    response = client_with_key.get("/api/v1/certificates?fields=id,secret_sauce")
+    assert response.status_code == 400
+    assert "secret_sauce" in response.json()["fields"]["fields"][0]

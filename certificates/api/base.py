@@ -109,3 +109,21 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class SparseFieldsMixin:
+    """`?fields=id,name,expires_at` on a GET returns only those keys (as the reference); unknown names are a 400."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        raw = request.query_params.get("fields") if request is not None and request.method == "GET" else None
+        if not raw:
+            return fields
+        wanted = [name.strip() for name in raw.split(",") if name.strip()]
+        unknown = sorted(set(wanted) - fields.keys())
+        if unknown:
+            raise serializers.ValidationError(
+                {"fields": [f"unknown field(s) {', '.join(unknown)} (valid: {', '.join(fields)})"]}
+            )
+        return {name: field for name, field in fields.items() if name in wanted}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from certificates import validators
-from certificates.api.base import InventorySerializer, StrictCharField
+from certificates.api.base import InventorySerializer, SparseFieldsMixin, StrictCharField
 from certificates.models import (
     CertificateProfile,
     CertificateVersion,
@@ -20,7 +20,7 @@ from certificates.models import (
 WRITE_ONLY_VIA_ACTIONS = ("revoked_at", "revocation_reason", "last_renewal_at", "last_deployment_at")
 
 
-class CertificateSerializer(InventorySerializer):
+class CertificateSerializer(SparseFieldsMixin, InventorySerializer):
     owner_id = serializers.PrimaryKeyRelatedField(source="owner", queryset=Owner.objects.all())
     team_id = serializers.PrimaryKeyRelatedField(source="team", queryset=Team.objects.all())
     issuer_id = serializers.PrimaryKeyRelatedField(source="issuer", queryset=Issuer.objects.all())

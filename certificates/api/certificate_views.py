@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -28,7 +28,15 @@ def _actor(request) -> dict[str, str]:
     return {"actor": request.user.name, "actor_type": request.user.actor_type}
 
 
+SPARSE_FIELDS = OpenApiParameter(
+    "fields", str, description="comma-separated keys to return, e.g. id,name,expires_at"
+)
+
+
 @extend_schema(tags=["certificates"])
+@extend_schema_view(
+    list=extend_schema(parameters=[SPARSE_FIELDS]), retrieve=extend_schema(parameters=[SPARSE_FIELDS])
+)
 class CertificateViewSet(InventoryViewSet):
     """Managed certificates. DELETE archives (status Archived) instead of deleting."""
 
@@ -45,6 +53,8 @@ class CertificateViewSet(InventoryViewSet):
         cursor_mode = "cursor" in request.query_params or "page_size" in request.query_params
         if cursor_mode and "sort" in request.query_params:
             raise ValidationError({"sort": ["cursor paging has a fixed order (newest first); drop `sort`"]})
+        if "fields" in request.query_params:
+            self.get_serializer().fields  # noqa: B018 - checks `fields` even when the page is empty
         return super().list(request, *args, **kwargs)
 
     def _split(self, serializer) -> tuple[dict, list | None]:
