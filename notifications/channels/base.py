@@ -63,11 +63,24 @@ def host_of(url: str) -> str:
     return urlsplit(url).hostname or "the configured endpoint"
 
 
-def scrub(text: str, secrets: list[str]) -> str:
-    """Remove every configured secret (and the path part of secret URLs) from a text before it is stored."""
-    for secret in secrets:
-        if not secret:
-            continue
+SECRET_SETTINGS = (
+    "WEBHOOK_URL",
+    "WEBHOOK_SECRET",
+    "SLACK_WEBHOOK_URL",
+    "TEAMS_WEBHOOK_URL",
+    "PAGERDUTY_ROUTING_KEY",
+    "OPSGENIE_API_KEY",
+    "SMTP_PASSWORD",
+)
+
+
+def scrub(text: str, secrets: list[str] | None = None) -> str:
+    """Remove every configured secret (and the path part of secret URLs) from a text before it is stored.
+
+    All channels' secrets are removed, not only the sender's: an error body may echo anything.
+    """
+    known = [getattr(settings, name, "") for name in SECRET_SETTINGS] + list(secrets or [])
+    for secret in sorted(filter(None, known), key=len, reverse=True):
         text = text.replace(secret, "***")
         path = urlsplit(secret).path if "://" in secret else ""
         if len(path) > 1:
