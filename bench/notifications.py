@@ -63,13 +63,14 @@ def worker(ready, start, batch_size: int, counts) -> None:
     connection.ensure_connection()
     ready.put(os.getpid())
     start.wait()
+    cpu = time.process_time()
     delivered = 0
     while True:
         result = process_pending(batch_size=batch_size, min_age_seconds=0, max_batches=1)
         if not result.claimed:
             break
         delivered += result.sent
-    counts.put(delivered)
+    counts.put((delivered, time.process_time() - cpu))
 
 
 def _enqueue(events: int) -> None:
@@ -120,11 +121,13 @@ def run(workers: int, events: int, batch_size: int, sink) -> dict:
         process.start()
     for _ in processes:  # every worker has imported Django and connected before the burst is enqueued
         ready.get(timeout=120)
+    sink_cpu = time.process_time()
     began = time.perf_counter()
     _enqueue(events)
     start.set()
     per_worker = [counts.get() for _ in processes]
     elapsed = time.perf_counter() - began
+    sink_cpu = time.process_time() - sink_cpu
     for process in processes:
         process.join()
     sent = NotificationEvent.objects.filter(status="sent").count()
@@ -139,6 +142,8 @@ def run(workers: int, events: int, batch_size: int, sink) -> dict:
         "p99": p99,
         "max": worst,
         "per_worker": per_worker,
+        "worker_cpu_ms": sum(cpu for _, cpu in per_worker) * 1000 / max(sent, 1),
+        "sink_cpu_ms": sink_cpu * 1000 / max(sent, 1),
     }
 
 
@@ -181,7 +186,10 @@ def main() -> None:
             f"{r['workers']:>7} {r['sent']:>6} {r['seconds']:>8.2f} {r['per_second']:>13.0f}"
             f" {r['p50']:>7.2f} {r['p99']:>7.2f} {r['max']:>7.2f}"
         )
-        print(f"  deliveries per worker: {r['per_worker']}")
+        print(
+            f"  deliveries per worker: {[n for n, _ in r['per_worker']]}; CPU per delivery:"
+            f" workers {r['worker_cpu_ms']:.2f} ms, sink + enqueue {r['sink_cpu_ms']:.2f} ms"
+        )
         if r["requests"] != r["sent"]:
             print(f"  note: sink saw {r['requests']} requests for {r['sent']} deliveries")
     if len(results) >= 2:
