@@ -109,6 +109,8 @@ USE_TZ = True
 USE_I18N = False
 LANGUAGE_CODE = "en-us"
 PUBLIC_URL = env_str("CERTCTL_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Password `manage.py prepare_run` (make run) gives the admin user; empty = generate one and print it.
+ADMIN_PASSWORD = env_str("CERTCTL_ADMIN_PASSWORD")
 VERSION = "0.1.0"
 
 INSTALLED_APPS = [
