@@ -52,6 +52,15 @@ def format_severity_map(mapping: dict[str, str]) -> str:
     return ", ".join(f"{days}: {tier}" for days, tier in sorted(mapping.items(), key=lambda kv: -int(kv[0])))
 
 
+def _tier_channels_field(tier: SeverityTier) -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        label=f"{tier.label} alerts go to",
+        choices=Channel.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
 class RenewalPolicyAdminForm(forms.ModelForm):
     """Edits `alert_thresholds_days`, `alert_severity_map` and `alert_channels` through plain fields."""
 
@@ -76,15 +85,12 @@ class RenewalPolicyAdminForm(forms.ModelForm):
         model = RenewalPolicy
         fields = ["name", "renewal_window_days", "auto_renew", "max_retries", "retry_interval_seconds"]
 
+    channels_informational = _tier_channels_field(SeverityTier.INFORMATIONAL)
+    channels_warning = _tier_channels_field(SeverityTier.WARNING)
+    channels_critical = _tier_channels_field(SeverityTier.CRITICAL)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for tier in SeverityTier:
-            self.fields[TIER_FIELD.format(tier.value)] = forms.MultipleChoiceField(
-                label=f"{tier.label} alerts go to",
-                choices=Channel.choices,
-                required=False,
-                widget=forms.CheckboxSelectMultiple,
-            )
         policy = self.instance
         self.initial.setdefault("thresholds", ", ".join(map(str, policy.alert_thresholds_days or [])))
         thresholds = {str(days) for days in policy.alert_thresholds_days or []}

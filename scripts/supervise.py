@@ -57,7 +57,7 @@ class Supervisor:
 
     def start(self) -> None:
         for index, (name, command) in enumerate(self.entries):
-            proc = subprocess.Popen(
+            proc = subprocess.Popen(  # noqa: S603 - commands come from our own Procfile
                 ["/bin/sh", "-c", f"exec {command}"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
