@@ -56,3 +56,29 @@ def test_production_refuses_to_start_without_an_encryption_key(tmp_path):
     result = manage(["check"], tmp_path, **env)
     assert result.returncode != 0
     assert "CERTCTL_ENCRYPTION_KEY is required" in result.stderr
+
+
+def test_compose_file_wires_postgres_redis_web_worker_and_beat_with_healthchecks():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert services["postgres"]["image"] == "postgres:16"
+    assert services["redis"]["image"] == "redis:7"
+    for name in ("postgres", "redis", "web", "worker", "beat"):
+        assert services[name]["healthcheck"]["test"], name
+    for name in ("web", "worker", "beat", "migrate"):
+        env = services[name]["environment"]
+        assert env["CERTCTL_DEBUG"] == "false"
+        assert env["CERTCTL_SECRET_KEY"].startswith("${CERTCTL_SECRET_KEY:?")
+        assert env["CERTCTL_ENCRYPTION_KEY"].startswith("${CERTCTL_ENCRYPTION_KEY:?")
+        assert env["DATABASE_URL"].startswith("postgres://") and env["REDIS_URL"] == "redis://redis:6379/0"
+    assert "gunicorn" in (ROOT / "Dockerfile").read_text()
+    assert "worker" in services["worker"]["command"] and "beat" in services["beat"]["command"]
+
+
+def test_dockerfile_copies_only_paths_that_exist():
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), source

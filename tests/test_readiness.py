@@ -98,3 +98,16 @@ def test_ready_is_503_when_the_database_is_down(api_client):
     assert body["db"] == "OperationalError"
     assert body["message"] == "database unreachable"
     assert body["worker_heartbeat_age_seconds"] is None
+
+
+@pytest.mark.django_db
+def test_check_heartbeat_command_fails_when_the_process_is_silent():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="no beat heartbeat yet"):
+        call_command("check_heartbeat", "beat")
+    heartbeat.stamp(ProcessHeartbeat.Kind.BEAT, now=timezone.now() - timedelta(seconds=500))
+    with pytest.raises(CommandError, match="beat heartbeat is 50"):
+        call_command("check_heartbeat", "beat", "--max-age", "120")
+    heartbeat.stamp(ProcessHeartbeat.Kind.BEAT)
+    call_command("check_heartbeat", "beat", "--max-age", "120")
