@@ -82,3 +82,13 @@ def test_dockerfile_copies_only_paths_that_exist():
         if line.startswith("COPY "):
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), source
+
+
+def test_every_environment_variable_of_the_settings_is_documented():
+    import re
+
+    source = (ROOT / "certctl" / "settings.py").read_text()
+    variables = set(re.findall(r'env_(?:str|bool|int|seconds|list)\(\s*"([A-Z_]+)"', source))
+    documented = (ROOT / "docs" / "configuration.md").read_text()
+    assert variables, "no variables found in settings.py"
+    assert sorted(v for v in variables if f"`{v}`" not in documented) == []
