@@ -182,6 +182,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+if IS_POSTGRES:
+    # An unreachable database must fail fast (and /ready answer 503) instead of hanging on connect.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("CERTCTL_DB_CONNECT_TIMEOUT", 5, minimum=1)
+    )
 
 # --- Static files ---------------------------------------------------------------------------------------
 

@@ -115,3 +115,19 @@ def test_issuer_page_never_shows_the_encrypted_config_or_the_ca_key(admin_client
     assert issuer.encrypted_config[:40] not in page
     assert "PRIVATE KEY" not in page
     assert "encrypted_config" not in page
+
+
+def test_foreign_keys_use_autocomplete(admin_client, estate):
+    response = admin_client.get(
+        "/admin/autocomplete/",
+        {
+            "app_label": "certificates",
+            "model_name": "managedcertificate",
+            "field_name": "owner",
+            "term": "alice",
+        },
+    )
+    assert response.status_code == 200
+    assert [r["text"] for r in response.json()["results"]] == ["Alice Martin <alice@example.com>"]
+    page = admin_client.get(reverse("admin:certificates_managedcertificate_add")).content.decode()
+    assert "data-autocomplete-light-url" in page or "admin-autocomplete" in page
