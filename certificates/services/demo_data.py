@@ -26,7 +26,7 @@ from certificates.enums import (
     RevocationReason,
     TargetType,
 )
-from certificates.issuers.ca_store import CANotConfigured, load_ca, store_ca
+from certificates.issuers.ca_store import CAMaterial, CANotConfigured, load_ca, store_ca
 
 TEAMS = {
     "Platform": "Edge, ingress and shared infrastructure",
@@ -68,6 +68,19 @@ CRITICAL_MATRIX = {
 
 
 @dataclass
+class _Estate:
+    """The shared rows every demo certificate points at."""
+
+    owners: list[m.Owner]
+    policies: list[m.RenewalPolicy]
+    issuer: m.Issuer
+    ca: CAMaterial
+    profile: m.CertificateProfile
+    targets: list[m.DeploymentTarget]
+    now: datetime
+
+
+@dataclass
 class SeedResult:
     created: dict[str, int] = field(default_factory=dict)
 
@@ -85,7 +98,7 @@ def status_for(index: int, days: int | None) -> str:
     return CertificateStatus.EXPIRING if days <= 30 else CertificateStatus.ACTIVE
 
 
-def _demo_ca(issuer: m.Issuer, now: datetime):
+def _demo_ca(issuer: m.Issuer, now: datetime) -> CAMaterial:
     """The issuer's CA, created (EC P-256, self-signed) the first time."""
     try:
         return load_ca(issuer)
@@ -113,7 +126,7 @@ def _demo_ca(issuer: m.Issuer, now: datetime):
     return load_ca(issuer)
 
 
-def _issue_version(cert: m.ManagedCertificate, issuer: m.Issuer, ca, not_after: datetime) -> None:
+def _issue_version(cert: m.ManagedCertificate, issuer: m.Issuer, ca: CAMaterial, not_after: datetime) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     not_before = min(not_after - timedelta(days=90), timezone.now())
     leaf = (
@@ -228,16 +241,16 @@ def seed_demo(now: datetime | None = None) -> SeedResult:
             )
             targets.append(target)
             result.add("targets", created)
+        estate = _Estate(owners, policies, issuer, ca, profile, targets, now)
         for index, (service, days) in enumerate(zip(SERVICES, EXPIRY_DAYS, strict=True)):
-            _seed_certificate(
-                result, index, service, days, owners, policies, issuer, ca, profile, targets, now
-            )
+            _seed_certificate(result, estate, index, service, days)
     return result
 
 
 def _seed_certificate(
-    result, index, service, days, owners, policies, issuer, ca, profile, targets, now
+    result: SeedResult, estate: _Estate, index: int, service: str, days: int | None
 ) -> None:
+    owners, policies, issuer, now = estate.owners, estate.policies, estate.issuer, estate.now
     owner = owners[index % len(owners)]
     status = status_for(index, days)
     expires_at = None if days is None else now + timedelta(days=days, hours=6)
@@ -252,7 +265,7 @@ def _seed_certificate(
             "team": owner.team,
             "issuer": issuer,
             "renewal_policy": policies[1] if index % 4 == 0 else policies[0],
-            "profile": profile,
+            "profile": estate.profile,
             "status": status,
             "expires_at": expires_at,
             "tags": {"service": service, "demo": "true"},
@@ -268,9 +281,9 @@ def _seed_certificate(
     if not created:
         return
     if index % 2 == 0:
-        cert.targets.add(targets[index % len(targets)])
+        cert.targets.add(estate.targets[index % len(estate.targets)])
     if expires_at is not None:
-        _issue_version(cert, issuer, ca, expires_at)
+        _issue_version(cert, issuer, estate.ca, expires_at)
     if status == CertificateStatus.REVOKED:
         version = cert.versions.first()
         m.CertificateRevocation.objects.create(
