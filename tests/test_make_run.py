@@ -93,7 +93,9 @@ def test_make_run_serves_everything_and_stops_on_ctrl_c_twice_in_a_row(tmp_path)
             assert get(f"{base}/admin/login/")[0] == 200
             docs_status, docs = get(f"{base}/api/docs/")
             assert docs_status == 200 and "/static/drf_spectacular_sidecar/" in docs and "cdn" not in docs
-            assert get(url, {"Authorization": f"Bearer {key}"})[0] not in (401, 403)
+            status, listing = get(url, {"Authorization": f"Bearer {key}"})
+            assert status == 200 and json.loads(listing)["total"] == 30  # the printed curl line works
+            assert get(url)[0] == 401
         finally:
             returncode = stop(proc)
         assert returncode == 0, log.read_text()[-3000:]
