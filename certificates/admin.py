@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
 
 from certificates import models as m
 from certificates.enums import CertificateStatus
-from certificates.forms import RenewalPolicyAdminForm
+from certificates.forms import IssuerAdminForm, RenewalPolicyAdminForm
+from certificates.services.inventory import archive_certificate, create_certificate, update_certificate
+from certificates.services.issuer_config import save_issuer
 
 STATUS_CSS = {
     CertificateStatus.PENDING: "pending",
@@ -51,12 +53,27 @@ class OwnerAdmin(admin.ModelAdmin):
 class IssuerAdmin(admin.ModelAdmin):
     """Secrets live in `encrypted_config` and are never rendered; the page only says whether they exist."""
 
+    form = IssuerAdminForm
     list_display = ["name", "type", "enabled", "test_status", "has_secrets", "last_tested_at"]
     list_filter = ["type", "enabled", "test_status"]
     search_fields = ["name", "id"]
     date_hierarchy = "created_at"
-    exclude = ["encrypted_config"]
+    fields = [
+        "id",
+        "name",
+        "type",
+        "enabled",
+        "config",
+        "secrets",
+        "has_secrets",
+        "test_status",
+        "last_tested_at",
+    ]
     readonly_fields = ["id", "has_secrets", "last_tested_at", "test_status", "created_at", "updated_at"]
+
+    def save_model(self, request, obj: m.Issuer, form, change) -> None:
+        # The same service as the API: secrets are merged into the encrypted blob, never stored in clear.
+        save_issuer(obj, {}, form.cleaned_data.get("secrets"))
 
     @admin.display(boolean=True, description="Secrets stored")
     def has_secrets(self, obj: m.Issuer) -> bool:
@@ -153,6 +170,44 @@ class ManagedCertificateAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "created_at", "updated_at", "revoked_at", "revocation_reason"]
     inlines = [CertificateVersionInline]
     list_per_page = 50
+    actions = ["archive_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status in (CertificateStatus.REVOKED, CertificateStatus.ARCHIVED):
+            return [*self.readonly_fields, "status"]  # final states
+        return self.readonly_fields
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "status":
+            # Revoked is reached only through revocation, which tells the CA and updates CRL/OCSP.
+            kwargs["choices"] = [c for c in CertificateStatus.choices if c[0] != CertificateStatus.REVOKED]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # like the API: certificates are archived, their history stays
+
+    def save_model(self, request, obj: m.ManagedCertificate, form, change) -> None:
+        # The same audited services as the API; the admin adds nothing of its own.
+        actor = {"actor": request.user.get_username(), "actor_type": "User"}
+        targets = form.cleaned_data.get("targets")
+        if change:
+            changes = {name: form.cleaned_data[name] for name in form.changed_data if name != "targets"}
+            saved = update_certificate(obj, changes, targets=targets, **actor)
+        else:
+            fields = {name: value for name, value in form.cleaned_data.items() if name != "targets"}
+            saved = create_certificate(fields, targets=targets, **actor)
+        obj.__dict__.update({f.attname: getattr(saved, f.attname) for f in obj._meta.concrete_fields})
+        obj._state.adding, obj._state.db = False, saved._state.db
+
+    def save_related(self, request, form, formsets, change) -> None:
+        for formset in formsets:  # targets were set by the service
+            self.save_formset(request, form, formset, change=change)
+
+    @admin.action(description="Archive selected certificates", permissions=["change"])
+    def archive_selected(self, request, queryset) -> None:
+        actor = request.user.get_username()
+        archived = sum(archive_certificate(cert, actor=actor, actor_type="User") for cert in queryset)
+        self.message_user(request, f"Archived {archived} certificate(s).", messages.SUCCESS)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: m.ManagedCertificate) -> str:
