@@ -10,7 +10,7 @@ from django.utils.html import format_html
 
 from certificates import models as m
 from certificates.enums import CertificateStatus
-from certificates.forms import IssuerAdminForm, RenewalPolicyAdminForm
+from certificates.forms import DeploymentTargetAdminForm, IssuerAdminForm, RenewalPolicyAdminForm
 from certificates.services.inventory import archive_certificate, create_certificate, update_certificate
 from certificates.services.issuer_config import save_issuer
 
@@ -266,6 +266,7 @@ class AgentAdmin(admin.ModelAdmin):
 
 @admin.register(m.DeploymentTarget)
 class DeploymentTargetAdmin(admin.ModelAdmin):
+    form = DeploymentTargetAdminForm
     list_display = ["name", "type", "agent", "enabled", "retired_at"]
     list_filter = ["type", "enabled"]
     list_select_related = ["agent"]

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from certctl.crypto import DecryptionError, decrypt_json
 from certificates import validators
 from certificates.api.secret_keys import secret_looking_keys
-from certificates.models import Issuer, RenewalPolicy
+from certificates.models import DeploymentTarget, Issuer, RenewalPolicy
 from notifications.enums import DEFAULT_SEVERITY_MAP, Channel, SeverityTier
 
 TIER_FIELD = "channels_{}"
@@ -192,3 +192,21 @@ class IssuerAdminForm(forms.ModelForm):
                     "CERTCTL_ENCRYPTION_KEY before changing them"
                 ) from exc
         return secrets
+
+
+class DeploymentTargetAdminForm(forms.ModelForm):
+    """Target config is public: credentials belong in the agent's local configuration (as the API says)."""
+
+    class Meta:
+        model = DeploymentTarget
+        fields = ["name", "type", "agent", "config", "enabled"]
+
+    def clean_config(self) -> dict:
+        config = self.cleaned_data.get("config") or {}
+        found = secret_looking_keys(config)
+        if found:
+            raise ValidationError(
+                f"{', '.join(found)} look like credentials: targets are deployed by their agent, "
+                "so keep credentials in the agent's local configuration"
+            )
+        return config

@@ -134,3 +134,19 @@ def test_issuer_secrets_are_merged_encrypted_and_never_shown(admin_client):
     assert load_ca(issuer).certificate is not None
     page = admin_client.get(url).content.decode()
     assert "very-secret-hmac" not in page and "PRIVATE KEY" not in page
+
+
+@pytest.mark.django_db
+def test_target_config_with_a_credential_is_rejected(admin_client):
+    agent = TargetFactory().agent
+    response = admin_client.post(
+        reverse("admin:certificates_deploymenttarget_add"),
+        {
+            "name": "f5-prod",
+            "type": "F5",
+            "agent": agent.pk,
+            "config": '{"host": "f5", "password": "hunter2"}',
+        },
+    )
+    assert response.status_code == 200
+    assert "password look like credentials" in str(response.context["adminform"].form.errors["config"])
