@@ -8,6 +8,11 @@ from certctl.models import ApiKey
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def api_rows_written_in_the_request(settings):
+    settings.AUDIT_API_WRITE = "sync"
+
+
 @pytest.fixture
 def admin_user_client(client, django_user_model):
     client.force_login(

@@ -12,6 +12,11 @@ from tests.factories import make_api_key
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def api_rows_written_in_the_request(settings):
+    settings.AUDIT_API_WRITE = "sync"
+
+
 def api_rows():
     return list(AuditEvent.objects.filter(resource_type="api").order_by("seq"))
 

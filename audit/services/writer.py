@@ -81,6 +81,13 @@ class BatchWriter:
             chain.seal()  # a failure here loses nothing: the rows are in, the periodic seal chains them
         return written
 
+    def discard(self) -> int:
+        """Drop what is queued, without writing it (test isolation); returns how many rows were dropped."""
+        with self._cond:
+            dropped = len(self._pending)
+            self._pending.clear()
+        return dropped
+
     def flush_at_exit(self) -> None:
         if self._pid != os.getpid() or not self._pending:
             return
