@@ -25,6 +25,7 @@ urlpatterns = [
     path("health", service_views.health, name="health"),
     path("ready", service_views.ready, name="ready"),
     path("api/v1/", include(api_v1)),
+    path(".well-known/pki/", include("certificates.pki_urls")),
     path(
         "api/docs/",
         SpectacularSwaggerView.as_view(

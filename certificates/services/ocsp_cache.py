@@ -1,0 +1,147 @@
+"""Answering OCSP requests: nonce-less answers come from the cache until nextUpdate or a revocation of the serial.
+
+Status: a revocation row → revoked (time + reason), except short-lived certificates (good: expiry is their
+revocation); an issued version with that issuer and serial → good; anything else → unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from certctl import counters
+from certificates.enums import IssuerType
+from certificates.models import CertificateRevocation, CertificateVersion, Issuer, OCSPResponseCache
+from certificates.pki import serial_variants
+from certificates.pki.ocsp import (
+    Answer,
+    MalformedRequest,
+    ParsedRequest,
+    build_response,
+    error_response,
+    issuer_hashes,
+    parse_request,
+)
+from certificates.services.ocsp_responder import current_responder
+
+logger = logging.getLogger(__name__)
+
+OCSP_METRIC = "certctl_ocsp_responses_total"
+
+
+@dataclass(frozen=True)
+class OCSPResult:
+    der: bytes
+    status: str  # good | revoked | unknown | malformedRequest | unauthorized | internalError
+    next_update: datetime | None = None
+    from_cache: bool = False
+
+
+def answer(issuer_id: str, request_der: bytes, now: datetime | None = None) -> OCSPResult:
+    """The DER OCSPResponse for a DER OCSPRequest addressed to one issuer's responder."""
+    result = _answer(issuer_id, request_der, now or timezone.now())
+    counters.increment(OCSP_METRIC, {"status": result.status})
+    return result
+
+
+def _answer(issuer_id: str, request_der: bytes, now: datetime) -> OCSPResult:
+    try:
+        request = parse_request(request_der)
+    except MalformedRequest:
+        return OCSPResult(error_response("malformedRequest"), "malformedRequest")
+
+    if request.nonce is None:
+        cached = (
+            OCSPResponseCache.objects.filter(
+                issuer_id=issuer_id,
+                serial_hex=request.serial_hex,
+                hash_algorithm=request.hash_algorithm,
+                next_update__gt=now,
+            )
+            .values_list("response_der", "cert_status", "next_update")
+            .first()
+        )
+        if cached is not None:
+            return OCSPResult(bytes(cached[0]), cached[1], cached[2], from_cache=True)
+
+    issuer = Issuer.objects.filter(pk=issuer_id, type=IssuerType.LOCAL).first()
+    ca_pem = (issuer.config or {}).get("ca_cert_pem") if issuer else None
+    if not ca_pem or not issuer.encrypted_config:
+        return OCSPResult(error_response("unauthorized"), "unauthorized")
+    if (request.issuer_name_hash, request.issuer_key_hash) != issuer_hashes(
+        _ca_der(ca_pem), request.hash_algorithm
+    ):
+        # The certificate was not issued by this CA: this responder is not authoritative for it.
+        return OCSPResult(error_response("unauthorized"), "unauthorized")
+
+    status = certificate_status(issuer_id, request)
+    this_update = now
+    next_update = now + timedelta(seconds=settings.OCSP_RESPONSE_VALIDITY)
+    try:
+        responder = current_responder(issuer, now)
+        der = build_response(
+            request,
+            status,
+            responder_cert=responder.certificate,
+            responder_key=responder.private_key,
+            this_update=this_update,
+            next_update=next_update,
+        )
+    except Exception:
+        logger.exception("OCSP signing failed", extra={"issuer_id": issuer_id})
+        return OCSPResult(error_response("internalError"), "internalError")
+
+    if request.nonce is None:
+        OCSPResponseCache.objects.bulk_create(
+            [
+                OCSPResponseCache(
+                    issuer_id=issuer_id,
+                    serial_hex=request.serial_hex,
+                    hash_algorithm=request.hash_algorithm,
+                    response_der=der,
+                    cert_status=status.status,
+                    this_update=this_update,
+                    next_update=next_update,
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["issuer", "serial_hex", "hash_algorithm"],
+            update_fields=["response_der", "cert_status", "this_update", "next_update"],
+        )
+    return OCSPResult(der, status.status, next_update)
+
+
+def certificate_status(issuer_id: str, request: ParsedRequest) -> Answer:
+    spellings = serial_variants(request.serial_number)
+    revocation = (
+        CertificateRevocation.objects.filter(issuer_id=issuer_id, serial_number__in=spellings)
+        .values(
+            "revoked_at",
+            "reason",
+            "certificate__profile__allow_short_lived",
+            "certificate__profile__max_ttl_seconds",
+        )
+        .first()
+    )
+    if revocation is not None:
+        ttl = revocation["certificate__profile__max_ttl_seconds"] or 0
+        if revocation["certificate__profile__allow_short_lived"] and 0 < ttl < 3600:
+            return Answer("good")
+        return Answer("revoked", revocation["revoked_at"], revocation["reason"])
+    issued = CertificateVersion.objects.filter(serial_number__in=spellings).filter(
+        Q(issuer_id=issuer_id) | Q(issuer__isnull=True, certificate__issuer_id=issuer_id)
+    )
+    return Answer("good") if issued.exists() else Answer("unknown")
+
+
+@cache
+def _ca_der(ca_pem: str) -> bytes:
+    return x509.load_pem_x509_certificate(ca_pem.encode()).public_bytes(serialization.Encoding.DER)
