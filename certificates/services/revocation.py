@@ -141,7 +141,7 @@ def bulk_revoke(
     actor: str,
     actor_type: str = "User",
     now: datetime | None = None,
-    chunk_size: int = BULK_CHUNK_SIZE,
+    chunk_size: int | None = None,
 ) -> BulkResult:
     """Revoke every certificate matching `criteria`, one transaction per chunk; revoked/archived ones are skipped.
 
@@ -154,6 +154,7 @@ def bulk_revoke(
     now = now or timezone.now()
     ids = resolve_bulk_criteria(given)
     result = BulkResult(total_matched=len(ids))
+    chunk_size = chunk_size or BULK_CHUNK_SIZE
     for start in range(0, len(ids), chunk_size):
         _revoke_chunk(ids[start : start + chunk_size], reason, actor, actor_type, now, result)
     summary = {k: (",".join(v) if k == "certificate_ids" else v) for k, v in given.items()}
