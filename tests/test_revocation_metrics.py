@@ -1,0 +1,25 @@
+"""The revocation series handed to /metrics."""
+
+from __future__ import annotations
+
+import pytest
+
+from certificates.revocation_metrics import prometheus_text
+from certificates.services import crl_cache
+from certificates.services.revocation import revoke_certificate
+from tests.revocation_support import issue_leaf, make_local_ca
+
+pytestmark = pytest.mark.django_db
+
+
+def test_series_show_revocations_by_reason_crl_time_and_zero_ocsp():
+    ca = make_local_ca()
+    cert, _, _ = issue_leaf(ca)
+    revoke_certificate(cert.id, "keyCompromise", actor="tester")
+    crl_cache.regenerate(ca.issuer.id)
+    text = prometheus_text()
+    assert 'certctl_certificates_revoked_total{reason="keyCompromise"} 1' in text
+    assert 'certctl_certificates_revoked_total{reason="superseded"} 0' in text
+    assert f'certctl_crl_generation_seconds{{issuer="{ca.issuer.id}"}}' in text
+    assert "# TYPE certctl_crl_generation_seconds gauge" in text
+    assert 'certctl_ocsp_responses_total{status="good"} 0' in text
