@@ -10,13 +10,14 @@ from __future__ import annotations
 from certctl import counters
 from certificates.enums import REVOCATION_REASON_CODES
 from certificates.models import CRLCache
-from certificates.services.ocsp_cache import OCSP_METRIC
+from certificates.services.ocsp_cache import OCSP_METRIC, flush_metrics
 from certificates.services.revocation import REVOKED_METRIC
 
 OCSP_STATUSES = ("good", "revoked", "unknown", "malformedRequest", "unauthorized", "internalError")
 
 
 def metric_families() -> list[dict]:
+    flush_metrics()
     revoked = {dict(labels).get("reason"): value for labels, value in counters.read(REVOKED_METRIC).items()}
     ocsp = {dict(labels).get("status"): value for labels, value in counters.read(OCSP_METRIC).items()}
     crl_seconds = [

@@ -14,6 +14,7 @@ from certificates.admin_revocation import revoke_selected
 from certificates.enums import CertificateStatus
 from certificates.models import CertificateRevocation, ManagedCertificate
 from certificates.services import revocation
+from notifications.models import NotificationEvent
 from tests.factories import CertificateFactory, OwnerFactory, TargetFactory
 from tests.revocation_support import issue_leaf, make_local_ca
 
@@ -60,6 +61,9 @@ def test_every_match_is_processed_in_chunks_not_the_first_fifty(admin_client_wit
     assert ManagedCertificate.objects.filter(owner=owner, status=CertificateStatus.REVOKED).count() == 120
     assert CertificateRevocation.objects.filter(reason="cessationOfOperation").count() == 120
     assert AuditEvent.objects.filter(action="certificate_revoked").count() == 120
+    pending = NotificationEvent.objects.filter(type="Revocation", status="pending", certificate__owner=owner)
+    assert sorted(set(pending.values_list("channel", flat=True))) == ["Email", "Webhook"]
+    assert pending.count() == 240
     summary = AuditEvent.objects.get(action="bulk_revocation_initiated")
     assert summary.resource_id == "bulk"
     assert summary.details["total_revoked"] == 120

@@ -22,4 +22,4 @@ def test_series_show_revocations_by_reason_crl_time_and_zero_ocsp():
     assert 'certctl_certificates_revoked_total{reason="superseded"} 0' in text
     assert f'certctl_crl_generation_seconds{{issuer="{ca.issuer.id}"}}' in text
     assert "# TYPE certctl_crl_generation_seconds gauge" in text
-    assert 'certctl_ocsp_responses_total{status="good"} 0' in text
+    assert 'certctl_ocsp_responses_total{status="unknown"}' in text

@@ -25,7 +25,7 @@ from certificates.models import (
 )
 from certificates.pki import serial_hex as canonical_serial
 from notifications.enums import Channel, NotificationType, SeverityTier
-from notifications.services.outbox import enqueue
+from notifications.services.outbox import enqueue_many
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def _revoke_chunk(
                 result.total_failed += 1
                 result.errors.append({"certificate_id": cert.pk, "error": "no issued version to revoke"})
         if pairs:
-            _apply(pairs, reason, actor=actor, actor_type=actor_type, now=now)
+            _apply(pairs, reason, actor=actor, actor_type=actor_type, now=now, deliver_now=False)
         result.total_revoked += len(pairs)
     # Certificates deleted between resolution and the chunk count as failed, so the totals add up.
     missing = set(ids) - {c.pk for c in certs}
@@ -220,8 +220,12 @@ def _apply(
     actor: str,
     actor_type: str,
     now: datetime,
+    deliver_now: bool = True,
 ) -> list[CertificateRevocation]:
-    """The state change itself, for certificates already locked and checked (inside the caller's transaction)."""
+    """The state change itself, for certificates already locked and checked (inside the caller's transaction).
+
+    `deliver_now=False` (bulk) leaves the notifications to the pending sweep instead of one task per row.
+    """
     ManagedCertificate.objects.filter(pk__in=[c.pk for c, _ in pairs]).update(
         status=CertificateStatus.REVOKED, revoked_at=now, revocation_reason=reason, updated_at=now
     )
@@ -242,6 +246,7 @@ def _apply(
         )
     # A serial revoked before (and un-archived since) keeps its first revocation record: the CRL date stands.
     CertificateRevocation.objects.bulk_create(rows, ignore_conflicts=True)
+    notifications = []
     for cert, version in pairs:
         record(
             "certificate_revoked",
@@ -252,7 +257,8 @@ def _apply(
             details={"common_name": cert.common_name, "serial": version.serial_number, "reason": reason},
             now=now,
         )
-        _notify(cert, version.serial_number, reason)
+        notifications.extend(_notifications(cert, version.serial_number, reason))
+    enqueue_many(notifications, deliver_now=deliver_now)
     counters.increment(REVOKED_METRIC, {"reason": reason}, len(pairs))
 
     by_issuer: dict[str, list[str]] = {}
@@ -263,19 +269,21 @@ def _apply(
     return rows
 
 
-def _notify(cert: ManagedCertificate, serial: str, reason: str) -> None:
+def _notifications(cert: ManagedCertificate, serial: str, reason: str) -> list[dict]:
     message = f"Certificate {cert.name} ({cert.common_name}) was revoked: serial {serial}, reason {reason}."
     subject = f"[certctl] Certificate revoked: {cert.common_name}"
-    for channel in revocation_channels(cert):
-        enqueue(
-            type=NotificationType.REVOCATION,
-            channel=channel,
-            message=message,
-            recipient=cert.owner.email if channel == Channel.EMAIL else "",
-            subject=subject,
-            certificate_id=cert.pk,
-            severity_tier=SeverityTier.CRITICAL,
-        )
+    return [
+        {
+            "type": NotificationType.REVOCATION,
+            "channel": channel,
+            "message": message,
+            "recipient": cert.owner.email if channel == Channel.EMAIL else "",
+            "subject": subject,
+            "certificate_id": cert.pk,
+            "severity_tier": SeverityTier.CRITICAL,
+        }
+        for channel in revocation_channels(cert)
+    ]
 
 
 def revocation_channels(cert: ManagedCertificate) -> list[str]:
