@@ -163,12 +163,12 @@ def top_up_revocations(issuer: Issuer, total: int) -> None:
             INSERT INTO {CertificateRevocation._meta.db_table}
                 (id, certificate_id, issuer_id, serial_number, reason, revoked_by, revoked_at, issuer_notified,
                  created_at)
-            SELECT 'rev-bench-' || g, %s, %s, '7' || lpad(to_hex(g), 39, '0'),
+            SELECT 'rev-' || substr(md5(%s || g), 1, 26), %s, %s, '7' || lpad(to_hex(g), 39, '0'),
                    (ARRAY['unspecified','keyCompromise','superseded','cessationOfOperation'])[1 + g %% 4],
                    'bench', now() - (g || ' seconds')::interval, true, now()
             FROM generate_series(1, %s) AS g
             """,  # noqa: S608 - table name is ours
-            [anchor, issuer.id, missing],
+            [issuer.id, anchor, issuer.id, missing],
         )
 
 

@@ -18,6 +18,7 @@ from functools import cache
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -87,16 +88,7 @@ def _answer(issuer_id: str, request_der: bytes, now: datetime) -> OCSPResult:
         return OCSPResult(error_response("malformedRequest"), "malformedRequest")
 
     if request.nonce is None:
-        cached = (
-            OCSPResponseCache.objects.filter(
-                issuer_id=issuer_id,
-                serial_hex=request.serial_hex,
-                hash_algorithm=request.hash_algorithm,
-                next_update__gt=now,
-            )
-            .values_list("response_der", "cert_status", "next_update")
-            .first()
-        )
+        cached = _cached_answer(issuer_id, request, now)
         if cached is not None:
             return OCSPResult(bytes(cached[0]), cached[1], cached[2], from_cache=True)
 
@@ -147,6 +139,19 @@ def _answer(issuer_id: str, request_der: bytes, now: datetime) -> OCSPResult:
     return OCSPResult(der, status.status, next_update)
 
 
+def _cached_answer(issuer_id: str, request: ParsedRequest, now: datetime):
+    """(response DER, status, next_update) of a fresh cached answer: the hot path, one indexed query, no ORM."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CACHE_LOOKUP, [issuer_id, request.serial_hex, request.hash_algorithm, now])
+        return cursor.fetchone()
+
+
+_CACHE_LOOKUP = (
+    f"SELECT response_der, cert_status, next_update FROM {OCSPResponseCache._meta.db_table} "  # noqa: S608
+    "WHERE issuer_id = %s AND serial_hex = %s AND hash_algorithm = %s AND next_update > %s LIMIT 1"
+)
+
+
 def certificate_status(issuer_id: str, request: ParsedRequest) -> Answer:
     spellings = serial_variants(request.serial_number)
     revocation = (
@@ -157,8 +162,9 @@ def certificate_status(issuer_id: str, request: ParsedRequest) -> Answer:
             "certificate__profile__allow_short_lived",
             "certificate__profile__max_ttl_seconds",
         )
-        .first()
+        .order_by()[:1]
     )
+    revocation = revocation[0] if revocation else None
     if revocation is not None:
         ttl = revocation["certificate__profile__max_ttl_seconds"] or 0
         if revocation["certificate__profile__allow_short_lived"] and 0 < ttl < 3600:

@@ -33,6 +33,7 @@ REVOKED_METRIC = "certctl_certificates_revoked_total"
 VALID_REASONS = tuple(REVOCATION_REASON_CODES)
 NOT_REVOCABLE = (CertificateStatus.REVOKED, CertificateStatus.ARCHIVED)
 BULK_CHUNK_SIZE = 500
+PENDING_SWEEP_TASK = "notifications.process_pending"
 BULK_CRITERIA = ("certificate_ids", "owner_id", "team_id", "issuer_id", "profile_id", "agent_id")
 
 
@@ -157,6 +158,8 @@ def bulk_revoke(
     chunk_size = chunk_size or BULK_CHUNK_SIZE
     for start in range(0, len(ids), chunk_size):
         _revoke_chunk(ids[start : start + chunk_size], reason, actor, actor_type, now, result)
+    if result.total_revoked:
+        _kick_pending_sweep()
     summary = {k: (",".join(v) if k == "certificate_ids" else v) for k, v in given.items()}
     with transaction.atomic():
         record(
@@ -295,6 +298,16 @@ def revocation_channels(cert: ManagedCertificate) -> list[str]:
         if name in Channel.values and name not in channels:
             channels.append(name)
     return channels
+
+
+def _kick_pending_sweep() -> None:
+    """Bulk notifications are written without a task each; one run of the pending sweep sends them now."""
+    from certctl.celery import app
+
+    try:
+        app.send_task(PENDING_SWEEP_TASK)
+    except Exception:  # the beat-driven sweep still sends them within CERTCTL_NOTIFICATION_PROCESS_INTERVAL
+        logger.exception("could not schedule the pending-notification sweep")
 
 
 def _drop_ocsp_cache(by_issuer: dict[str, list[str]]) -> None:
