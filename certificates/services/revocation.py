@@ -304,6 +304,8 @@ def _kick_pending_sweep() -> None:
     """Bulk notifications are written without a task each; one run of the pending sweep sends them now."""
     from certctl.celery import app
 
+    if app.conf.task_always_eager:  # no worker to send it to; the beat-driven sweep runs in-process
+        return
     try:
         app.send_task(PENDING_SWEEP_TASK)
     except Exception:  # the beat-driven sweep still sends them within CERTCTL_NOTIFICATION_PROCESS_INTERVAL
