@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -72,7 +72,12 @@ class BulkRevokeResponseSerializer(serializers.Serializer):
 
 class RevokeCertificateView(APIView):
     @extend_schema(
-        request=RevokeRequestSerializer, responses=RevokeResponseSerializer, operation_id="revokeCertificate"
+        request=RevokeRequestSerializer,
+        responses=RevokeResponseSerializer,
+        operation_id="revokeCertificate",
+        parameters=[
+            OpenApiParameter("id", str, OpenApiParameter.PATH, description="Certificate ID (cert-…)")
+        ],
     )
     def post(self, request, pk: str):
         body = RevokeRequestSerializer(data=request.data if isinstance(request.data, dict) else None)
