@@ -12,13 +12,18 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from certificates.enums import IssuerType
 from certificates.issuers.ca_store import CANotConfigured, load_ca
-from certificates.models import CertificateRevocation, CRLCache, Issuer
+from certificates.models import (
+    CertificateProfile,
+    CertificateRevocation,
+    CRLCache,
+    Issuer,
+    ManagedCertificate,
+)
 from certificates.pki.crl import build_crl
 
 logger = logging.getLogger(__name__)
@@ -34,24 +39,25 @@ class CRLNotSupported(Exception):
     """The issuer is not a local CA with key material, so certctl cannot sign its CRL."""
 
 
-def short_lived_excluded() -> Q:
-    """Revocations of short-lived certificates stay off the CRL: their expiry is their revocation."""
-    return Q(
-        certificate__profile__allow_short_lived=True,
-        certificate__profile__max_ttl_seconds__gt=0,
-        certificate__profile__max_ttl_seconds__lt=3600,
-    )
-
-
 def stream_revocations(issuer_id: str):
-    """(serial hex, revoked_at, reason) of every revocation on the issuer's CRL, read with a server-side cursor."""
-    return (
-        CertificateRevocation.objects.filter(issuer_id=issuer_id)
-        .exclude(short_lived_excluded())
-        .order_by()
-        .values_list("serial_number", "revoked_at", "reason")
-        .iterator(chunk_size=STREAM_CHUNK)
-    )
+    """(serial hex, revoked_at, reason) of every revocation on the issuer's CRL, read with a server-side cursor.
+
+    Raw SQL: per-row ORM conversion cost more than signing the CRL (100,000 rows).
+    """
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(_REVOCATIONS_ON_CRL, [issuer_id])
+        while rows := cursor.fetchmany(STREAM_CHUNK):
+            yield from rows
+
+
+_REVOCATIONS_ON_CRL = f"""
+    SELECT r.serial_number, r.revoked_at, r.reason
+    FROM {CertificateRevocation._meta.db_table} r
+    JOIN {ManagedCertificate._meta.db_table} c ON c.id = r.certificate_id
+    LEFT JOIN {CertificateProfile._meta.db_table} p ON p.id = c.profile_id
+    WHERE r.issuer_id = %s
+      AND NOT (COALESCE(p.allow_short_lived, FALSE) AND p.max_ttl_seconds > 0 AND p.max_ttl_seconds < 3600)
+"""  # noqa: S608 - table names are ours
 
 
 def etag_of(der: bytes) -> str:
