@@ -245,6 +245,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "PREPROCESSING_HOOKS": ["certctl.api.schema.strip_optional_slash"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "certctl.api.schema.add_error_responses",
+    ],
 }
 
 # --- Celery ---------------------------------------------------------------------------------------------

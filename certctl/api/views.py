@@ -92,3 +92,20 @@ def ready(request):
 @_public
 def version(request):
     return Response({"version": settings.VERSION, "python_version": sys.version.split()[0]})
+
+
+@extend_schema(
+    responses=inline_serializer(
+        "AuthCheck",
+        {
+            "status": serializers.CharField(),
+            "user": serializers.CharField(),
+            "admin": serializers.BooleanField(),
+        },
+    ),
+    tags=["auth"],
+)
+@api_view(["GET"])
+def auth_check(request):
+    """Who the key (or staff session) authenticates as, and whether it is an admin."""
+    return Response({"status": "authenticated", "user": request.user.name, "admin": request.user.is_admin})
