@@ -1,11 +1,16 @@
 """Prometheus series of revocation, for the /metrics endpoint to include.
 
-`metric_families()` returns one dict per metric: {"name", "type", "help", "samples": [(labels, value), ...]}.
-Counters come from certctl.counters (shared by all processes); the CRL generation time is a gauge per issuer read
-from the stored CRLs.
+`revocation_families()` yields prometheus_client families (for `certificates/metrics.py`'s `collect()`:
+`yield from revocation_families()`); `metric_families()` is the same data as plain dicts {"name", "type", "help",
+"samples": [(labels, value), ...]}. Counters come from certctl.counters (shared by all processes); the CRL
+generation time is a gauge per issuer read from the stored CRLs.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from certctl import counters
 from certificates.enums import REVOCATION_REASON_CODES
@@ -46,6 +51,18 @@ def metric_families() -> list[dict]:
             "samples": [({"status": s}, ocsp.get(s, 0)) for s in OCSP_STATUSES],
         },
     ]
+
+
+def revocation_families() -> Iterable[Metric]:
+    for family in metric_families():
+        kind = CounterMetricFamily if family["type"] == "counter" else GaugeMetricFamily
+        label_names = sorted({k for labels, _ in family["samples"] for k in labels}) or [
+            "issuer" if family["type"] == "gauge" else "reason"
+        ]
+        metric = kind(family["name"], family["help"], labels=label_names)
+        for labels, value in family["samples"]:
+            metric.add_metric([labels[k] for k in label_names], value)
+        yield metric
 
 
 def prometheus_text() -> str:
