@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import subprocess
 import sys
 import time
 import types
@@ -69,6 +70,7 @@ BULK = int(os.environ.get("BENCH_BULK", 10_000))
 CRL_ENTRIES = int(os.environ.get("BENCH_CRL", 100_000))
 OCSP_REQUESTS = int(os.environ.get("BENCH_OCSP", 5_000))
 OCSP_SERIALS = 500
+DJANGO_CA_PYTHON = Path(os.environ.get("DJANGO_CA_PYTHON", ROOT / ".tmp" / "djca-venv" / "bin" / "python"))
 
 
 def ensure_notification_task() -> None:
@@ -185,6 +187,27 @@ def ocsp_requests(issuer: Issuer, serials: list[int]) -> list[bytes]:
     ]
 
 
+def compare_django_ca(entries: int, ours: float) -> None:
+    """django-ca 3.2 `dump_crl` on the same number of entries, in its own venv (see bench/django_ca_crl.py)."""
+    if not DJANGO_CA_PYTHON.exists():
+        print(f"django-ca: skipped ({DJANGO_CA_PYTHON} missing; see bench/django_ca_crl.py to create it)")
+        return
+    out = subprocess.run(
+        [str(DJANGO_CA_PYTHON), str(ROOT / "bench" / "django_ca_crl.py"), str(entries)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    last = out.stdout.strip().splitlines()[-1:] or [""]
+    if out.returncode != 0 or not last[0].startswith("dump_crl "):
+        print(f"django-ca: failed ({out.stderr.strip().splitlines()[-1:]})")
+        return
+    seconds = float(last[0].split()[2])
+    print(
+        f"django-ca 3.2 dump_crl: {entries:,} entries in {seconds:.2f} s — certctl is {seconds / ours:.1f}x faster"
+    )
+
+
 def main() -> None:
     call_command("migrate", verbosity=0)
     ensure_notification_task()
@@ -210,6 +233,8 @@ def main() -> None:
     print(f"CRL: {row.revoked_count:,} entries, {len(bytes(row.crl_der)) / 1e6:.1f} MB DER, "
           f"{min(timings):.2f} s (best of {len(timings)}; runs {', '.join(f'{t:.2f}' for t in timings)}) "
           f"— target < 2 s")  # fmt: skip
+
+    compare_django_ca(CRL_ENTRIES, min(timings))
 
     client = Client(HTTP_HOST="localhost")
     url = f"/.well-known/pki/ocsp/{issuer.id}"
