@@ -102,7 +102,13 @@ def test_revoked_short_lived_certificate_answers_good(client, ca):
 
 def test_nonce_is_echoed_and_nonce_responses_are_not_cached(client, ca):
     _, _, leaf = issue_leaf(ca)
-    response = post(client, ca.issuer.id, ocsp_request(leaf, ca, nonce=b"0123456789abcdef"))
+    raw = client.post(
+        f"/.well-known/pki/ocsp/{ca.issuer.id}",
+        data=ocsp_request(leaf, ca, nonce=b"0123456789abcdef"),
+        content_type="application/ocsp-request",
+    )
+    assert raw["Cache-Control"] == "no-store"
+    response = ocsp.load_der_ocsp_response(raw.content)
     assert response.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == b"0123456789abcdef"
     assert not OCSPResponseCache.objects.exists()
 

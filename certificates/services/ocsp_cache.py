@@ -54,7 +54,7 @@ _last_flush = time.monotonic()
 class OCSPResult:
     der: bytes
     status: str  # good | revoked | unknown | malformedRequest | unauthorized | internalError
-    next_update: datetime | None = None
+    next_update: datetime | None = None  # None: not cacheable by HTTP caches (errors, nonced answers)
     from_cache: bool = False
 
 
@@ -142,7 +142,8 @@ def _answer(issuer_id: str, request_der: bytes, now: datetime) -> OCSPResult:
             unique_fields=["issuer", "serial_hex", "hash_algorithm"],
             update_fields=["response_der", "cert_status", "this_update", "next_update"],
         )
-    return OCSPResult(der, status.status, next_update)
+    # A nonced answer is for one client only: HTTP caches must not reuse it.
+    return OCSPResult(der, status.status, next_update if request.nonce is None else None)
 
 
 def _cached_answer(issuer_id: str, request: ParsedRequest, now: datetime):
