@@ -220,3 +220,12 @@ def test_concurrent_requests_for_a_stale_crl_sign_one_crl():
     assert errors == []
     assert numbers == [1, 1, 1, 1]
     assert CRLCache.objects.get(issuer=ca.issuer).crl_number == 1
+
+
+def test_crl_and_responder_rotation_are_scheduled(settings):
+    from certctl.schedules import periodic_tasks
+
+    tasks = {p.name: p for p in periodic_tasks()}
+    assert tasks["crl-generation"].task == "certificates.regenerate_all_crls"
+    assert tasks["crl-generation"].every_seconds == settings.CRL_INTERVAL
+    assert tasks["ocsp-responder-rotation"].task == "certificates.rotate_ocsp_responders"

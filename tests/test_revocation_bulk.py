@@ -146,3 +146,8 @@ def test_admin_action_asks_for_a_reason_then_revokes(rf, ca):
     ]
     assert set(queryset.values_list("revocation_reason", flat=True)) == {"privilegeWithdrawn"}
     assert AuditEvent.objects.get(action="bulk_revocation_initiated").actor == "root"
+
+
+def test_bulk_revoke_route_is_not_read_as_a_certificate_id(admin_client_with_key):
+    assert admin_client_with_key.get(URL).status_code == 405
+    assert admin_client_with_key.post(URL + "/", {"reason": "superseded"}, format="json").status_code == 400
