@@ -186,3 +186,36 @@ def test_after_commit_the_crl_is_regenerated_and_cached_ocsp_dropped(
         entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
         == x509.ReasonFlags.ca_compromise
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_revocations_of_one_certificate_make_one_record():
+    import threading
+
+    from django.db import connection
+
+    from certificates.services import revocation
+
+    ca = make_local_ca()
+    cert, _, _ = issue_leaf(ca)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def attempt(reason):
+        try:
+            barrier.wait()
+            revocation.revoke_certificate(cert.id, reason, actor=reason)
+            outcomes.append("revoked")
+        except revocation.NotRevocable:
+            outcomes.append("conflict")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(r,)) for r in ("keyCompromise", "superseded")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict", "revoked"]
+    assert CertificateRevocation.objects.filter(certificate=cert).count() == 1
+    assert AuditEvent.objects.filter(action="certificate_revoked", resource_id=cert.id).count() == 1
