@@ -33,3 +33,8 @@ def record(
         details=redact(details),
         timestamp=now or timezone.now(),
     )
+
+
+def record_many(events: list[dict[str, Any]]) -> list[AuditEvent]:
+    """Several events (keyword arguments of `record`) for one bulk change, inside its transaction."""
+    return [record(**fields) for fields in events]

@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services.record import record
+from audit.services.record import record, record_many
 from certctl import counters
 from certificates.enums import REVOCATION_REASON_CODES, CertificateStatus, IssuerType, RevocationReason
 from certificates.models import (
@@ -249,18 +249,27 @@ def _apply(
         )
     # A serial revoked before (and un-archived since) keeps its first revocation record: the CRL date stands.
     CertificateRevocation.objects.bulk_create(rows, ignore_conflicts=True)
-    notifications = []
-    for cert, version in pairs:
-        record(
-            "certificate_revoked",
-            resource_type="certificate",
-            resource_id=cert.pk,
-            actor=actor,
-            actor_type=actor_type,
-            details={"common_name": cert.common_name, "serial": version.serial_number, "reason": reason},
-            now=now,
-        )
-        notifications.extend(_notifications(cert, version.serial_number, reason))
+    record_many(
+        [
+            {
+                "action": "certificate_revoked",
+                "resource_type": "certificate",
+                "resource_id": cert.pk,
+                "actor": actor,
+                "actor_type": actor_type,
+                "details": {
+                    "common_name": cert.common_name,
+                    "serial": version.serial_number,
+                    "reason": reason,
+                },
+                "now": now,
+            }
+            for cert, version in pairs
+        ]
+    )
+    notifications = [
+        n for cert, version in pairs for n in _notifications(cert, version.serial_number, reason)
+    ]
     enqueue_many(notifications, deliver_now=deliver_now)
     counters.increment(REVOKED_METRIC, {"reason": reason}, len(pairs))
 
