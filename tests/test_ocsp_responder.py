@@ -211,3 +211,22 @@ def test_responder_is_created_once_and_rotated_before_expiry(client, ca, setting
     row = OCSPResponder.objects.get(issuer=ca.issuer)
     assert row.rotated_from == format(first.serial_number, "x")
     assert "PRIVATE KEY" not in row.encrypted_key
+
+
+def test_a_reimported_ca_gets_a_new_responder(client, ca):
+    from cryptography.hazmat.primitives.asymmetric import ec as ec_keys
+
+    from certificates.issuers.ca_store import load_ca, store_ca
+
+    _, _, leaf = issue_leaf(ca)
+    first = post(client, ca.issuer.id, ocsp_request(leaf, ca, nonce=b"a" * 16)).certificates[0]
+    new_key = ec_keys.generate_private_key(ec_keys.SECP256R1())
+    store_ca(ca.issuer, make_ca_certificate("Test Root CA", new_key), new_key)
+    ca.issuer.save()
+    ca.material = load_ca(ca.issuer)
+    _, _, new_leaf = issue_leaf(ca)
+    response = post(client, ca.issuer.id, ocsp_request(new_leaf, ca, nonce=b"b" * 16))
+    assert response.certificate_status == ocsp.OCSPCertStatus.GOOD
+    responder = response.certificates[0]
+    assert responder.serial_number != first.serial_number
+    responder.verify_directly_issued_by(ca.material.certificate)

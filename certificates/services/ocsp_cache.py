@@ -126,22 +126,19 @@ def _answer(issuer_id: str, request_der: bytes, now: datetime) -> OCSPResult:
         return OCSPResult(error_response("internalError"), "internalError")
 
     if request.nonce is None:
-        OCSPResponseCache.objects.bulk_create(
-            [
-                OCSPResponseCache(
-                    issuer_id=issuer_id,
-                    serial_hex=request.serial_hex,
-                    hash_algorithm=request.hash_algorithm,
-                    response_der=der,
-                    cert_status=status.status,
-                    this_update=this_update,
-                    next_update=next_update,
-                )
-            ],
-            update_conflicts=True,
-            unique_fields=["issuer", "serial_hex", "hash_algorithm"],
-            update_fields=["response_der", "cert_status", "this_update", "next_update"],
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _CACHE_STORE,
+                [
+                    issuer_id,
+                    request.serial_hex,
+                    request.hash_algorithm,
+                    der,
+                    status.status,
+                    this_update,
+                    next_update,
+                ],
+            )
     # A nonced answer is for one client only: HTTP caches must not reuse it.
     return OCSPResult(der, status.status, next_update if request.nonce is None else None)
 
@@ -156,6 +153,15 @@ def _cached_answer(issuer_id: str, request: ParsedRequest, now: datetime):
 _CACHE_LOOKUP = (
     f"SELECT response_der, cert_status, next_update FROM {OCSPResponseCache._meta.db_table} "  # noqa: S608
     "WHERE issuer_id = %s AND serial_hex = %s AND hash_algorithm = %s AND next_update > %s LIMIT 1"
+)
+
+
+_CACHE_STORE = (
+    f"INSERT INTO {OCSPResponseCache._meta.db_table} "  # noqa: S608
+    "(issuer_id, serial_hex, hash_algorithm, response_der, cert_status, this_update, next_update) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (issuer_id, serial_hex, hash_algorithm) DO UPDATE SET "
+    "response_der = excluded.response_der, cert_status = excluded.cert_status, "
+    "this_update = excluded.this_update, next_update = excluded.next_update"
 )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.db import transaction
@@ -41,24 +42,57 @@ def _material(row: OCSPResponder) -> ResponderMaterial:
     return _loaded[key]
 
 
+# The responder each process signs with, per (issuer, CA certificate): a cached answer path without queries.
+_current: dict[tuple[str, str], ResponderMaterial] = {}
+
+
+def _usable(material: ResponderMaterial | None, ca_pem: str, now: datetime) -> bool:
+    """Not due for rotation, and issued by the issuer's current CA (a re-imported CA needs a new responder)."""
+    if material is None or needs_rotation(
+        material.not_after, now=now, grace=timedelta(seconds=settings.OCSP_RESPONDER_ROTATION_GRACE)
+    ):
+        return False
+    return _issued_by(material.certificate, ca_pem)
+
+
+_issued_by_checked: dict[tuple[int, str], bool] = {}
+
+
+def _issued_by(responder: x509.Certificate, ca_pem: str) -> bool:
+    key = (responder.serial_number, ca_pem)
+    if key not in _issued_by_checked:
+        try:
+            responder.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_pem.encode()))
+            _issued_by_checked[key] = True
+        except (ValueError, TypeError, InvalidSignature):
+            _issued_by_checked[key] = False
+    return _issued_by_checked[key]
+
+
 def current_responder(issuer: Issuer, now: datetime | None = None) -> ResponderMaterial:
-    """The issuer's responder, issuing a new certificate when there is none or it expires within the grace."""
+    """The issuer's responder, issuing a new certificate when there is none, it expires within the grace period,
+    or the issuer's CA certificate changed."""
     now = now or timezone.now()
-    grace = timedelta(seconds=settings.OCSP_RESPONDER_ROTATION_GRACE)
-    row = OCSPResponder.objects.filter(issuer_id=issuer.pk).first()
-    if row is not None and not needs_rotation(row.not_after, now=now, grace=grace):
-        return _material(row)
-    return rotate(issuer, now=now, only_if_due=True)
+    ca_pem = (issuer.config or {}).get("ca_cert_pem", "")
+    key = (issuer.pk, ca_pem)
+    material = _current.get(key)
+    if not _usable(material, ca_pem, now):
+        row = OCSPResponder.objects.filter(issuer_id=issuer.pk).first()
+        material = _material(row) if row is not None else None
+        if not _usable(material, ca_pem, now):
+            material = rotate(issuer, now=now, only_if_due=True)
+        _current[key] = material
+    return material
 
 
 def rotate(issuer: Issuer, *, now: datetime | None = None, only_if_due: bool = False) -> ResponderMaterial:
     """Issue a fresh responder certificate (under a lock on the issuer, so concurrent callers make one)."""
     now = now or timezone.now()
-    grace = timedelta(seconds=settings.OCSP_RESPONDER_ROTATION_GRACE)
     with transaction.atomic():
         Issuer.objects.select_for_update().filter(pk=issuer.pk).values_list("pk", flat=True).first()
         row = OCSPResponder.objects.filter(issuer_id=issuer.pk).first()
-        if only_if_due and row is not None and not needs_rotation(row.not_after, now=now, grace=grace):
+        ca_pem = (issuer.config or {}).get("ca_cert_pem", "")
+        if only_if_due and row is not None and _usable(_material(row), ca_pem, now):
             return _material(row)
         certificate, key = issue_responder_certificate(
             load_ca(issuer), now=now, validity=timedelta(seconds=settings.OCSP_RESPONDER_VALIDITY)
