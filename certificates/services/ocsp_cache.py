@@ -25,7 +25,13 @@ from django.utils import timezone
 
 from certctl import counters
 from certificates.enums import IssuerType
-from certificates.models import CertificateRevocation, CertificateVersion, Issuer, OCSPResponseCache
+from certificates.models import (
+    CertificateRevocation,
+    CertificateVersion,
+    Issuer,
+    ManagedCertificate,
+    OCSPResponseCache,
+)
 from certificates.pki import serial_variants
 from certificates.pki.ocsp import (
     Answer,
@@ -166,27 +172,30 @@ _CACHE_STORE = (
 
 
 def certificate_status(issuer_id: str, request: ParsedRequest) -> Answer:
+    """The answer for one serial; join-free queries first (planning a join cost more than running it)."""
     spellings = serial_variants(request.serial_number)
     revocation = (
         CertificateRevocation.objects.filter(issuer_id=issuer_id, serial_number__in=spellings)
-        .values(
-            "revoked_at",
-            "reason",
-            "certificate__profile__allow_short_lived",
-            "certificate__profile__max_ttl_seconds",
-        )
-        .order_by()[:1]
+        .order_by()
+        .values_list("revoked_at", "reason", "certificate_id")[:1]
     )
-    revocation = revocation[0] if revocation else None
-    if revocation is not None:
-        ttl = revocation["certificate__profile__max_ttl_seconds"] or 0
-        if revocation["certificate__profile__allow_short_lived"] and 0 < ttl < 3600:
+    if revocation:
+        revoked_at, reason, certificate_id = revocation[0]
+        if ManagedCertificate.objects.filter(pk=certificate_id).filter(short_lived_profile()).exists():
             return Answer("good")
-        return Answer("revoked", revocation["revoked_at"], revocation["reason"])
-    issued = CertificateVersion.objects.filter(serial_number__in=spellings).filter(
-        Q(issuer_id=issuer_id) | Q(issuer__isnull=True, certificate__issuer_id=issuer_id)
+        return Answer("revoked", revoked_at, reason)
+    versions = CertificateVersion.objects.filter(serial_number__in=spellings)
+    if versions.filter(issuer_id=issuer_id).exists():
+        return Answer("good")
+    if versions.filter(issuer__isnull=True, certificate__issuer_id=issuer_id).exists():
+        return Answer("good")
+    return Answer("unknown")
+
+
+def short_lived_profile() -> Q:
+    return Q(
+        profile__allow_short_lived=True, profile__max_ttl_seconds__gt=0, profile__max_ttl_seconds__lt=3600
     )
-    return Answer("good") if issued.exists() else Answer("unknown")
 
 
 @cache
