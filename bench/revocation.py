@@ -14,7 +14,6 @@ import secrets
 import subprocess
 import sys
 import time
-import types
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -49,7 +48,6 @@ ensure_database()
 (Path(os.environ["CERTCTL_DATA_DIR"]) / "staticfiles").mkdir(parents=True, exist_ok=True)  # whitenoise's root
 django.setup()
 
-from celery import shared_task  # noqa: E402
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
@@ -78,21 +76,6 @@ CRL_ENTRIES = int(os.environ.get("BENCH_CRL", 100_000))
 OCSP_REQUESTS = int(os.environ.get("BENCH_OCSP", 5_000))
 OCSP_SERIALS = 500
 DJANGO_CA_PYTHON = Path(os.environ.get("DJANGO_CA_PYTHON", ROOT / ".tmp" / "djca-venv" / "bin" / "python"))
-
-
-def ensure_notification_task() -> None:
-    """Until notifications.tasks is merged, the outbox publishes to a task nobody consumes (same broker cost)."""
-    try:
-        import notifications.tasks  # noqa: F401
-    except ModuleNotFoundError:
-        module = types.ModuleType("notifications.tasks")
-
-        @shared_task(name="notifications.deliver_notification")
-        def deliver_notification(event_id: str) -> None:
-            return None
-
-        module.deliver_notification = deliver_notification
-        sys.modules["notifications.tasks"] = module
 
 
 def make_ca() -> Issuer:
@@ -217,7 +200,6 @@ def compare_django_ca(entries: int, ours: float) -> None:
 
 def main() -> None:
     call_command("migrate", verbosity=0)
-    ensure_notification_task()
     print(f"revocation benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
           f"DB {connection.vendor}")  # fmt: skip
 

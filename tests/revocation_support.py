@@ -7,8 +7,6 @@ CertificateVersion rows, which are the contract between the two.
 from __future__ import annotations
 
 import hashlib
-import sys
-import types
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -99,23 +97,3 @@ def issue_leaf(ca: LocalCA, cert: ManagedCertificate | None = None, **cert_field
         key_size=256,
     )
     return cert, version, leaf
-
-
-def ensure_notification_task() -> None:
-    """Until the notifications stream's `notifications.tasks` is merged, give the outbox a no-op task to call."""
-    try:
-        import notifications.tasks  # noqa: F401
-    except ModuleNotFoundError:
-        from celery import shared_task
-
-        module = types.ModuleType("notifications.tasks")
-
-        @shared_task(name="notifications.deliver_notification")
-        def deliver_notification(event_id: str) -> None:
-            return None
-
-        module.deliver_notification = deliver_notification
-        sys.modules["notifications.tasks"] = module
-
-
-ensure_notification_task()

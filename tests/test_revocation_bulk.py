@@ -151,3 +151,22 @@ def test_admin_action_asks_for_a_reason_then_revokes(rf, ca):
 def test_bulk_revoke_route_is_not_read_as_a_certificate_id(admin_client_with_key):
     assert admin_client_with_key.get(URL).status_code == 405
     assert admin_client_with_key.post(URL + "/", {"reason": "superseded"}, format="json").status_code == 400
+
+
+def test_revoke_selected_through_the_admin_changelist(client, ca):
+    certs = [issue_leaf(ca)[0] for _ in range(2)]
+    User.objects.create_superuser("root", "root@example.test", "pw")
+    client.force_login(User.objects.get(username="root"))
+    url = "/admin/certificates/managedcertificate/"
+    ids = [c.pk for c in certs]
+    form = client.post(url, {"action": "revoke_selected", "_selected_action": ids})
+    assert form.status_code == 200
+    assert b"Revoke selected certificates" in form.content
+    done = client.post(
+        url,
+        {"action": "revoke_selected", "_selected_action": ids, "apply": "1", "reason": "superseded"},
+        follow=True,
+    )
+    assert b"Revoked 2 of 2 certificates" in done.content
+    reasons = ManagedCertificate.objects.filter(pk__in=ids).values_list("revocation_reason", flat=True)
+    assert set(reasons) == {"superseded"}

@@ -43,3 +43,12 @@ def test_prometheus_client_families_render_the_same_series():
     assert 'certctl_certificates_revoked_total{reason="superseded"} 1.0' in text
     assert f'certctl_crl_generation_seconds{{issuer="{ca.issuer.id}"}}' in text
     assert 'certctl_ocsp_responses_total{status="good"}' in text
+
+
+def test_metrics_endpoint_serves_the_revocation_series(client):
+    ca = make_local_ca()
+    cert, _, _ = issue_leaf(ca)
+    revoke_certificate(cert.id, "caCompromise", actor="tester")
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    assert response.status_code == 200, response.content[:200]
+    assert b'certctl_certificates_revoked_total{reason="caCompromise"} 1.0' in response.content
