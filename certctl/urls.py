@@ -34,6 +34,7 @@ urlpatterns = [
     path("ready", service_views.ready, name="ready"),
     path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include(api_v1)),
+    path(".well-known/pki/", include("certificates.pki_urls")),
     path(
         "api/docs/",
         SpectacularSwaggerView.as_view(

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from certificates import models as m
+from certificates.admin_revocation import revoke_selected
 from certificates.enums import CertificateStatus
 from certificates.forms import DeploymentTargetAdminForm, IssuerAdminForm, RenewalPolicyAdminForm
 from certificates.services.inventory import archive_certificate, create_certificate, update_certificate
@@ -170,7 +171,7 @@ class ManagedCertificateAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "created_at", "updated_at", "revoked_at", "revocation_reason"]
     inlines = [CertificateVersionInline]
     list_per_page = 50
-    actions = ["archive_selected"]
+    actions = ["archive_selected", revoke_selected]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status in (CertificateStatus.REVOKED, CertificateStatus.ARCHIVED):

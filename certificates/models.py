@@ -362,3 +362,6 @@ class CertificateRevocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.serial_number} ({self.reason})"
+
+
+from certificates.models_revocation import CRLCache, OCSPResponder, OCSPResponseCache  # noqa: E402, F401

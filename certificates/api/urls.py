@@ -1,5 +1,7 @@
+from django.urls import re_path
+
 from certctl.api.routers import OptionalSlashRouter
-from certificates.api import views
+from certificates.api import revocation, views
 from certificates.api.certificate_views import CertificateViewSet
 
 router = OptionalSlashRouter()
@@ -12,4 +14,15 @@ router.register("certificates", CertificateViewSet, basename="certificate")
 router.register("targets", views.TargetViewSet, basename="target")
 router.register("agents", views.AgentViewSet, basename="agent")
 
-urlpatterns = [*router.urls]
+urlpatterns = [
+    # Before the router: "bulk-revoke" would otherwise be read as a certificate ID.
+    re_path(
+        r"^certificates/bulk-revoke/?$", revocation.BulkRevokeView.as_view(), name="certificate-bulk-revoke"
+    ),
+    re_path(
+        r"^certificates/(?P<pk>[^/.]+)/revoke/?$",
+        revocation.RevokeCertificateView.as_view(),
+        name="certificate-revoke",
+    ),
+    *router.urls,
+]

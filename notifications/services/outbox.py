@@ -53,3 +53,20 @@ def enqueue(
             return None
     _schedule_delivery(event.id)
     return event
+
+
+def enqueue_many(events: list[dict], *, deliver_now: bool = True) -> list[NotificationEvent]:
+    """Several pending notifications (keyword dicts as for `enqueue`, without dedup_key) in one INSERT.
+
+    For bulk producers (bulk revocation). With `deliver_now=False` no task is published per row: the pending
+    sweep delivers them, which keeps a 20,000-row burst from costing 20,000 broker round trips.
+    """
+    rows = []
+    for fields in events:
+        trimmed = {"recipient": fields.get("recipient", "")[:255], "subject": fields.get("subject", "")[:255]}
+        rows.append(NotificationEvent(**{**fields, **trimmed}))
+    created = NotificationEvent.objects.bulk_create(rows)
+    if deliver_now:
+        for event in created:
+            _schedule_delivery(event.id)
+    return created

@@ -1,0 +1,272 @@
+"""Revocation benchmark: bulk revoke 10,000 certificates, sign a CRL of 100,000 entries, serve 5,000 OCSP answers.
+
+Run against a throwaway PostgreSQL + Redis:
+    VENV=/work/venv scripts/with-services.sh /work/venv/bin/python bench/revocation.py
+Prints figures; never fails on timing (targets: < 10 s, < 2 s, >= 1,000 responses/s).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import secrets
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "certctl.settings")
+# Production-like: DEBUG off (no per-query log), throwaway keys, plain HTTP on loopback.
+os.environ.setdefault("CERTCTL_DEBUG", "false")
+os.environ.setdefault("CERTCTL_SECRET_KEY", secrets.token_urlsafe(50))
+os.environ.setdefault("CERTCTL_ENCRYPTION_KEY", secrets.token_urlsafe(32))
+os.environ.setdefault("CERTCTL_ALLOWED_HOSTS", "localhost")
+os.environ.setdefault("CERTCTL_SSL_REDIRECT", "false")
+os.environ.setdefault("CERTCTL_DATA_DIR", str(ROOT / ".tmp" / "bench-data"))
+
+import django  # noqa: E402
+
+
+def ensure_database() -> None:
+    """with-services.sh starts an empty cluster: create the database named in DATABASE_URL if it is missing."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        return
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+ensure_database()
+(Path(os.environ["CERTCTL_DATA_DIR"]) / "staticfiles").mkdir(parents=True, exist_ok=True)  # whitenoise's root
+django.setup()
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from cryptography.x509 import ocsp  # noqa: E402
+from cryptography.x509.oid import NameOID  # noqa: E402
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from certificates.issuers.ca_store import load_ca, store_ca  # noqa: E402
+from certificates.models import (  # noqa: E402
+    CertificateRevocation,
+    CertificateVersion,
+    Issuer,
+    ManagedCertificate,
+    Owner,
+    RenewalPolicy,
+    Team,
+)
+from certificates.services import crl_cache  # noqa: E402
+from certificates.services.revocation import bulk_revoke  # noqa: E402
+from notifications.models import NotificationEvent  # noqa: E402
+
+BULK = int(os.environ.get("BENCH_BULK", 10_000))
+CRL_ENTRIES = int(os.environ.get("BENCH_CRL", 100_000))
+OCSP_REQUESTS = int(os.environ.get("BENCH_OCSP", 5_000))
+OCSP_SERIALS = 500
+DJANGO_CA_PYTHON = Path(os.environ.get("DJANGO_CA_PYTHON", ROOT / ".tmp" / "djca-venv" / "bin" / "python"))
+
+
+def make_ca() -> Issuer:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Bench CA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    issuer = Issuer(name=f"bench-ca-{secrets.token_hex(3)}", type="local")
+    store_ca(issuer, cert, key)
+    issuer.save()
+    return issuer
+
+
+def seed_certificates(issuer: Issuer, count: int) -> tuple[Owner, list[int]]:
+    """`count` certificates with one version each (bulk inserts: seeding is not what is measured)."""
+    team = Team.objects.create(name=f"bench-{secrets.token_hex(3)}")
+    owner = Owner.objects.create(name="Bench", email="bench@example.test", team=team)
+    policy = RenewalPolicy.objects.create(name=f"bench-{secrets.token_hex(3)}")
+    now = datetime.now(UTC)
+    certs = ManagedCertificate.objects.bulk_create(
+        [
+            ManagedCertificate(
+                name=f"bench-{owner.id}-{i}",
+                common_name=f"svc{i}.bench.test",
+                owner=owner,
+                team=team,
+                issuer=issuer,
+                renewal_policy=policy,
+                status="Active",
+                expires_at=now + timedelta(days=60),
+            )
+            for i in range(count)
+        ],
+        batch_size=2000,
+    )
+    serials = [x509.random_serial_number() for _ in certs]
+    CertificateVersion.objects.bulk_create(
+        [
+            CertificateVersion(
+                certificate=cert,
+                issuer=issuer,
+                serial_number=format(serial, "040x"),
+                not_before=now,
+                not_after=now + timedelta(days=60),
+                fingerprint_sha256=hashlib.sha256(serial.to_bytes(20, "big")).hexdigest(),
+                pem_chain="-",
+            )
+            for cert, serial in zip(certs, serials, strict=True)
+        ],
+        batch_size=2000,
+    )
+    return owner, serials
+
+
+def top_up_revocations(issuer: Issuer, total: int) -> None:
+    """Fill the issuer's revocation table up to `total` rows with one INSERT … SELECT (random 159-bit serials)."""
+    missing = total - CertificateRevocation.objects.filter(issuer=issuer).count()
+    if missing <= 0:
+        return
+    anchor = (
+        CertificateRevocation.objects.filter(issuer=issuer).values_list("certificate_id", flat=True).first()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {CertificateRevocation._meta.db_table}
+                (id, certificate_id, issuer_id, serial_number, reason, revoked_by, revoked_at, issuer_notified,
+                 created_at)
+            SELECT 'rev-' || substr(md5(%s || g), 1, 26), %s, %s, '7' || lpad(to_hex(g), 39, '0'),
+                   (ARRAY['unspecified','keyCompromise','superseded','cessationOfOperation'])[1 + g %% 4],
+                   'bench', now() - (g || ' seconds')::interval, true, now()
+            FROM generate_series(1, %s) AS g
+            """,  # noqa: S608 - table name is ours
+            [issuer.id, anchor, issuer.id, missing],
+        )
+
+
+def ocsp_requests(issuer: Issuer, serials: list[int]) -> list[bytes]:
+    ca = load_ca(issuer).certificate
+    name_hash = hashlib.sha1(ca.subject.public_bytes()).digest()  # noqa: S324 - OCSP CertID uses SHA-1
+    key_hash = x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest
+    return [
+        ocsp.OCSPRequestBuilder()
+        .add_certificate_by_hash(name_hash, key_hash, serial, hashes.SHA1())  # noqa: S303
+        .build()
+        .public_bytes(serialization.Encoding.DER)
+        for serial in serials
+    ]
+
+
+def compare_django_ca(entries: int, ours: float) -> None:
+    """django-ca 3.2 `dump_crl` on the same number of entries, in its own venv (see bench/django_ca_crl.py)."""
+    if not DJANGO_CA_PYTHON.exists():
+        print(f"django-ca: skipped ({DJANGO_CA_PYTHON} missing; see bench/django_ca_crl.py to create it)")
+        return
+    out = subprocess.run(
+        [str(DJANGO_CA_PYTHON), str(ROOT / "bench" / "django_ca_crl.py"), str(entries)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    last = out.stdout.strip().splitlines()[-1:] or [""]
+    if out.returncode != 0 or not last[0].startswith("dump_crl "):
+        print(f"django-ca: failed ({out.stderr.strip().splitlines()[-1:]})")
+        return
+    seconds = float(last[0].split()[2])
+    print(
+        f"django-ca 3.2 dump_crl: {entries:,} entries in {seconds:.2f} s — certctl is {seconds / ours:.1f}x faster"
+    )
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    print(f"revocation benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+          f"DB {connection.vendor}")  # fmt: skip
+
+    issuer = make_ca()
+    owner, serials = seed_certificates(issuer, BULK)
+    started = time.perf_counter()
+    result = bulk_revoke({"owner_id": owner.id}, "keyCompromise", actor="bench")
+    bulk_seconds = time.perf_counter() - started
+    notifications = NotificationEvent.objects.filter(certificate__owner=owner).count()
+    print(f"bulk revoke: {result.total_revoked:,} of {result.total_matched:,} certificates in {bulk_seconds:.2f} s "
+          f"({result.total_revoked / bulk_seconds:,.0f}/s; {notifications:,} notifications queued) "
+          f"— target < 10 s; reference 1,000 in < 30 s")  # fmt: skip
+
+    top_up_revocations(issuer, CRL_ENTRIES)
+    timings = []
+    for _ in range(2):
+        started = time.perf_counter()
+        row = crl_cache.regenerate(issuer.id)
+        timings.append(time.perf_counter() - started)
+    print(f"CRL: {row.revoked_count:,} entries, {len(bytes(row.crl_der)) / 1e6:.1f} MB DER, "
+          f"{min(timings):.2f} s (best of {len(timings)}; runs {', '.join(f'{t:.2f}' for t in timings)}) "
+          f"— target < 2 s")  # fmt: skip
+
+    compare_django_ca(CRL_ENTRIES, min(timings))
+
+    application = WSGIHandler()  # what gunicorn calls: every middleware, no test-client instrumentation
+    path = f"/.well-known/pki/ocsp/{issuer.id}"
+    live = ocsp_requests(issuer, serials[:OCSP_SERIALS])
+    started = time.perf_counter()
+    for der in live:  # first answer per serial: signed live and cached
+        post_wsgi(application, path, der)
+    signing_rate = len(live) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    answers = [post_wsgi(application, path, live[i % len(live)]) for i in range(OCSP_REQUESTS)]
+    seconds = time.perf_counter() - started
+    statuses = {ocsp.load_der_ocsp_response(body).certificate_status.name for _, body in answers[:10]}
+    http = {status for status, _ in answers}
+    print(f"OCSP: {OCSP_REQUESTS:,} answers from cache in {seconds:.2f} s = {OCSP_REQUESTS / seconds:,.0f}/s "
+          f"(WSGI handler, all middleware, one process; HTTP {sorted(http)}, statuses {sorted(statuses)}) "
+          f"— target >= 1,000/s; live-signed first answers {signing_rate:,.0f}/s")  # fmt: skip
+
+
+def post_wsgi(application, path: str, body: bytes) -> tuple[str, bytes]:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "localhost",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/ocsp-request",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    status = []
+    chunks = application(environ, lambda s, headers, exc_info=None: status.append(s))
+    return status[0], b"".join(chunks)
+
+
+if __name__ == "__main__":
+    main()

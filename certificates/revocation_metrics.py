@@ -1,0 +1,81 @@
+"""Prometheus series of revocation, for the /metrics endpoint to include.
+
+`revocation_families()` yields prometheus_client families (for `certificates/metrics.py`'s `collect()`:
+`yield from revocation_families()`); `metric_families()` is the same data as plain dicts {"name", "type", "help",
+"samples": [(labels, value), ...]}. Counters come from certctl.counters (shared by all processes); the CRL
+generation time is a gauge per issuer read from the stored CRLs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from certctl import counters
+from certificates.enums import REVOCATION_REASON_CODES
+from certificates.models import CRLCache
+from certificates.services.ocsp_cache import OCSP_METRIC, flush_metrics
+from certificates.services.revocation import REVOKED_METRIC
+
+OCSP_STATUSES = ("good", "revoked", "unknown", "malformedRequest", "unauthorized", "internalError")
+
+
+def metric_families() -> list[dict]:
+    flush_metrics()
+    revoked = {dict(labels).get("reason"): value for labels, value in counters.read(REVOKED_METRIC).items()}
+    ocsp = {dict(labels).get("status"): value for labels, value in counters.read(OCSP_METRIC).items()}
+    crl_seconds = [
+        ({"issuer": issuer_id}, duration_ms / 1000)
+        for issuer_id, duration_ms in CRLCache.objects.exclude(generated_at=None)
+        .order_by("issuer_id")
+        .values_list("issuer_id", "generation_duration_ms")
+    ]
+    return [
+        {
+            "name": REVOKED_METRIC,
+            "type": "counter",
+            "help": "Certificates revoked, by RFC 5280 reason.",
+            "samples": [({"reason": r}, revoked.get(r, 0)) for r in REVOCATION_REASON_CODES],
+        },
+        {
+            "name": "certctl_crl_generation_seconds",
+            "type": "gauge",
+            "help": "Time the last CRL generation of each issuer took.",
+            "samples": crl_seconds,
+        },
+        {
+            "name": OCSP_METRIC,
+            "type": "counter",
+            "help": "OCSP responses sent, by certificate status or OCSP error status.",
+            "samples": [({"status": s}, ocsp.get(s, 0)) for s in OCSP_STATUSES],
+        },
+    ]
+
+
+def revocation_families() -> Iterable[Metric]:
+    for family in metric_families():
+        kind = CounterMetricFamily if family["type"] == "counter" else GaugeMetricFamily
+        label_names = sorted({k for labels, _ in family["samples"] for k in labels}) or [
+            "issuer" if family["type"] == "gauge" else "reason"
+        ]
+        metric = kind(family["name"], family["help"], labels=label_names)
+        for labels, value in family["samples"]:
+            metric.add_metric([labels[k] for k in label_names], value)
+        yield metric
+
+
+def prometheus_text() -> str:
+    """The families in Prometheus text exposition format 0.0.4."""
+    lines = []
+    for family in metric_families():
+        lines.append(f"# HELP {family['name']} {family['help']}")
+        lines.append(f"# TYPE {family['name']} {family['type']}")
+        for labels, value in family["samples"]:
+            rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+            lines.append(f"{family['name']}{{{rendered}}} {value}")
+    return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
