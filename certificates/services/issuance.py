@@ -17,9 +17,9 @@ from django.utils import timezone
 from audit.services.record import record
 from certctl import counters
 from certctl.crypto import encrypt_bytes
-from certificates.enums import CertificateStatus, JobStatus, JobType
+from certificates.enums import ApprovalState, CertificateStatus, JobStatus, JobType
 from certificates.issuers.base import IssuerError, LeafRequest, backend_for
-from certificates.models import CertificateVersion, Job, ManagedCertificate
+from certificates.models import ApprovalRequest, CertificateVersion, Job, ManagedCertificate
 from certificates.server_keys import ServerGeneratedKey
 from certificates.services import jobs
 from certificates.services.csr_policy import CSRInvalid, IssuanceError, ProfileViolation, parse_csr, plan_leaf
@@ -27,6 +27,7 @@ from notifications.enums import Channel, NotificationType
 from notifications.services.outbox import enqueue
 
 __all__ = [
+    "ApprovalRequired",
     "CSRInvalid",
     "CertificateNotIssuable",
     "IssuanceError",
@@ -43,6 +44,12 @@ ISSUANCE_COUNTER = "certctl_issuance_total"
 
 class CertificateNotIssuable(IssuanceError):
     code = "not_issuable"
+
+
+class ApprovalRequired(IssuanceError):
+    """The profile requires approval and this issuance has no approved job (API 409)."""
+
+    code = "approval_required"
 
 
 class IssuerFailed(IssuanceError):
@@ -84,6 +91,7 @@ def issue_from_csr(
         raise CertificateNotIssuable(f"issuer {issuer.name!r} is disabled")
     if job is not None and job.status not in (JobStatus.PENDING, JobStatus.AWAITING_CSR, JobStatus.RUNNING):
         raise jobs.InvalidTransition(job, job.status, JobStatus.COMPLETED, f"job {job.pk} is {job.status}")
+    _check_approval(certificate, job)
     csr = parse_csr(csr_pem)
     plan = plan_leaf(certificate, csr)
     try:
@@ -185,6 +193,18 @@ def issue_from_csr(
         },
     )
     return version
+
+
+def _check_approval(certificate: ManagedCertificate, job: Job | None) -> None:
+    """A gated profile issues only for a job whose approval request was approved (or bypassed)."""
+    profile = certificate.profile
+    if profile is None or not profile.requires_approval:
+        return
+    if job is not None and ApprovalRequest.objects.filter(job=job, state=ApprovalState.APPROVED).exists():
+        return
+    raise ApprovalRequired(
+        f"profile {profile.name!r} requires approval: request a renewal and have it approved before issuing"
+    )
 
 
 def _create_deployment_jobs(certificate: ManagedCertificate, now: datetime) -> list[Job]:

@@ -1,0 +1,12 @@
+"""Beat schedules of the certificates app (registered by certctl.schedules after migrate)."""
+
+from django.conf import settings
+
+from certctl.schedules import Periodic
+
+PERIODIC_TASKS = [
+    Periodic("renewal-check", "certificates.check_renewals", settings.RENEWAL_CHECK_INTERVAL),
+    Periodic("job-processor", "certificates.process_jobs", settings.JOB_PROCESSOR_INTERVAL),
+    Periodic("job-retry", "certificates.retry_failed_jobs", settings.JOB_RETRY_INTERVAL),
+    Periodic("job-timeouts", "certificates.reap_job_timeouts", settings.JOB_TIMEOUT_INTERVAL),
+]
