@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import re_path
 
 from certctl.api.routers import OptionalSlashRouter
 from certificates.api import lifecycle
@@ -8,20 +8,23 @@ router = OptionalSlashRouter()
 router.register("jobs", JobViewSet, basename="job")
 router.register("approvals", ApprovalViewSet, basename="approval")
 
+ID = r"(?P<pk>[^/]+)"
+
 # Explicit lifecycle routes go before the router's, so `certificates/bulk-renew` is never read as a detail id.
+# Like the router's, they take an optional trailing slash.
 issuance_urls = [
-    path("certificates/bulk-renew", lifecycle.BulkRenewView.as_view(), name="certificate-bulk-renew"),
-    path("certificates/<str:pk>/renew", lifecycle.RenewView.as_view(), name="certificate-renew"),
-    path("certificates/<str:pk>/issue", lifecycle.IssueView.as_view(), name="certificate-issue"),
-    path(
-        "certificates/<str:pk>/export/pem", lifecycle.ExportPemView.as_view(), name="certificate-export-pem"
+    re_path(r"^certificates/bulk-renew/?$", lifecycle.BulkRenewView.as_view(), name="certificate-bulk-renew"),
+    re_path(rf"^certificates/{ID}/renew/?$", lifecycle.RenewView.as_view(), name="certificate-renew"),
+    re_path(rf"^certificates/{ID}/issue/?$", lifecycle.IssueView.as_view(), name="certificate-issue"),
+    re_path(
+        rf"^certificates/{ID}/export/pem/?$", lifecycle.ExportPemView.as_view(), name="certificate-export-pem"
     ),
-    path(
-        "certificates/<str:pk>/export/pkcs12",
+    re_path(
+        rf"^certificates/{ID}/export/pkcs12/?$",
         lifecycle.ExportPkcs12View.as_view(),
         name="certificate-export-pkcs12",
     ),
-    path("issuers/<str:pk>/test", lifecycle.IssuerTestView.as_view(), name="issuer-test"),
+    re_path(rf"^issuers/{ID}/test/?$", lifecycle.IssuerTestView.as_view(), name="issuer-test"),
 ]
 
 urlpatterns = [*issuance_urls, *router.urls]
