@@ -164,7 +164,6 @@ def issue_from_csr(
                 f"{version.serial_number}, valid until {version.not_after:%Y-%m-%d}."
             ),
             certificate_id=certificate.pk,
-            dedup_key=f"renewal-success:{version.pk}",
         )
         record(
             "certificate_issued",
