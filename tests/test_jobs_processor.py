@@ -216,3 +216,36 @@ def test_approved_request_keeps_approved_state_after_reaping(issuer):
     reap_timeouts(now=NOW + timedelta(days=30))
     request.refresh_from_db()
     assert request.state == ApprovalState.APPROVED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_processors_run_each_job_exactly_once(settings):
+    import threading
+
+    settings.KEYGEN_MODE = "server"
+    issuer = make_root()
+    job_ids = [_renewal_job(issuable_certificate(issuer)).pk for _ in range(12)]
+    start = threading.Barrier(3)
+    done, errors = [], []
+
+    def run():
+        try:
+            start.wait()
+            done.extend(process_pending(now=NOW, batch_size=5).completed)
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    process_pending(now=NOW)  # whatever the three batches left
+
+    assert errors == []
+    assert len(done) == len(set(done))
+    jobs = Job.objects.filter(pk__in=job_ids)
+    assert {(j.status, j.attempts) for j in jobs} == {(JobStatus.COMPLETED, 1)}
+    assert CertificateVersion.objects.count() == len(job_ids)
