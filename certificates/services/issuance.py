@@ -182,7 +182,11 @@ def issue_from_csr(
             },
             now=now,
         )
-        counters.increment(ISSUANCE_COUNTER, {"issuer_type": issuer.type, "outcome": "success"})
+        # After commit: the counter row is shared by every worker, holding its lock for the whole transaction
+        # would serialise concurrent issuances.
+        transaction.on_commit(
+            lambda: counters.increment(ISSUANCE_COUNTER, {"issuer_type": issuer.type, "outcome": "success"})
+        )
     logger.info(
         "certificate issued",
         extra={
