@@ -212,7 +212,10 @@ def _check_approval(certificate: ManagedCertificate, job: Job | None) -> None:
 
 def _create_deployment_jobs(certificate: ManagedCertificate, now: datetime) -> list[Job]:
     """One Pending Deployment job per enabled, live target the certificate is mapped to, owned by its agent."""
-    targets = certificate.targets.filter(enabled=True, retired_at__isnull=True).only("id", "agent_id")
+    if "targets" in getattr(certificate, "_prefetched_objects_cache", {}):  # callers issuing many prefetch
+        targets = [t for t in certificate.targets.all() if t.enabled and t.retired_at is None]
+    else:
+        targets = certificate.targets.filter(enabled=True, retired_at__isnull=True).only("id", "agent_id")
     deployments = [
         Job(
             type=JobType.DEPLOYMENT,
