@@ -20,6 +20,7 @@ import json
 import multiprocessing
 import os
 import resource
+import secrets
 import subprocess
 import sys
 import time
@@ -48,7 +49,10 @@ def _prepare_database() -> None:
 def _setup_django() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "certctl.settings")
-    os.environ.setdefault("CERTCTL_DEBUG", "true")
+    # Production settings (DEBUG off: no per-query logging), with throw-away keys.
+    os.environ.setdefault("CERTCTL_DEBUG", "false")
+    os.environ.setdefault("CERTCTL_SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("CERTCTL_ENCRYPTION_KEY", secrets.token_urlsafe(32))
     os.environ.setdefault("CERTCTL_DATA_DIR", str(ROOT / ".tmp" / "bench-data"))
     import logging
 
