@@ -109,6 +109,8 @@ USE_TZ = True
 USE_I18N = False
 LANGUAGE_CODE = "en-us"
 PUBLIC_URL = env_str("CERTCTL_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Password `manage.py prepare_run` (make run) gives the admin user; empty = generate one and print it.
+ADMIN_PASSWORD = env_str("CERTCTL_ADMIN_PASSWORD")
 VERSION = "0.1.0"
 
 INSTALLED_APPS = [
@@ -180,6 +182,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+if IS_POSTGRES:
+    # An unreachable database must fail fast (and /ready answer 503) instead of hanging on connect.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("CERTCTL_DB_CONNECT_TIMEOUT", 5, minimum=1)
+    )
 
 # --- Static files ---------------------------------------------------------------------------------------
 
@@ -245,6 +252,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "PREPROCESSING_HOOKS": ["certctl.api.schema.strip_optional_slash"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "certctl.api.schema.add_error_responses",
+    ],
 }
 
 # --- Celery ---------------------------------------------------------------------------------------------
@@ -347,5 +359,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # urllib3 logs full request URLs at DEBUG, and webhook URLs carry tokens.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }

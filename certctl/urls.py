@@ -3,7 +3,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from certctl.api import stats
 from certctl.api import views as service_views
+from certctl.metrics import metrics_view
 
 admin.site.site_header = "certctl"
 admin.site.site_title = "certctl"
@@ -11,6 +13,12 @@ admin.site.index_title = "Certificate lifecycle"
 
 api_v1 = [
     path("version", service_views.version, name="version"),
+    path("auth/check", service_views.auth_check, name="auth-check"),
+    path("stats/summary", stats.stats_summary, name="stats-summary"),
+    path("stats/certificates-by-status", stats.stats_certificates_by_status, name="stats-by-status"),
+    path("stats/expiration-timeline", stats.stats_expiration_timeline, name="stats-expiration-timeline"),
+    path("stats/job-trends", stats.stats_job_trends, name="stats-job-trends"),
+    path("stats/issuance-rate", stats.stats_issuance_rate, name="stats-issuance-rate"),
     path(
         "schema/",
         SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]),
@@ -24,6 +32,7 @@ api_v1 = [
 urlpatterns = [
     path("health", service_views.health, name="health"),
     path("ready", service_views.ready, name="ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include(api_v1)),
     path(
         "api/docs/",

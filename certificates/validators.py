@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -92,3 +93,31 @@ def validate_regex_list(value: Any) -> None:
 def validate_string_list(value: Any) -> None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValidationError("must be a list of strings")
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def _is_hostname(value: str) -> bool:
+    name = value[2:] if value.startswith("*.") else value
+    name = name.removesuffix(".")
+    return bool(name) and all(_HOST_LABEL.match(label) for label in name.split("."))
+
+
+def validate_common_name(value: Any) -> None:
+    """A common name is a hostname (optionally `*.` wildcard), an IP address or an e-mail address, ≤253 chars."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("common_name is required")
+    if len(value) > 253:
+        raise ValidationError("common_name must be at most 253 characters")
+    try:
+        ipaddress.ip_address(value)
+        return
+    except ValueError:
+        pass
+    if _is_hostname(value):
+        return
+    if _EMAIL.match(value) and _is_hostname(value.rsplit("@", 1)[1]):
+        return
+    raise ValidationError(f"common_name {value!r} must be a hostname, an IP address or an e-mail address")

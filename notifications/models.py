@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from certctl.ids import id_factory
 from notifications.enums import Channel, NotificationStatus, NotificationType, SeverityTier
+from notifications.querysets import NotificationQuerySet
 
 
 class NotificationEvent(models.Model):
@@ -43,6 +44,8 @@ class NotificationEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = NotificationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -57,3 +60,12 @@ class NotificationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} via {self.channel} ({self.status})"
+
+
+class DeadLetterNotification(NotificationEvent):
+    """The admin's "Dead letter" view: the same rows, only those whose delivery gave up."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dead-letter notification"
+        verbose_name_plural = "dead letter"

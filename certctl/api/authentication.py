@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hmac
 
+from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from certctl.api.keys import hash_key
@@ -57,3 +59,19 @@ class StaffSessionAuthentication(authentication.SessionAuthentication):
         return Principal(
             name=user.get_username(), kind="user", is_admin=user.is_superuser, object_id=str(user.pk)
         ), None
+
+
+class APIKeyScheme(OpenApiAuthenticationExtension):
+    target_class = APIKeyAuthentication
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <api key>`"}
+
+
+class StaffSessionScheme(OpenApiAuthenticationExtension):
+    target_class = StaffSessionAuthentication
+    name = "staffSession"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}

@@ -6,7 +6,7 @@ import logging
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -76,11 +76,11 @@ def _flatten(detail) -> str:
 
 def _referenced_message(exc: ProtectedError | RestrictedError) -> str:
     objs = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", None) or []
-    counts: dict[str, int] = {}
+    counts: dict[tuple[str, str], int] = {}
     for obj in objs:
-        label = obj._meta.verbose_name_plural
+        label = (str(obj._meta.verbose_name), str(obj._meta.verbose_name_plural))
         counts[label] = counts.get(label, 0) + 1
-    what = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
+    what = ", ".join(f"{n} {one if n == 1 else many}" for (one, many), n in sorted(counts.items()))
     return f"still referenced by {what}" if what else "still referenced"
 
 
@@ -90,6 +90,9 @@ def exception_handler(exc, context):
         return Response(envelope(409, _referenced_message(exc), request, "conflict"), status=409)
     if isinstance(exc, IntegrityError):
         return Response(envelope(409, "conflicts with an existing record", request, "conflict"), status=409)
+    if isinstance(exc, DataError):
+        # e.g. a NUL character PostgreSQL cannot store: bad input, not a server fault.
+        return Response(envelope(400, "the database cannot store or compare this value", request), status=400)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, (Http404, ObjectDoesNotExist)):

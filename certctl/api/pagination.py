@@ -13,6 +13,9 @@ from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+# Keeps OFFSET inside PostgreSQL's bigint; nobody pages this far on purpose.
+MAX_PAGE = 10_000_000
+
 
 def _int_param(request, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
     raw = request.query_params.get(name)
@@ -33,7 +36,7 @@ class PagePagination(pagination.BasePagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self.per_page = _int_param(request, "per_page", settings.API_PAGE_SIZE, 1, settings.API_MAX_PAGE_SIZE)
-        self.page = _int_param(request, "page", 1, 1)
+        self.page = _int_param(request, "page", 1, 1, MAX_PAGE)
         self.total = queryset.count()
         start = (self.page - 1) * self.per_page
         return list(queryset[start : start + self.per_page])
@@ -55,7 +58,12 @@ class PagePagination(pagination.BasePagination):
 
     def get_schema_operation_parameters(self, view):
         return [
-            {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
+            {
+                "name": "page",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+            },
             {
                 "name": "per_page",
                 "in": "query",

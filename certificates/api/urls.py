@@ -1,10 +1,19 @@
 from django.urls import re_path
 
 from certctl.api.routers import OptionalSlashRouter
-from certificates.api import lifecycle
+from certificates.api import lifecycle, views
+from certificates.api.certificate_views import CertificateViewSet
 from certificates.api.jobs import ApprovalViewSet, JobViewSet
 
 router = OptionalSlashRouter()
+router.register("teams", views.TeamViewSet, basename="team")
+router.register("owners", views.OwnerViewSet, basename="owner")
+router.register("issuers", views.IssuerViewSet, basename="issuer")
+router.register("profiles", views.ProfileViewSet, basename="profile")
+router.register("renewal-policies", views.RenewalPolicyViewSet, basename="renewal-policy")
+router.register("certificates", CertificateViewSet, basename="certificate")
+router.register("targets", views.TargetViewSet, basename="target")
+router.register("agents", views.AgentViewSet, basename="agent")
 router.register("jobs", JobViewSet, basename="job")
 router.register("approvals", ApprovalViewSet, basename="approval")
 

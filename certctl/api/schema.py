@@ -1,0 +1,75 @@
+"""OpenAPI document hooks."""
+
+from __future__ import annotations
+
+from drf_spectacular.openapi import AutoSchema
+
+
+def strip_optional_slash(endpoints):
+    """The router accepts an optional trailing slash; document the canonical paths without it."""
+    return [
+        (path.rstrip("/") if path.endswith("/") and path != "/" else path, regex, method, callback)
+        for path, regex, method, callback in endpoints
+    ]
+
+
+class PartialPutSchema(AutoSchema):
+    """For views whose PUT is a partial update (as in the reference), document PUT's body like PATCH's."""
+
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        if self.method != "PUT":
+            return super()._get_request_for_media_type(serializer, direction)
+        self.method = "PATCH"
+        try:
+            return super()._get_request_for_media_type(serializer, direction)
+        finally:
+            self.method = "PUT"
+
+
+ERROR_ENVELOPE = {
+    "type": "object",
+    "required": ["error", "message", "request_id"],
+    "properties": {
+        "error": {"type": "string", "example": "not_found"},
+        "message": {"type": "string"},
+        "request_id": {"type": "string"},
+        "fields": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "description": "validation errors per field (400 only)",
+        },
+    },
+}
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input (`fields` names each bad field)",
+    "401": "Missing, malformed or unknown API key",
+    "403": "The key is not allowed to do this",
+    "404": "No such object",
+    "409": "Name conflict, or the object is still referenced",
+}
+
+
+def add_error_responses(result, generator, request, public):
+    """Document the one error envelope on every operation, with the statuses that operation can answer."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_ENVELOPE
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            statuses = []
+            if method in ("post", "put", "patch") or operation.get("parameters"):
+                statuses.append("400")
+            if operation.get("security") != [{}] and operation.get("security"):
+                statuses += ["401", "403"]
+            if "{" in path:
+                statuses.append("404")
+            if method in ("post", "put", "patch", "delete"):
+                statuses.append("409")
+            responses = operation.setdefault("responses", {})
+            for status in statuses:
+                responses.setdefault(
+                    status,
+                    {
+                        "description": ERROR_DESCRIPTIONS[status],
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
+    return result
