@@ -101,3 +101,14 @@ def test_cancel_refuses_closed_or_approval_jobs(status):
     job = JobFactory(status=status)
     with pytest.raises(InvalidTransition):
         cancel(job, actor="alice", now=NOW)
+
+
+def test_a_stale_copy_with_the_same_status_cannot_miscount_attempts():
+    job = JobFactory(status=S.PENDING)
+    stale = Job.objects.get(pk=job.pk)
+    for to_status in (S.RUNNING, S.FAILED, S.PENDING):  # another worker ran and failed it meanwhile
+        transition(job, to_status, actor="worker-1", actor_type="System", now=NOW)
+    with pytest.raises(InvalidTransition, match="changed concurrently"):
+        transition(stale, S.RUNNING, actor="worker-2", actor_type="System", now=NOW)
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (S.PENDING, 1)

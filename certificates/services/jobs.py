@@ -96,7 +96,8 @@ def transition(
     elif error:
         changes["last_error"] = error[:4000]
     with transaction.atomic():
-        updated = Job.objects.filter(pk=job.pk, status=from_status).update(**changes)
+        # Status and attempts as the caller saw them: a stale copy cannot move the job or miscount attempts.
+        updated = Job.objects.filter(pk=job.pk, status=from_status, attempts=job.attempts).update(**changes)
         if not updated:
             current = Job.objects.filter(pk=job.pk).values_list("status", flat=True).first()
             raise InvalidTransition(
