@@ -6,10 +6,11 @@
 Creates a fresh PostgreSQL database, a local root + intermediate CA (P-256 by default), `count` managed
 certificates and one ECDSA P-256 CSR for each. Then, in the same run:
   1. raw cryptography: parse + verify each CSR, build the same 8 extensions, sign (no database);
-  2. service layer: `issue_from_csr` for each certificate (CSR + profile checks, signing, version row,
+  2. checks + issuer backend: issue_from_csr's CPU part (CSR + profile checks, LocalCA signing), no database;
+  3. service layer: `issue_from_csr` for each certificate (CSR + profile checks, signing, version row,
      certificate update, RenewalSuccess outbox row, audit row, issuance counter: one transaction each);
      with --workers N the certificates are split over N processes;
-  3. optionally django-ca 3.2's `sign_cert` in its own venv (bench/issuance_djangoca.py), if given.
+  4. optionally django-ca 3.2's `sign_cert` in its own venv (bench/issuance_djangoca.py), if given.
 Prints certificates/s and ratios. Target: >= 500 certificates/s through the service layer. Never fails on timing.
 """
 
@@ -165,6 +166,33 @@ def _raw_cryptography(csrs: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def _checks_and_signing(cert_ids: list[str], csrs: list[str]) -> float:
+    """issue_from_csr's CPU part alone: CSR + profile checks and signing through the issuer backend, no DB."""
+    from certificates.issuers.base import LeafRequest, backend_for
+    from certificates.models import ManagedCertificate
+    from certificates.services.csr_policy import parse_csr, plan_leaf
+
+    by_pk = ManagedCertificate.objects.select_related("issuer", "profile").in_bulk(cert_ids)
+    started = time.perf_counter()
+    for pk, pem in zip(cert_ids, csrs, strict=True):
+        certificate = by_pk[pk]
+        csr = parse_csr(pem)
+        plan = plan_leaf(certificate, csr)
+        backend_for(certificate.issuer).issue(
+            LeafRequest(
+                csr=csr,
+                subject=plan.subject,
+                dns_names=plan.dns_names,
+                ip_addresses=plan.ip_addresses,
+                emails=plan.emails,
+                ekus=plan.ekus,
+                must_staple=plan.must_staple,
+                validity=plan.validity,
+            )
+        )
+    return time.perf_counter() - started
+
+
 def _service_worker(pairs: list[tuple[str, str]]) -> float:
     from django.db import connection
 
@@ -250,6 +278,7 @@ def main() -> None:
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, {_round_trip_ms():.3f} ms per SELECT 1"
     )
     raw = _raw_cryptography(csrs)
+    checked = _checks_and_signing(cert_ids, csrs)
     service, service_cpu = _service_layer(cert_ids, csrs, args.workers)
     issued = CertificateVersion.objects.count()
     assert issued == args.count, f"expected {args.count} versions, found {issued}"
@@ -257,6 +286,9 @@ def main() -> None:
 
     raw_rate, service_rate = args.count / raw, args.count / service
     print(f"raw cryptography (parse+verify+sign, no DB): {raw_rate:8.0f} certs/s  ({raw:.2f} s)")
+    print(
+        f"service checks + issuer backend, no DB:      {args.count / checked:8.0f} certs/s  ({checked:.2f} s)"
+    )
     print(
         f"service layer issue_from_csr, {args.workers} worker(s): {service_rate:8.0f} certs/s  ({service:.2f} s)"
         f"  = {service_rate / raw_rate:.0%} of raw"
