@@ -140,6 +140,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.ApiAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "certctl.middleware.JSONErrorMiddleware",
@@ -344,6 +345,18 @@ PAGERDUTY_EVENTS_URL = env_str("CERTCTL_PAGERDUTY_EVENTS_URL", "https://events.p
 OPSGENIE_API_KEY = env_str("CERTCTL_OPSGENIE_API_KEY")
 OPSGENIE_PRIORITY = env_str("CERTCTL_OPSGENIE_PRIORITY", "P3")
 OPSGENIE_API_URL = env_str("CERTCTL_OPSGENIE_API_URL", "https://api.opsgenie.com/v2/alerts")
+
+# --- Audit ----------------------------------------------------------------------------------------------
+
+# API call rows: "queue" (in-process buffer flushed in batches by a thread) or "sync" (insert in the request).
+AUDIT_API_WRITE = env_str("CERTCTL_AUDIT_API_WRITE", "queue").lower()
+if AUDIT_API_WRITE not in {"queue", "sync"}:
+    raise ImproperlyConfigured(f"CERTCTL_AUDIT_API_WRITE must be queue or sync, got {AUDIT_API_WRITE!r}")
+AUDIT_QUEUE_MAX = env_int("CERTCTL_AUDIT_QUEUE_MAX", 10000, minimum=1)
+AUDIT_BATCH_SIZE = env_int("CERTCTL_AUDIT_BATCH_SIZE", 500, minimum=1, maximum=10000)
+AUDIT_FLUSH_INTERVAL = env_seconds("CERTCTL_AUDIT_FLUSH_INTERVAL", "200ms", minimum=0.01)
+AUDIT_SEAL_INTERVAL = env_seconds("CERTCTL_AUDIT_SEAL_INTERVAL", "30s", minimum=1)
+AUDIT_FLUSH_TIMEOUT = env_seconds("CERTCTL_AUDIT_FLUSH_TIMEOUT_SECONDS", "30", minimum=1)
 
 # --- Metrics --------------------------------------------------------------------------------------------
 

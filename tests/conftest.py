@@ -46,3 +46,20 @@ def admin_client_with_key(api_client, admin_key) -> APIClient:
 
 # --- notifications stream: loopback sinks (tests/sinks.py) as fixtures for every test -------------------
 from tests.sinks import http_sink, smtp_sink  # noqa: E402, F401
+
+
+# --- audit stream -------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _audit_api_rows_stay_queued(settings):
+    """API-call audit rows are queued as in production but not written during a test unless it asks for them.
+
+    Writing them would add a query to every API request (query-count tests) and a second DB connection from the
+    writer thread. tests/test_audit_*.py set `AUDIT_API_WRITE = "sync"` or flush the writer to see the rows.
+    """
+    from audit.services.writer import writer
+
+    settings.AUDIT_FLUSH_INTERVAL = 3600
+    settings.AUDIT_BATCH_SIZE = 10_000
+    settings.AUDIT_QUEUE_MAX = 10_000
+    yield
+    writer.discard()

@@ -1,0 +1,5 @@
+from django.conf import settings
+
+from certctl.schedules import Periodic
+
+PERIODIC_TASKS = [Periodic("audit-seal-chain", "audit.seal_chain", settings.AUDIT_SEAL_INTERVAL)]

@@ -1,0 +1,96 @@
+"""API-call audit rows: what the middleware saw, turned into an audit row and handed to the writer."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from audit.models import ActorType
+from audit.services import chain
+from audit.services.redaction import redact_query
+from audit.services.writer import writer
+from certctl.api.keys import hash_key
+from certctl.ids import new_id
+from certctl.models import ApiKey
+
+ANONYMOUS = "anonymous"
+EXCLUDED_PATHS = ("/health", "/ready", "/metrics", "/api/v1/version")
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    method: str
+    path: str
+    query: str
+    actor: str
+    actor_type: str
+    body_hash: str
+    status: int
+    latency_ms: float
+    client_ip: str
+    request_id: str
+
+
+def is_audited(method: str, path: str) -> bool:
+    """`/api/v1/*` (every method) and state-changing admin requests, minus the probes and static files."""
+    if any(path == excluded or path.startswith(excluded + "/") for excluded in EXCLUDED_PATHS):
+        return False
+    if path.startswith(settings.STATIC_URL):
+        return False
+    if path == "/api/v1" or path.startswith("/api/v1/"):
+        return True
+    return path.startswith("/admin/") and method in UNSAFE_METHODS
+
+
+def body_hash(body: bytes) -> str:
+    """Full SHA-256 hex of the request body; '' when there is none."""
+    return hashlib.sha256(body).hexdigest() if body else ""
+
+
+def actor_of_bearer(token: str | None) -> str | None:
+    """The name of an active API key, for requests that never reached DRF's authentication (Django 404s)."""
+    if not token:
+        return None
+    return (
+        ApiKey.objects.filter(key_hash=hash_key(token), revoked_at__isnull=True)
+        .values_list("name", flat=True)
+        .first()
+    )
+
+
+def build_row(call: ApiCall, now: datetime | None = None) -> dict[str, Any]:
+    """The audit row of one API call (its details hold nothing secret: the query string is redacted)."""
+    return {
+        "id": new_id("audit"),
+        "action": f"api_{call.method.lower()}",
+        "resource_type": "api",
+        "resource_id": call.path[:255],
+        "actor": call.actor[:255] or ANONYMOUS,
+        "actor_type": call.actor_type or ActorType.ANONYMOUS,
+        "details": {
+            "method": call.method,
+            "path": call.path,
+            "query": redact_query(call.query),
+            "body_hash": call.body_hash,
+            "status": call.status,
+            "latency_ms": round(call.latency_ms, 3),
+            "client_ip": call.client_ip,
+            "request_id": call.request_id,
+        },
+        "timestamp": now or timezone.now(),
+    }
+
+
+def record_api_call(call: ApiCall, now: datetime | None = None) -> None:
+    """Store one API call: queued for a batch write, or written now when `CERTCTL_AUDIT_API_WRITE=sync`."""
+    row = build_row(call, now)
+    if settings.AUDIT_API_WRITE == "sync":
+        chain.insert_rows([row])
+    else:
+        writer.submit(row)

@@ -1,0 +1,147 @@
+"""Buffered writes of API-call audit rows: a bounded in-process queue flushed in batches by one thread.
+
+A request only appends to a deque (microseconds). A daemon thread inserts the buffered rows every
+`AUDIT_FLUSH_INTERVAL` or as soon as `AUDIT_BATCH_SIZE` rows wait, one statement per batch, then seals the chain.
+Nothing is dropped:
+- when the queue is full the request writes its own row synchronously (back-pressure, bounded memory);
+- a failed batch goes back to the front of the queue and is retried;
+- at interpreter exit (graceful shutdown of gunicorn, runserver, a management command) the queue is flushed,
+  retrying for up to `AUDIT_FLUSH_TIMEOUT`.
+What a buffer cannot survive is a hard kill (SIGKILL, OOM, power loss): at most one flush interval of rows.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+from audit.services import chain
+
+logger = logging.getLogger(__name__)
+
+
+class BatchWriter:
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._cond = threading.Condition()
+        self._flush_lock = threading.Lock()
+        self._pending: deque[dict[str, Any]] = deque()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def submit(self, row: dict[str, Any]) -> None:
+        """Queue one row; when the queue is full, write it now in the caller's thread."""
+        if self._pid != os.getpid():
+            self._reset()  # forked worker: the parent's queue and thread are not ours
+        if self._thread is None:
+            self._start()
+        with self._cond:
+            if len(self._pending) < settings.AUDIT_QUEUE_MAX:
+                self._pending.append(row)
+                if len(self._pending) >= settings.AUDIT_BATCH_SIZE:
+                    self._cond.notify()
+                return
+        chain.insert_rows([row])
+
+    def flush(self) -> int:
+        """Write everything queued now; returns the number of rows written. Raises on a database error."""
+        written = 0
+        with self._flush_lock:
+            while True:
+                with self._cond:
+                    batch = [
+                        self._pending.popleft()
+                        for _ in range(min(settings.AUDIT_BATCH_SIZE, len(self._pending)))
+                    ]
+                if not batch:
+                    break
+                try:
+                    chain.insert_rows(batch)
+                except BaseException:
+                    with self._cond:
+                        self._pending.extendleft(reversed(batch))
+                    raise
+                written += len(batch)
+        if written:
+            chain.seal()  # a failure here loses nothing: the rows are in, the periodic seal chains them
+        return written
+
+    def discard(self) -> int:
+        """Drop what is queued, without writing it (test isolation); returns how many rows were dropped."""
+        with self._cond:
+            dropped = len(self._pending)
+            self._pending.clear()
+        return dropped
+
+    def flush_at_exit(self) -> None:
+        if self._pid != os.getpid() or not self._pending:
+            return
+        deadline = time.monotonic() + settings.AUDIT_FLUSH_TIMEOUT
+        while True:
+            try:
+                self.flush()
+                return
+            except Exception:
+                connection.close()
+                if time.monotonic() >= deadline:
+                    logger.exception("audit rows lost at exit", extra={"audit_rows": len(self._pending)})
+                    return
+                time.sleep(0.5)
+
+    def stop(self, timeout: float = 10) -> None:
+        """Flush, stop the thread and close its database connection (tests, and embedding code)."""
+        with self._cond:
+            thread, self._stopping = self._thread, True
+            self._cond.notify()
+        if thread is not None:
+            thread.join(timeout)
+        with self._cond:
+            self._thread, self._stopping = None, False
+        self.flush()
+
+    def _start(self) -> None:
+        with self._cond:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+            self._thread.start()
+
+    def _batch_ready(self) -> bool:
+        return self._stopping or len(self._pending) >= settings.AUDIT_BATCH_SIZE
+
+    def _run(self) -> None:
+        try:
+            while not self._stopping:
+                with self._cond:
+                    self._cond.wait_for(self._batch_ready, timeout=settings.AUDIT_FLUSH_INTERVAL)
+                if not self._pending:
+                    continue
+                try:
+                    self.flush()
+                    connection.close_if_unusable_or_obsolete()
+                except Exception:
+                    logger.exception("audit batch write failed; retrying", extra={"audit_rows": self.pending})
+                    connection.close()
+                    with self._cond:
+                        self._cond.wait_for(lambda: self._stopping, timeout=settings.AUDIT_FLUSH_INTERVAL)
+        finally:
+            connection.close()
+
+
+writer = BatchWriter()
+atexit.register(writer.flush_at_exit)
