@@ -77,8 +77,8 @@ def issue_from_csr(
     On success: a CertificateVersion (serial as lower-case hex, SHA-256 fingerprint, leaf-first chain, CSR), the
     certificate Active with the new expiry and `last_renewal_at`, `job` Completed, one Deployment job per mapped
     target, a RenewalSuccess notification and the audit rows. CSR and profile problems raise CSRInvalid /
-    ProfileViolation and change nothing (an agent may resubmit); a signing failure fails the job, sets the
-    certificate to Failed, queues RenewalFailure and raises IssuerFailed. `server_key_pem` (server keygen mode)
+    ProfileViolation and change nothing (an agent may resubmit); a signing failure raises IssuerFailed and,
+    when a job is given, fails it, sets the certificate to Failed and queues RenewalFailure. `server_key_pem` (server keygen mode)
     is stored encrypted next to the version.
     """
     now = now or timezone.now()
