@@ -9,10 +9,12 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from certificates import models as m
+from certificates.admin_approvals import approve_selected, reject_selected
 from certificates.admin_revocation import revoke_selected
 from certificates.enums import CertificateStatus
 from certificates.forms import DeploymentTargetAdminForm, IssuerAdminForm, RenewalPolicyAdminForm
 from certificates.services.inventory import archive_certificate, create_certificate, update_certificate
+from certificates.services import jobs as job_service
 from certificates.services.issuer_config import save_issuer
 
 STATUS_CSS = {
@@ -294,7 +296,41 @@ class JobAdmin(admin.ModelAdmin):
     search_fields = ["id", "certificate__name", "certificate__common_name", "last_error"]
     autocomplete_fields = ["certificate", "target", "agent"]
     date_hierarchy = "scheduled_at"
-    readonly_fields = ["id", "created_at", "updated_at", "started_at", "completed_at"]
+    # State changes go through the job state machine (certificates.services.jobs), never a form field.
+    readonly_fields = [
+        "id",
+        "type",
+        "certificate",
+        "target",
+        "agent",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "updated_at",
+        "started_at",
+        "completed_at",
+    ]
+    actions = ["cancel_selected"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Cancel selected jobs", permissions=["change"])
+    def cancel_selected(self, request, queryset) -> None:
+        cancelled = 0
+        for job in queryset:
+            try:
+                job_service.cancel(job, actor=request.user.get_username())
+            except job_service.InvalidTransition as exc:
+                self.message_user(request, f"{job.pk}: {exc}", messages.ERROR)
+            else:
+                cancelled += 1
+        if cancelled:
+            self.message_user(request, f"Cancelled {cancelled} job(s).", messages.SUCCESS)
 
 
 @admin.register(m.ApprovalRequest)
@@ -305,7 +341,28 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
     search_fields = ["id", "certificate__name", "requested_by", "decided_by"]
     autocomplete_fields = ["certificate", "job", "profile"]
     date_hierarchy = "created_at"
-    readonly_fields = ["id", "created_at", "updated_at"]
+    # Decisions only through the actions, which enforce the two-person rule (certificates.services.approvals).
+    readonly_fields = [
+        "id",
+        "certificate",
+        "job",
+        "profile",
+        "requested_by",
+        "state",
+        "decided_by",
+        "decided_at",
+        "decision_note",
+        "metadata",
+        "created_at",
+        "updated_at",
+    ]
+    actions = [approve_selected, reject_selected]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(m.CertificateRevocation)
@@ -326,3 +383,30 @@ class CertificateRevocationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """State the system maintains (CRLs, OCSP); visible to operators, changed only by the services."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(m.CRLCache)
+class CRLCacheAdmin(ReadOnlyAdmin):
+    list_display = ["issuer", "crl_number", "this_update", "next_update", "revoked_count"]
+    list_select_related = ["issuer"]
+    exclude = ["crl_der"]
+
+
+@admin.register(m.OCSPResponder)
+class OCSPResponderAdmin(ReadOnlyAdmin):
+    list_display = ["issuer", "cert_serial", "key_algorithm", "not_before", "not_after"]
+    list_select_related = ["issuer"]
+    exclude = ["encrypted_key"]

@@ -1,3 +1,5 @@
+"""Beat schedules of the certificates app (registered by certctl.schedules after migrate)."""
+
 from django.conf import settings
 
 from certctl.schedules import Periodic
@@ -5,4 +7,8 @@ from certctl.schedules import Periodic
 PERIODIC_TASKS = [
     Periodic("crl-generation", "certificates.regenerate_all_crls", settings.CRL_INTERVAL),
     Periodic("ocsp-responder-rotation", "certificates.rotate_ocsp_responders", settings.CRL_INTERVAL),
+    Periodic("renewal-check", "certificates.check_renewals", settings.RENEWAL_CHECK_INTERVAL),
+    Periodic("job-processor", "certificates.process_jobs", settings.JOB_PROCESSOR_INTERVAL),
+    Periodic("job-retry", "certificates.retry_failed_jobs", settings.JOB_RETRY_INTERVAL),
+    Periodic("job-timeouts", "certificates.reap_job_timeouts", settings.JOB_TIMEOUT_INTERVAL),
 ]

@@ -1,8 +1,9 @@
 from django.urls import re_path
 
 from certctl.api.routers import OptionalSlashRouter
-from certificates.api import revocation, views
+from certificates.api import lifecycle, revocation, views
 from certificates.api.certificate_views import CertificateViewSet
+from certificates.api.jobs import ApprovalViewSet, JobViewSet
 
 router = OptionalSlashRouter()
 router.register("teams", views.TeamViewSet, basename="team")
@@ -13,9 +14,30 @@ router.register("renewal-policies", views.RenewalPolicyViewSet, basename="renewa
 router.register("certificates", CertificateViewSet, basename="certificate")
 router.register("targets", views.TargetViewSet, basename="target")
 router.register("agents", views.AgentViewSet, basename="agent")
+router.register("jobs", JobViewSet, basename="job")
+router.register("approvals", ApprovalViewSet, basename="approval")
 
-urlpatterns = [
-    # Before the router: "bulk-revoke" would otherwise be read as a certificate ID.
+ID = r"(?P<pk>[^/]+)"
+
+# Explicit lifecycle routes go before the router's, so `certificates/bulk-renew` is never read as a detail id.
+# Like the router's, they take an optional trailing slash.
+issuance_urls = [
+    re_path(r"^certificates/bulk-renew/?$", lifecycle.BulkRenewView.as_view(), name="certificate-bulk-renew"),
+    re_path(rf"^certificates/{ID}/renew/?$", lifecycle.RenewView.as_view(), name="certificate-renew"),
+    re_path(rf"^certificates/{ID}/issue/?$", lifecycle.IssueView.as_view(), name="certificate-issue"),
+    re_path(
+        rf"^certificates/{ID}/export/pem/?$", lifecycle.ExportPemView.as_view(), name="certificate-export-pem"
+    ),
+    re_path(
+        rf"^certificates/{ID}/export/pkcs12/?$",
+        lifecycle.ExportPkcs12View.as_view(),
+        name="certificate-export-pkcs12",
+    ),
+    re_path(rf"^issuers/{ID}/test/?$", lifecycle.IssuerTestView.as_view(), name="issuer-test"),
+]
+
+# Before the router: "bulk-revoke" would otherwise be read as a certificate ID.
+revocation_urls = [
     re_path(
         r"^certificates/bulk-revoke/?$", revocation.BulkRevokeView.as_view(), name="certificate-bulk-revoke"
     ),
@@ -24,5 +46,6 @@ urlpatterns = [
         revocation.RevokeCertificateView.as_view(),
         name="certificate-revoke",
     ),
-    *router.urls,
 ]
+
+urlpatterns = [*issuance_urls, *revocation_urls, *router.urls]
