@@ -13,8 +13,8 @@ from certificates.admin_approvals import approve_selected, reject_selected
 from certificates.admin_revocation import revoke_selected
 from certificates.enums import CertificateStatus
 from certificates.forms import DeploymentTargetAdminForm, IssuerAdminForm, RenewalPolicyAdminForm
-from certificates.services.inventory import archive_certificate, create_certificate, update_certificate
 from certificates.services import jobs as job_service
+from certificates.services.inventory import archive_certificate, create_certificate, update_certificate
 from certificates.services.issuer_config import save_issuer
 
 STATUS_CSS = {
