@@ -1,5 +1,6 @@
 from certctl.api.routers import OptionalSlashRouter
+from certificates.api.agents import agent_urlpatterns
 
 router = OptionalSlashRouter()
 
-urlpatterns = router.urls
+urlpatterns = [*agent_urlpatterns, *router.urls]
