@@ -1,0 +1,172 @@
+"""The real certctl-agent (a subprocess, --once) against the real server (live_server) with a temp target dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.db import connection
+
+from audit.models import AuditEvent
+from certctl_agent.keys import key_pem, spki_fingerprint
+from certificates.models import Agent
+from notifications.models import NotificationEvent
+from tests.agent_helpers import add_version, make_ca, sign_leaf
+from tests.factories import CertificateFactory, JobFactory, TargetFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOTSTRAP = "e2e-bootstrap-token"
+FAIL = f"{sys.executable} -c \"import sys; sys.exit('emerg: cannot load certificate')\""
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def agent_env(live_server, settings, tmp_path):
+    settings.AGENT_BOOTSTRAP_TOKEN = BOOTSTRAP
+    state, sites = tmp_path / "state", tmp_path / "sites"
+    sites.mkdir()
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        "\n".join(
+            [
+                f'server_url = "{live_server.url}"',
+                f'bootstrap_token = "{BOOTSTRAP}"',
+                'name = "web-e2e"',
+                f'state_dir = "{state}"',
+                f"allowed_dirs = [{json.dumps(str(sites))}]",
+                f"allowed_commands = [{json.dumps(FAIL)}]",
+            ]
+        )
+    )
+    return {"config": config, "state": state, "sites": sites}
+
+
+def run_agent(config: Path, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "certctl_agent", "--once", "-c", str(config)],
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def registered_agent(agent_env) -> Agent:
+    result = run_agent(agent_env["config"])
+    assert result.returncode == 0, result.stderr
+    return Agent.objects.get(name="web-e2e")
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def issued_on_agent(agent_env, certificate):
+    """A version whose key sits in the agent's state dir, as if the agent had made the CSR."""
+    ca = make_ca()
+    key = ec.generate_private_key(ec.SECP256R1())
+    key_dir = agent_env["state"] / "keys" / certificate.id
+    key_dir.mkdir(mode=0o700)
+    key_file = key_dir / f"{spki_fingerprint(key.public_key())}.key"
+    key_file.write_bytes(key_pem(key))
+    key_file.chmod(0o600)
+    return add_version(certificate, sign_leaf(ca, key.public_key(), certificate.common_name), ca[0])
+
+
+def nginx_target(agent, sites: Path, **extra):
+    config = {"cert_path": str(sites / "site.crt"), "key_path": str(sites / "site.key"), **extra}
+    return TargetFactory(agent=agent, type="NGINX", config=config)
+
+
+def test_registration_creates_the_state_dir_and_a_credential(agent_env):
+    agent = registered_agent(agent_env)
+    state = agent_env["state"]
+    assert mode(state) == 0o700 and mode(state / "agent.json") == 0o600
+    saved = json.loads((state / "agent.json").read_text())
+    assert saved["agent_id"] == agent.id and agent.status == "Online"
+    assert saved["credential"] not in agent.api_key_hash
+
+
+def test_bad_bootstrap_token_is_refused(agent_env):
+    result = run_agent(agent_env["config"], CERTCTL_AGENT_BOOTSTRAP_TOKEN="wrong")
+    assert result.returncode == 2
+    assert "401" in result.stderr and "wrong" not in result.stderr
+    assert not Agent.objects.exists()
+
+
+def test_deployment_job_writes_files_and_completes(agent_env):
+    agent = registered_agent(agent_env)
+    target = nginx_target(agent, agent_env["sites"])
+    certificate = CertificateFactory()
+    certificate.targets.add(target)
+    version = issued_on_agent(agent_env, certificate)
+    job = JobFactory(type="Deployment", status="Pending", certificate=certificate, target=target)
+
+    result = run_agent(agent_env["config"])
+    assert result.returncode == 0, result.stderr
+    job.refresh_from_db()
+    assert job.status == "Completed", (job.last_error, result.stderr)
+    sites = agent_env["sites"]
+    assert (sites / "site.crt").read_text() == version.pem_chain
+    assert "PRIVATE KEY" in (sites / "site.key").read_text()
+    assert (mode(sites / "site.crt"), mode(sites / "site.key")) == (0o644, 0o600)
+    certificate.refresh_from_db()
+    assert certificate.last_deployment_at is not None
+    assert NotificationEvent.objects.filter(type="DeploymentSuccess", certificate=certificate).count() == 1
+    assert f"job={job.id}" in result.stderr and "PRIVATE KEY" not in result.stderr
+
+    # The same content again: skipped, files untouched, still reported Completed.
+    inode = (sites / "site.crt").stat().st_ino
+    again = JobFactory(type="Deployment", status="Pending", certificate=certificate, target=target)
+    assert run_agent(agent_env["config"]).returncode == 0
+    again.refresh_from_db()
+    assert again.status == "Completed"
+    assert (sites / "site.crt").stat().st_ino == inode
+    event = AuditEvent.objects.get(action="deployment_job_completed", resource_id=again.id)
+    assert event.actor_type == "Agent" and "skipped" in event.details["detail"]
+
+
+def test_failed_validation_restores_previous_files_and_fails_the_job(agent_env):
+    agent = registered_agent(agent_env)
+    sites = agent_env["sites"]
+    (sites / "site.crt").write_text("previous cert")
+    (sites / "site.key").write_text("previous key")
+    target = nginx_target(agent, sites, validate_command=FAIL)
+    certificate = CertificateFactory()
+    certificate.targets.add(target)
+    issued_on_agent(agent_env, certificate)
+    job = JobFactory(type="Deployment", status="Pending", certificate=certificate, target=target)
+
+    assert run_agent(agent_env["config"]).returncode == 0
+    job.refresh_from_db()
+    assert job.status == "Failed"
+    assert "cannot load certificate" in job.last_error and "previous files restored" in job.last_error
+    assert (sites / "site.crt").read_text() == "previous cert"
+    assert (sites / "site.key").read_text() == "previous key"
+    failure = NotificationEvent.objects.get(type="DeploymentFailure", certificate=certificate)
+    assert "cannot load certificate" in failure.message
+
+
+def test_retired_agent_stops(agent_env, admin_client_with_key):
+    agent = registered_agent(agent_env)
+    assert admin_client_with_key.delete(f"/api/v1/agents/{agent.id}").status_code == 200
+    result = run_agent(agent_env["config"])
+    assert result.returncode == 3 and "retired" in result.stderr
+
+
+def private_keys_in_database() -> list[str]:
+    found = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT count(*) FROM "{table}" t WHERE t::text LIKE %s', ["%PRIVATE KEY%"])  # noqa: S608
+            if cursor.fetchone()[0]:
+                found.append(table)
+    return found
