@@ -296,6 +296,15 @@ class Job(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "scheduled_at"], name="job_status_scheduled")]
+        constraints = [
+            # At most one open issuance/renewal per certificate: concurrent renewal runs cannot both create one.
+            models.UniqueConstraint(
+                fields=["certificate"],
+                condition=Q(type__in=["Issuance", "Renewal"])
+                & Q(status__in=["Pending", "AwaitingCSR", "AwaitingApproval", "Running"]),
+                name="job_one_open_issuance_per_cert",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.id} ({self.status})"
@@ -362,3 +371,6 @@ class CertificateRevocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.serial_number} ({self.reason})"
+
+
+from certificates.server_keys import ServerGeneratedKey  # noqa: E402, F401 - the issuance stream's model

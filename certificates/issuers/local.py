@@ -1,0 +1,214 @@
+"""The built-in local CA (issuer type `local`): signs leaves with a CA key kept encrypted in the database."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from datetime import UTC, datetime, timedelta
+from threading import Lock
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from django.conf import settings
+
+from certificates.enums import IssuerType
+from certificates.issuers.base import (
+    HealthResult,
+    IssuedCertificate,
+    IssuerBackend,
+    IssuerError,
+    LeafRequest,
+    register,
+)
+from certificates.issuers.ca_store import CAMaterial, CANotConfigured, load_ca
+
+EKU_OIDS = {
+    "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH,
+    "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH,
+    "codeSigning": ExtendedKeyUsageOID.CODE_SIGNING,
+    "emailProtection": ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    "timeStamping": ExtendedKeyUsageOID.TIME_STAMPING,
+}
+
+_cache_lock = Lock()
+_material_cache: dict[tuple[str, str], CAMaterial] = {}
+_CACHE_LIMIT = 64
+
+
+def signing_hash(private_key) -> hashes.HashAlgorithm | None:
+    """The digest a CA key signs with: none for EdDSA, SHA-384 for P-384 and larger, else SHA-256."""
+    if isinstance(private_key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+        return None
+    if isinstance(private_key, ec.EllipticCurvePrivateKey) and private_key.curve.key_size >= 384:
+        return hashes.SHA384()
+    return hashes.SHA256()
+
+
+def cached_material(issuer) -> CAMaterial:
+    """The issuer's CA, decrypted once per process and re-read whenever its stored material changes."""
+    fingerprint = hashlib.sha256(
+        (issuer.encrypted_config or "").encode() + (issuer.config or {}).get("ca_cert_pem", "").encode()
+    ).hexdigest()
+    key = (issuer.pk, fingerprint)
+    with _cache_lock:
+        material = _material_cache.get(key)
+    if material is not None:
+        return material
+    material = load_ca(issuer)
+    with _cache_lock:
+        if len(_material_cache) >= _CACHE_LIMIT:
+            _material_cache.clear()
+        _material_cache[key] = material
+    return material
+
+
+def crl_url(issuer_id: str) -> str:
+    return f"{settings.PUBLIC_URL}/.well-known/pki/crl/{issuer_id}"
+
+
+def ocsp_url(issuer_id: str) -> str:
+    return f"{settings.PUBLIC_URL}/.well-known/pki/ocsp/{issuer_id}"
+
+
+def _aki(ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    try:
+        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key())
+
+
+@register(IssuerType.LOCAL)
+class LocalCA(IssuerBackend):
+    can_sign_crl = True
+
+    def _material(self) -> CAMaterial:
+        try:
+            return cached_material(self.issuer)
+        except CANotConfigured as exc:
+            raise IssuerError(f"{exc}; run `manage.py init_ca` or `import_ca` first") from exc
+
+    def crl_signer(self) -> CAMaterial:
+        return self._material()
+
+    def issue(self, request: LeafRequest) -> IssuedCertificate:
+        ca = self._material()
+        now = (request.now or datetime.now(UTC)).replace(microsecond=0)
+        ca_not_after = ca.certificate.not_valid_after_utc
+        if ca_not_after <= now:
+            raise IssuerError(
+                f"the CA certificate of issuer {self.issuer.name} expired on {ca_not_after:%Y-%m-%d}"
+            )
+        not_after = min(now + request.validity, ca_not_after)
+        public_key = request.csr.public_key()
+        names: list[x509.GeneralName] = [x509.DNSName(n) for n in request.dns_names]
+        names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in request.ip_addresses]
+        names += [x509.RFC822Name(e) for e in request.emails]
+        usage_for_encryption = isinstance(public_key, rsa.RSAPublicKey)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(request.subject)
+            .issuer_name(ca.certificate.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=usage_for_encryption,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(_aki(ca.certificate), critical=False)
+            .add_extension(
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            full_name=[x509.UniformResourceIdentifier(crl_url(self.issuer.pk))],
+                            relative_name=None,
+                            reasons=None,
+                            crl_issuer=None,
+                        )
+                    ]
+                ),
+                critical=False,
+            )
+            .add_extension(
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            x509.AuthorityInformationAccessOID.OCSP,
+                            x509.UniformResourceIdentifier(ocsp_url(self.issuer.pk)),
+                        )
+                    ]
+                ),
+                critical=False,
+            )
+        )
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        if request.ekus:
+            builder = builder.add_extension(
+                x509.ExtendedKeyUsage([EKU_OIDS[name] for name in request.ekus]), critical=False
+            )
+        if request.must_staple:
+            builder = builder.add_extension(
+                x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False
+            )
+        try:
+            certificate = builder.sign(ca.private_key, signing_hash(ca.private_key))
+        except (ValueError, TypeError) as exc:
+            raise IssuerError(f"signing failed: {exc}") from exc
+        return IssuedCertificate(certificate=certificate, chain=[ca.certificate, *ca.chain])
+
+    def revoke(self, serial_hex: str, reason: str) -> None:
+        # The CertificateRevocation row is the local CA's revocation list; nothing else to tell.
+        return None
+
+    def test(self, now: datetime | None = None) -> HealthResult:
+        """Sign a throw-away leaf and verify it with the CA's public key."""
+        now = now or datetime.now(UTC)
+        try:
+            ca = self._material()
+        except IssuerError as exc:
+            return HealthResult(False, str(exc))
+        try:
+            usage = ca.certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+            if not usage.key_cert_sign:
+                return HealthResult(False, "the CA certificate does not allow certificate signing")
+        except x509.ExtensionNotFound:
+            pass
+        if ca.certificate.not_valid_after_utc <= now:
+            return HealthResult(
+                False, f"the CA certificate expired on {ca.certificate.not_valid_after_utc:%Y-%m-%d}"
+            )
+        probe_key = ec.generate_private_key(ec.SECP256R1())
+        csr = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "certctl-issuer-test")]))
+            .sign(probe_key, hashes.SHA256())
+        )
+        try:
+            issued = self.issue(
+                LeafRequest(
+                    csr=csr, subject=csr.subject, validity=timedelta(minutes=5), now=now, ekus=["serverAuth"]
+                )
+            )
+            issued.certificate.verify_directly_issued_by(ca.certificate)
+        except (IssuerError, ValueError, TypeError, InvalidSignature) as exc:
+            return HealthResult(False, f"test signature failed: {exc}")
+        days = (ca.certificate.not_valid_after_utc - now).days
+        return HealthResult(True, f"signed a test certificate; the CA is valid for {days} more days")

@@ -1,0 +1,143 @@
+"""The job state machine (spec §8.1): the one place where a job changes status.
+
+Every change is a conditional UPDATE on the status the caller saw, so two workers (or an agent and the reaper)
+racing on one job cannot both move it: the loser gets InvalidTransition.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services.record import record
+from certificates.enums import JobStatus, JobType
+from certificates.models import Job
+
+S = JobStatus
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PENDING: frozenset({S.RUNNING, S.AWAITING_CSR, S.CANCELLED}),
+    S.AWAITING_CSR: frozenset({S.RUNNING, S.FAILED, S.CANCELLED}),
+    S.AWAITING_APPROVAL: frozenset({S.PENDING, S.CANCELLED}),
+    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.AWAITING_CSR, S.CANCELLED}),
+    S.FAILED: frozenset({S.PENDING, S.CANCELLED}),
+    S.COMPLETED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+# What an operator may cancel through the API; approval waits are decided on the approval request instead.
+CANCELLABLE = frozenset({S.PENDING, S.AWAITING_CSR, S.RUNNING})
+TERMINAL = frozenset({S.COMPLETED, S.CANCELLED})
+ISSUING_TYPES = (JobType.ISSUANCE, JobType.RENEWAL)
+
+_ACTIONS = {
+    S.RUNNING: "job_started",
+    S.COMPLETED: "job_completed",
+    S.FAILED: "job_failed",
+    S.CANCELLED: "job_cancelled",
+    S.AWAITING_CSR: "renewal_awaiting_csr",
+    S.PENDING: "job_retry",
+}
+
+
+class InvalidTransition(Exception):
+    """The job cannot move to that status from where it is (the API answers 409)."""
+
+    def __init__(self, job: Job, from_status: str, to_status: str, reason: str = "") -> None:
+        self.job = job
+        self.from_status = from_status
+        self.to_status = to_status
+        super().__init__(reason or f"job {job.pk} cannot move from {from_status} to {to_status}")
+
+
+def can_transition(from_status: str, to_status: str) -> bool:
+    return to_status in TRANSITIONS.get(from_status, frozenset())
+
+
+def transition(
+    job: Job,
+    to_status: str,
+    *,
+    actor: str,
+    actor_type: str,
+    error: str = "",
+    now: datetime | None = None,
+    audit_action: str | None = None,
+    details: dict | None = None,
+) -> Job:
+    """Move `job` to `to_status`, stamp times, count attempts and audit; raise InvalidTransition otherwise.
+
+    Entering Running counts one attempt and stamps `started_at`; Completed/Failed/Cancelled stamp
+    `completed_at`; a retry (Failed -> Pending) clears it. `error` becomes `last_error` (kept on retries).
+    The caller's object is updated in place and returned.
+    """
+    now = now or timezone.now()
+    from_status = job.status
+    if not can_transition(from_status, to_status):
+        raise InvalidTransition(job, from_status, to_status)
+    changes: dict = {"status": to_status, "updated_at": now}
+    if to_status == S.RUNNING:
+        changes["attempts"] = job.attempts + 1
+        changes["started_at"] = now
+    if to_status in (S.COMPLETED, S.FAILED, S.CANCELLED):
+        changes["completed_at"] = now
+    if to_status == S.PENDING:
+        changes["completed_at"] = None
+        changes["scheduled_at"] = now
+    if to_status == S.COMPLETED:
+        changes["last_error"] = ""
+    elif error:
+        changes["last_error"] = error[:4000]
+    with transaction.atomic():
+        updated = Job.objects.filter(pk=job.pk, status=from_status).update(**changes)
+        if not updated:
+            current = Job.objects.filter(pk=job.pk).values_list("status", flat=True).first()
+            raise InvalidTransition(
+                job,
+                current or from_status,
+                to_status,
+                f"job {job.pk} changed concurrently (now {current or 'deleted'}); cannot move it to {to_status}",
+            )
+        for field, value in changes.items():
+            setattr(job, field, value)
+        action = audit_action or (
+            "job_approved"
+            if (from_status, to_status) == (S.AWAITING_APPROVAL, S.PENDING)
+            else _ACTIONS[to_status]
+        )
+        record(
+            action,
+            resource_type="job",
+            resource_id=job.pk,
+            actor=actor,
+            actor_type=actor_type,
+            details={
+                "from_status": from_status,
+                "to_status": to_status,
+                "job_type": job.type,
+                "certificate_id": job.certificate_id,
+                "attempts": job.attempts,
+                **({"error": error} if error else {}),
+                **(details or {}),
+            },
+            now=now,
+        )
+    return job
+
+
+def cancel(job: Job, *, actor: str, actor_type: str = "User", now: datetime | None = None) -> Job:
+    """Operator cancel: only Pending, AwaitingCSR and Running jobs (the API answers 409 for the others)."""
+    if job.status not in CANCELLABLE:
+        hint = (
+            " (approve or reject its approval request instead)" if job.status == S.AWAITING_APPROVAL else ""
+        )
+        raise InvalidTransition(job, job.status, S.CANCELLED, f"a {job.status} job cannot be cancelled{hint}")
+    with transaction.atomic():
+        transition(job, S.CANCELLED, actor=actor, actor_type=actor_type, error="cancelled by user", now=now)
+        if job.type in ISSUING_TYPES:
+            from certificates.services.renewal import settle_certificate_status
+
+            settle_certificate_status(job.certificate, now=now)
+    return job
