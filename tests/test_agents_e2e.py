@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import connection
 
 from audit.models import AuditEvent
 from certctl_agent.keys import key_pem, spki_fingerprint
-from certificates.models import Agent
+from certificates.models import Agent, Job
+from certificates.services.ca_setup import init_ca
 from notifications.models import NotificationEvent
 from tests.agent_helpers import add_version, make_ca, sign_leaf
 from tests.factories import CertificateFactory, JobFactory, TargetFactory
@@ -170,3 +172,53 @@ def private_keys_in_database() -> list[str]:
             if cursor.fetchone()[0]:
                 found.append(table)
     return found
+
+
+def test_full_flow_key_stays_on_the_agent_and_the_certificate_is_deployed(agent_env):
+    agent = registered_agent(agent_env)
+    issuer = init_ca("e2e-ca", subject="CN=e2e Test Root,O=certctl tests")
+    sites = agent_env["sites"]
+    target = TargetFactory(
+        agent=agent,
+        type="HAProxy",
+        config={"pem_path": str(sites / "haproxy" / "site.pem")},
+    )
+    certificate = CertificateFactory(
+        issuer=issuer,
+        common_name="shop.example.test",
+        sans=["www.shop.example.test"],
+        status="Pending",
+        expires_at=None,
+    )
+    certificate.targets.add(target)
+    issuance = JobFactory(type="Issuance", status="AwaitingCSR", certificate=certificate)
+
+    result = run_agent(agent_env["config"])
+    assert result.returncode == 0, result.stderr
+
+    issuance.refresh_from_db()
+    certificate.refresh_from_db()
+    assert issuance.status == "Completed", (issuance.last_error, result.stderr)
+    assert certificate.status == "Active" and certificate.expires_at is not None
+    version = certificate.versions.get()
+    deployment = Job.objects.get(type="Deployment", certificate=certificate)
+    assert (deployment.status, deployment.agent_id, deployment.target_id) == (
+        "Completed",
+        agent.id,
+        target.id,
+    )
+
+    # The key was made on the agent: it sits in the state dir, 0600, and matches the issued certificate.
+    leaf = x509.load_pem_x509_certificate(version.pem_chain.encode())
+    key_file = agent_env["state"] / "keys" / certificate.id / f"{spki_fingerprint(leaf.public_key())}.key"
+    assert mode(key_file) == 0o600 and mode(agent_env["state"] / "keys") == 0o700
+    assert private_keys_in_database() == []
+    assert "PRIVATE KEY" not in result.stderr
+
+    pem = sites / "haproxy" / "site.pem"
+    assert mode(pem) == 0o600
+    assert pem.read_bytes() == version.pem_chain.encode() + key_file.read_bytes()
+    assert certificate.last_deployment_at is not None
+    success = NotificationEvent.objects.get(type="DeploymentSuccess", certificate=certificate)
+    assert success.recipient == certificate.owner.email
+    assert AuditEvent.objects.filter(action="deployment_job_completed", actor_type="Agent").count() == 1

@@ -26,6 +26,7 @@ from certctl.api.permissions import IsAuthenticatedClient
 from certificates.models import Agent, Job
 from certificates.services import agent_work, agents
 from certificates.services import jobs as job_service
+from certificates.services.issuance import IssuanceError
 
 OPERATOR_AUTH = [APIKeyAuthentication, StaffSessionAuthentication]
 
@@ -91,8 +92,6 @@ class StatusSerializer(serializers.Serializer):
 
 def _domain_error(exc: Exception) -> Exception:
     """The HTTP answer for an agent domain error (or the exception itself when it is not one)."""
-    from certificates.services.issuance import IssuanceError
-
     mapping = [
         (agents.AgentRetired, Gone),
         (agents.AgentNameTaken, Conflict),
@@ -103,8 +102,11 @@ def _domain_error(exc: Exception) -> Exception:
         (agent_work.NoCSRJob, Conflict),
         (agent_work.BadReport, exceptions.ValidationError),
         (job_service.InvalidTransition, Conflict),
-        (IssuanceError, exceptions.ValidationError),
     ]
+    if isinstance(exc, IssuanceError):
+        rejected = exceptions.ParseError(str(exc))  # 400 with the issuance reason as the error code
+        rejected.error_code = exc.code
+        return rejected
     for domain, api in mapping:
         if isinstance(exc, domain):
             return api(str(exc))

@@ -19,6 +19,8 @@ from certificates.enums import JobStatus, JobType
 from certificates.models import Agent, CertificateVersion, DeploymentTarget, Job, ManagedCertificate
 from certificates.services import jobs as job_service
 from certificates.services.agents import AgentError, AgentRetired
+from certificates.services.issuance import issue_from_csr
+from certificates.services.renewal import fail_issuing_job
 from notifications.enums import Channel, NotificationType
 from notifications.services.outbox import enqueue
 
@@ -167,8 +169,6 @@ def submit_csr(
     agent: Agent, *, certificate_id: str, csr_pem: str, job_id: str = "", now: datetime | None = None
 ) -> CertificateVersion:
     """Have the certificate's issuer sign a CSR made on the agent's host for one of its AwaitingCSR jobs."""
-    from certificates.services.issuance import issue_from_csr
-
     ensure_active(agent)
     certificate = _certificate_for(agent, certificate_id)
     jobs = Job.objects.filter(
@@ -176,17 +176,17 @@ def submit_csr(
     ).filter(Q(agent=agent) | Q(agent__isnull=True))
     if job_id:
         jobs = jobs.filter(pk=job_id)
-    with transaction.atomic():
-        # Lock the job: a second submission for it waits, then finds it no longer AwaitingCSR.
-        job = jobs.select_for_update(of=("self",)).order_by("created_at", "id").first()
-        if job is None:
-            raise NoCSRJob(f"no job is awaiting a CSR for certificate {certificate_id}")
-        if job.agent_id is None:
-            Job.objects.filter(pk=job.pk).update(agent=agent)
-            job.agent = agent
-        return issue_from_csr(
-            certificate, csr_pem, actor=agent.name, actor_type=AGENT_ACTOR_TYPE, job=job, now=now
-        )
+    job = jobs.order_by("created_at", "id").first()
+    if job is None:
+        raise NoCSRJob(f"no job is awaiting a CSR for certificate {certificate_id}")
+    if job.agent_id is None and not Job.objects.filter(pk=job.pk, agent__isnull=True).update(agent=agent):
+        raise NoCSRJob(f"job {job.pk} was taken by another agent")
+    job.agent = agent
+    # Not wrapped in a transaction here: issue_from_csr commits a signing failure (job Failed, RenewalFailure)
+    # itself, and its conditional job transition makes a duplicate submission fail with InvalidTransition.
+    return issue_from_csr(
+        certificate, csr_pem, actor=agent.name, actor_type=AGENT_ACTOR_TYPE, job=job, now=now
+    )
 
 
 def report_status(
@@ -213,6 +213,16 @@ def report_status(
             raise BadReport("an issuance or renewal job completes when its CSR is signed; report only Failed")
         if status == JobStatus.RUNNING and job.status == JobStatus.RUNNING:
             return job  # the claim already started it; the agent's confirmation changes nothing
+        if job.type in CSR_JOB_TYPES:
+            # The agent could not make a key or CSR: the same failure path as a failed signing.
+            fail_issuing_job(
+                job,
+                f"agent {agent.name}: {error or 'no error given'}",
+                actor=agent.name,
+                actor_type=AGENT_ACTOR_TYPE,
+                now=now,
+            )
+            return job
         job_service.transition(
             job, status, actor=agent.name, actor_type=AGENT_ACTOR_TYPE, error=error[:2000], now=now
         )
@@ -222,8 +232,6 @@ def report_status(
             _deployment_outcome(
                 agent, job, succeeded=status == JobStatus.COMPLETED, error=error, detail=detail, now=now
             )
-        elif status == JobStatus.FAILED:
-            _audit(agent, job, "agent_job_failed", {"error": error[:2000]}, now)
     logger.info("agent job report", extra={"agent_id": agent.id, "job_id": job.id, "status": status})
     return job
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from audit.services.record import record
 from certctl.api.agent_auth import generate_agent_credential
 from certctl.api.keys import hash_key
-from certificates.enums import OPEN_JOB_STATUSES, AgentStatus, JobStatus
+from certificates.enums import OPEN_JOB_STATUSES, AgentStatus, JobStatus, JobType
 from certificates.models import Agent, DeploymentTarget, Job, ManagedCertificate
 from certificates.services import jobs as job_service
 
@@ -166,7 +166,10 @@ def retire(
             raise RetireBlocked(counts)
         if blocked:
             DeploymentTarget.objects.filter(agent=agent, retired_at__isnull=True).update(retired_at=now)
-            for job in _open_jobs(agent).select_for_update(of=("self",)):
+            # CSR jobs go back to the pool (another agent deploying the certificate may take them);
+            # deployments to the retired targets can never run and are cancelled.
+            _open_jobs(agent).filter(type__in=(JobType.ISSUANCE, JobType.RENEWAL)).update(agent=None)
+            for job in _open_jobs(agent).filter(type=JobType.DEPLOYMENT).select_for_update(of=("self",)):
                 job_service.transition(
                     job,
                     JobStatus.CANCELLED,
