@@ -14,6 +14,7 @@ from django.utils import timezone
 from certctl.api.agent_auth import generate_agent_credential
 from certctl.api.keys import hash_key
 from certificates.models import Agent, CertificateVersion, ManagedCertificate
+from tests import issuance_helpers  # noqa: F401  (installs the notification-task stub until that stream merges)
 from tests.factories import AgentFactory
 
 
