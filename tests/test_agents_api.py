@@ -272,3 +272,12 @@ def test_retire_without_dependencies_and_unknown_agent(client_with_key):
     response = client_with_key.delete(f"/api/v1/agents/{agent.id}")
     assert response.status_code == 200 and response.json()["cascade"] is False
     assert client_with_key.get(f"/api/v1/agents/{agent.id}").json()["retired_at"] is not None
+
+
+def test_agent_list_filters_by_status_and_rejects_unknown_status(client_with_key):
+    make_agent(status="Online")
+    offline, _ = make_agent(status="Offline")
+    body = client_with_key.get("/api/v1/agents?status=Offline").json()
+    assert [item["id"] for item in body["data"]] == [offline.id]
+    assert "api_key_hash" not in body["data"][0]
+    assert client_with_key.get("/api/v1/agents?status=Sleeping").status_code == 400

@@ -23,6 +23,7 @@ from certctl.api.authentication import APIKeyAuthentication, StaffSessionAuthent
 from certctl.api.errors import Conflict, Gone, envelope
 from certctl.api.pagination import PagePagination
 from certctl.api.permissions import IsAuthenticatedClient
+from certificates.enums import AgentStatus
 from certificates.models import Agent, Job
 from certificates.services import agent_work, agents
 from certificates.services import jobs as job_service
@@ -60,7 +61,7 @@ class AgentSerializer(serializers.ModelSerializer):
         model = Agent
         fields = [
             "id", "name", "hostname", "status", "last_heartbeat_at", "registered_at", "os", "architecture",
-            "ip_address", "version", "retired_at", "retired_reason",
+            "ip_address", "version", "metadata", "retired_at", "retired_reason",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -136,9 +137,20 @@ class AgentCollectionView(DomainErrorsMixin, APIView):
             raise BootstrapRejected()
         super().permission_denied(request, message, code)
 
-    @extend_schema(responses=AgentSerializer(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=AgentStatus.values)],
+        responses=AgentSerializer(many=True),
+    )
     def get(self, request):
-        return _paged(self, request, Agent.objects.filter(retired_at__isnull=True).order_by("name"))
+        agents_in_service = Agent.objects.filter(retired_at__isnull=True).order_by("name")
+        wanted = request.query_params.get("status")
+        if wanted:
+            if wanted not in AgentStatus.values:
+                raise exceptions.ValidationError(
+                    {"status": [f"must be one of {', '.join(AgentStatus.values)}"]}
+                )
+            agents_in_service = agents_in_service.filter(status=wanted)
+        return _paged(self, request, agents_in_service)
 
     @extend_schema(request=RegisterSerializer, responses={201: AgentSerializer})
     def post(self, request):
