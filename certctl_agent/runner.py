@@ -136,14 +136,27 @@ class Agent:
             self.handle(self.client.work(agent_id))
 
     def handle(self, jobs: list[dict]) -> int:
+        """Work through one poll's jobs; one bad job is reported and does not stop the others."""
         issued = 0
         for item in jobs:
             if self.stop.is_set():
                 raise AgentStopped()
-            if item.get("type") == "Deployment":
-                self.deploy(item)
-            elif item.get("status") == "AwaitingCSR":
-                issued += self.submit_csr(item)
+            job_id = item.get("id", "?")
+            try:
+                if item.get("type") == "Deployment":
+                    self.deploy(item)
+                elif item.get("status") == "AwaitingCSR":
+                    issued += self.submit_csr(item)
+            except (AgentRetiredError, ServerUnavailable):
+                raise
+            except RequestRejected as exc:
+                if exc.status == 401:
+                    raise
+                logger.error("job=%s server refused a request: %s", job_id, exc)
+                self._report(job_id, "Failed", error=f"server refused a request: {exc.message}")
+            except Exception as exc:  # a malformed job or chain must not stop the agent
+                logger.error("job=%s failed on the agent: %s", job_id, type(exc).__name__)
+                self._report(job_id, "Failed", error=f"agent error: {type(exc).__name__}: {exc}")
         return issued
 
     def submit_csr(self, item: dict) -> int:
@@ -164,14 +177,15 @@ class Agent:
                 self.identity.agent_id, certificate_id=cert_id, csr_pem=csr, job_id=job_id
             )
         except RequestRejected as exc:
+            # Refused, so never signed: the key is useless. (After a timeout the CSR may have been signed, so
+            # the key is kept then; unused keys are pruned later.)
             self.state.discard_key(key_path)
+            if exc.status in (401, 410):
+                raise
             logger.error("job=%s CSR rejected: %s", job_id, exc)
             if exc.status in (400, 422):
                 self._report(job_id, "Failed", error=f"CSR rejected: {exc.message}")
             return 0
-        except ServerUnavailable:
-            self.state.discard_key(key_path)
-            raise
         logger.info("job=%s certificate issued serial=%s", job_id, result.get("serial_number", "?"))
         return 1
 

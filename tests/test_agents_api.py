@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from certctl import counters
 from certificates.models import Agent, DeploymentTarget, Job
 from certificates.services.agents import mark_offline
 from notifications.models import NotificationEvent
@@ -206,6 +207,9 @@ def test_completed_report_stamps_last_deployment_and_queues_success(api_client):
     )
     event = AuditEvent.objects.get(action="deployment_job_completed", resource_id=job.id)
     assert (event.actor, event.actor_type) == (agent.name, "Agent")
+    assert counters.read("certctl_agent_deployments_total") == {
+        (("outcome", "success"), ("target_type", "NGINX")): 1
+    }
 
 
 def test_failed_report_queues_failure_with_the_error(api_client):

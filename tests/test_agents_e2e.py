@@ -222,3 +222,30 @@ def test_full_flow_key_stays_on_the_agent_and_the_certificate_is_deployed(agent_
     success = NotificationEvent.objects.get(type="DeploymentSuccess", certificate=certificate)
     assert success.recipient == certificate.owner.email
     assert AuditEvent.objects.filter(action="deployment_job_completed", actor_type="Agent").count() == 1
+
+
+def test_deployment_without_the_key_on_this_host_fails_and_the_other_jobs_still_run(agent_env):
+    agent = registered_agent(agent_env)
+    sites = agent_env["sites"]
+    foreign_key_target = nginx_target(agent, sites / "a")
+    good_target = nginx_target(agent, sites / "b")
+    made_elsewhere = CertificateFactory()
+    made_elsewhere.targets.add(foreign_key_target)
+    ca = make_ca()
+    add_version(
+        made_elsewhere, sign_leaf(ca, ec.generate_private_key(ec.SECP256R1()).public_key(), "x.test"), ca[0]
+    )
+    made_here = CertificateFactory()
+    made_here.targets.add(good_target)
+    issued_on_agent(agent_env, made_here)
+    failing = JobFactory(
+        type="Deployment", status="Pending", certificate=made_elsewhere, target=foreign_key_target
+    )
+    working = JobFactory(type="Deployment", status="Pending", certificate=made_here, target=good_target)
+
+    assert run_agent(agent_env["config"]).returncode == 0
+    failing.refresh_from_db()
+    working.refresh_from_db()
+    assert failing.status == "Failed" and "not generated on this host" in failing.last_error
+    assert not (sites / "a").exists()
+    assert working.status == "Completed"

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services.record import record
+from certctl import counters
 from certificates.enums import JobStatus, JobType
 from certificates.models import Agent, CertificateVersion, DeploymentTarget, Job, ManagedCertificate
 from certificates.services import jobs as job_service
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 AGENT_ACTOR_TYPE = "Agent"
 CSR_JOB_TYPES = (JobType.ISSUANCE, JobType.RENEWAL)
+DEPLOYMENT_COUNTER = "certctl_agent_deployments_total"
 REPORTABLE_STATUSES = (JobStatus.RUNNING, JobStatus.COMPLETED, JobStatus.FAILED)
 
 
@@ -253,6 +255,13 @@ def _deployment_outcome(
             f"by agent {agent.name} failed: {error or 'no error given'}"
         )
         kind, action = NotificationType.DEPLOYMENT_FAILURE, "deployment_job_failed"
+    counters.increment(
+        DEPLOYMENT_COUNTER,
+        {
+            "target_type": job.target.type if job.target_id else "",
+            "outcome": "success" if succeeded else "failure",
+        },
+    )
     enqueue(
         type=kind,
         channel=Channel.EMAIL,
