@@ -3,7 +3,6 @@ submit CSRs, pick up certificates and report job status with their own credentia
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -314,8 +313,7 @@ class JobStatusView(AgentEndpoint):
         agent = self.agent(request, agent_id)
         body = StatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with transaction.atomic():
-            job = agent_work.report_status(agent, job_id, **body.validated_data)
+        job = agent_work.report_status(agent, job_id, **body.validated_data)
         return Response({"status": "updated", "job_id": job.pk, "job_status": job.status})
 
 
