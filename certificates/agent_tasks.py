@@ -2,9 +2,9 @@
 
 from celery import shared_task
 
-from certificates.services import agents
+from certificates.services import agent_sweep
 
 
 @shared_task(name="certificates.mark_offline_agents", acks_late=True, ignore_result=True)
-def mark_offline_agents() -> int:
-    return agents.mark_offline()
+def mark_offline_agents() -> dict[str, int]:
+    return agent_sweep.sweep_offline()

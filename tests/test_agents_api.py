@@ -285,3 +285,24 @@ def test_agent_list_filters_by_status_and_rejects_unknown_status(client_with_key
     assert [item["id"] for item in body["data"]] == [offline.id]
     assert "api_key_hash" not in body["data"][0]
     assert client_with_key.get("/api/v1/agents?status=Sleeping").status_code == 400
+
+
+def test_sweep_fails_deployments_held_by_a_silent_agent(settings):
+    from certificates.agent_tasks import mark_offline_agents
+
+    settings.AGENT_OFFLINE_AFTER = 300
+    now = timezone.now()
+    silent, _ = make_agent(last_heartbeat_at=now - timedelta(minutes=6))
+    alive, _ = make_agent(last_heartbeat_at=now - timedelta(minutes=1))
+    stuck = deployment_job(TargetFactory(agent=silent), status="Running", agent=silent)
+    busy = deployment_job(TargetFactory(agent=alive), status="Running", agent=alive)
+    with time_machine.travel(now, tick=False):
+        mark_offline_agents.delay()
+    stuck.refresh_from_db()
+    busy.refresh_from_db()
+    assert (stuck.status, stuck.last_error) == ("Failed", "agent offline (no heartbeat for >300s)")
+    assert busy.status == "Running"
+    assert Agent.objects.get(pk=silent.pk).status == "Offline"
+    failure = NotificationEvent.objects.get(type="DeploymentFailure")
+    assert failure.certificate_id == stuck.certificate_id and "agent offline" in failure.message
+    assert AuditEvent.objects.filter(action="deployment_job_failed", actor_type="System").count() == 1

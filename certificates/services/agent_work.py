@@ -241,18 +241,45 @@ def report_status(
 def _deployment_outcome(
     agent: Agent, job: Job, *, succeeded: bool, error: str, detail: str, now: datetime
 ) -> None:
+    record_deployment_outcome(
+        job,
+        succeeded=succeeded,
+        error=error,
+        detail=detail,
+        by=f"agent {agent.name}",
+        actor=agent.name,
+        actor_type=AGENT_ACTOR_TYPE,
+        now=now,
+    )
+
+
+def record_deployment_outcome(
+    job: Job,
+    *,
+    succeeded: bool,
+    error: str = "",
+    detail: str = "",
+    by: str,
+    actor: str,
+    actor_type: str,
+    now: datetime,
+) -> None:
+    """After a deployment job reached Completed or Failed: stamp the certificate, notify the owner, count, audit.
+
+    Call it in the transaction that moved the job.
+    """
     certificate = job.certificate
     where = f"{job.target.name} ({job.target.type})" if job.target_id else "its target"
     if succeeded:
         ManagedCertificate.objects.filter(pk=certificate.pk).update(last_deployment_at=now)
-        message = f"Certificate {certificate.name} ({certificate.common_name}) deployed to {where} by agent {agent.name}."
+        message = f"Certificate {certificate.name} ({certificate.common_name}) deployed to {where} by {by}."
         if detail:
             message += f" {detail}"
         kind, action = NotificationType.DEPLOYMENT_SUCCESS, "deployment_job_completed"
     else:
         message = (
             f"Deployment of certificate {certificate.name} ({certificate.common_name}) to {where} "
-            f"by agent {agent.name} failed: {error or 'no error given'}"
+            f"by {by} failed: {error or 'no error given'}"
         )
         kind, action = NotificationType.DEPLOYMENT_FAILURE, "deployment_job_failed"
     counters.increment(
@@ -271,18 +298,14 @@ def _deployment_outcome(
         certificate_id=certificate.pk,
         dedup_key=f"{kind}:{job.pk}:{job.attempts}",
     )
-    details = {"target_id": job.target_id, "certificate_id": certificate.pk}
+    details = {"agent_id": job.agent_id, "target_id": job.target_id, "certificate_id": certificate.pk}
     details.update({"detail": detail} if succeeded else {"error": error[:2000]})
-    _audit(agent, job, action, details, now)
-
-
-def _audit(agent: Agent, job: Job, action: str, details: dict, now: datetime) -> None:
     record(
         action,
         resource_type="job",
         resource_id=job.pk,
-        actor=agent.name,
-        actor_type=AGENT_ACTOR_TYPE,
-        details={"agent_id": agent.pk, **details},
+        actor=actor,
+        actor_type=actor_type,
+        details=details,
         now=now,
     )
