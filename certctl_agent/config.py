@@ -56,6 +56,8 @@ class AgentConfig:
         for name in NUMBERS:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be a positive number of seconds")
+        if self.ca_bundle and not Path(self.ca_bundle).is_file():
+            raise ConfigError(f"ca_bundle {self.ca_bundle} is not a readable file")
         if any(not path.is_absolute() for path in self.allowed_dirs):
             raise ConfigError("allowed_dirs must be absolute paths")
         self.server_url = self.server_url.rstrip("/")

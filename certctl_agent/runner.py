@@ -80,6 +80,8 @@ class Agent:
         try:
             self.ensure_registered()
             self.cycle(force_heartbeat=True)
+        except AgentStopped:
+            logger.info("stopping")
         except AgentRetiredError:
             logger.error("this agent was retired on the server; stopping")
             return EXIT_RETIRED

@@ -50,6 +50,8 @@ def test_env_overrides_the_file_and_plain_http_is_only_for_loopback(tmp_path):
     assert [str(p) for p in config.allowed_dirs] == ["/etc/nginx", "/etc/haproxy"]
     with pytest.raises(ConfigError, match="https"):
         load(None, {"CERTCTL_SERVER_URL": "http://certctl.example"})
+    with pytest.raises(ConfigError, match="ca_bundle"):
+        load(None, {"CERTCTL_SERVER_CA_BUNDLE": str(tmp_path / "missing.pem")})
     with pytest.raises(ConfigError, match="unknown config keys"):
         path.write_text('sever_url = "typo"\n')
         load(path, {})
