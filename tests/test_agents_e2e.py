@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography import x509
@@ -21,6 +22,7 @@ from certificates.services.ca_setup import init_ca
 from notifications.models import NotificationEvent
 from tests.agent_helpers import add_version, make_ca, sign_leaf
 from tests.factories import CertificateFactory, JobFactory, TargetFactory
+from tests.tls_proxy import tls_proxy, write_server_certificate
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOTSTRAP = "e2e-bootstrap-token"
@@ -249,3 +251,17 @@ def test_deployment_without_the_key_on_this_host_fails_and_the_other_jobs_still_
     assert failing.status == "Failed" and "not generated on this host" in failing.last_error
     assert not (sites / "a").exists()
     assert working.status == "Completed"
+
+
+def test_agent_speaks_https_and_trusts_only_its_ca_bundle(agent_env, live_server, tmp_path):
+    ca, cert, key = write_server_certificate(tmp_path)
+    upstream = urlsplit(live_server.url)
+    with tls_proxy((upstream.hostname, upstream.port), cert, key) as port:
+        https = {"CERTCTL_SERVER_URL": f"https://localhost:{port}"}
+        untrusted = run_agent(agent_env["config"], **https)
+        assert untrusted.returncode == 1 and "SSLError" in untrusted.stderr
+        assert not Agent.objects.exists()
+
+        trusted = run_agent(agent_env["config"], **https, CERTCTL_SERVER_CA_BUNDLE=str(ca))
+        assert trusted.returncode == 0, trusted.stderr
+    assert Agent.objects.get(name="web-e2e").status == "Online"
