@@ -41,6 +41,8 @@ class Agent:
     # --- lifecycle -------------------------------------------------------------------------------------
 
     def ensure_registered(self) -> Identity:
+        if self.identity is not None:
+            return self.identity
         self.state.prepare()
         identity = self.state.identity()
         if identity is None:
@@ -105,8 +107,9 @@ class Agent:
                 logger.error("this agent was retired on the server; stopping")
                 return EXIT_RETIRED
             except RequestRejected as exc:
-                if exc.status == 401:
-                    logger.error("the server does not accept this agent's credential: %s", exc)
+                if exc.status == 401 or self.identity is None:
+                    # A refused credential or registration (bad token, name taken) will not fix itself.
+                    logger.error("the server refused this agent: %s", exc)
                     return EXIT_CONFIG
                 failures += 1
                 delay = self.backoff(failures)

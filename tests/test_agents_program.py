@@ -15,6 +15,7 @@ import pytest
 
 from certctl_agent.config import ConfigError, load
 from certctl_agent.runner import Agent
+from tests.agent_helpers import make_agent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,3 +98,21 @@ def test_sigterm_stops_the_loop_cleanly(tmp_path, live_server, settings):
             process.kill()
     assert process.returncode == 0
     assert "registered as agent=" in stderr and "stopping" in stderr
+
+
+def test_loop_mode_exits_when_registration_is_refused(tmp_path, live_server, settings):
+    settings.AGENT_BOOTSTRAP_TOKEN = "loop-token"
+    make_agent(name="taken-name")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "CERTCTL_SERVER_URL": live_server.url,
+        "CERTCTL_AGENT_BOOTSTRAP_TOKEN": "loop-token",
+        "CERTCTL_AGENT_NAME": "taken-name",
+        "CERTCTL_AGENT_STATE_DIR": str(tmp_path / "state"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "certctl_agent"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "409" in result.stderr and "already exists" in result.stderr
+    assert not (tmp_path / "state" / "agent.json").exists()
