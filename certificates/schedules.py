@@ -1,7 +1,13 @@
+"""Beat schedules of the certificates app (registered by certctl.schedules after migrate)."""
+
 from django.conf import settings
 
 from certctl.schedules import Periodic
 
 PERIODIC_TASKS = [
+    Periodic("renewal-check", "certificates.check_renewals", settings.RENEWAL_CHECK_INTERVAL),
+    Periodic("job-processor", "certificates.process_jobs", settings.JOB_PROCESSOR_INTERVAL),
+    Periodic("job-retry", "certificates.retry_failed_jobs", settings.JOB_RETRY_INTERVAL),
+    Periodic("job-timeouts", "certificates.reap_job_timeouts", settings.JOB_TIMEOUT_INTERVAL),
     Periodic("agents-mark-offline", "certificates.mark_offline_agents", settings.AGENT_HEALTH_CHECK_INTERVAL),
 ]

@@ -1,1 +1,26 @@
-from certificates.agent_tasks import mark_offline_agents  # noqa: F401
+"""Celery entry points of the certificates app: each one line into a service (arguments are IDs, never objects)."""
+
+from celery import shared_task
+
+from certificates.agent_tasks import mark_offline_agents  # noqa: F401 - registers certificates.mark_offline_agents
+from certificates.services import job_processor, renewal
+
+
+@shared_task(name="certificates.check_renewals", acks_late=True, ignore_result=True)
+def check_renewals() -> None:
+    renewal.run_renewal_check()
+
+
+@shared_task(name="certificates.process_jobs", acks_late=True, ignore_result=True)
+def process_jobs() -> None:
+    job_processor.process_pending()
+
+
+@shared_task(name="certificates.retry_failed_jobs", acks_late=True, ignore_result=True)
+def retry_failed_jobs() -> None:
+    job_processor.retry_failed()
+
+
+@shared_task(name="certificates.reap_job_timeouts", acks_late=True, ignore_result=True)
+def reap_job_timeouts() -> None:
+    job_processor.reap_timeouts()

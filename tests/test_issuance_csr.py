@@ -176,14 +176,18 @@ def test_sans_are_the_certificates_names_classified_by_kind(two_tier):
     assert san.get_values_for_type(x509.RFC822Name) == ["ops@example.test"]
 
 
-def test_issuance_completes_the_job_and_creates_deployment_jobs_per_target(two_tier):
+@pytest.mark.parametrize("prefetched", [False, True])
+def test_issuance_completes_the_job_and_creates_deployment_jobs_per_target(two_tier, prefetched):
     _, issuing = two_tier
     cert = issuable_certificate(issuing)
     targets = [TargetFactory(), TargetFactory()]
     retired = TargetFactory()
     retired.retired_at = datetime.now(UTC)
     retired.save()
-    cert.targets.set([*targets, retired])
+    disabled = TargetFactory(enabled=False)
+    cert.targets.set([*targets, retired, disabled])
+    if prefetched:
+        cert = type(cert).objects.prefetch_related("targets").get(pk=cert.pk)
     job = JobFactory(certificate=cert, type="Issuance", status=JobStatus.AWAITING_CSR)
 
     issue_from_csr(cert, make_csr(names_of(cert))[0], actor="agent-1", actor_type="Agent", job=job)

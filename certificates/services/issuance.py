@@ -17,9 +17,9 @@ from django.utils import timezone
 from audit.services.record import record
 from certctl import counters
 from certctl.crypto import encrypt_bytes
-from certificates.enums import CertificateStatus, JobStatus, JobType
+from certificates.enums import ApprovalState, CertificateStatus, JobStatus, JobType
 from certificates.issuers.base import IssuerError, LeafRequest, backend_for
-from certificates.models import CertificateVersion, Job, ManagedCertificate
+from certificates.models import ApprovalRequest, CertificateVersion, Job, ManagedCertificate
 from certificates.server_keys import ServerGeneratedKey
 from certificates.services import jobs
 from certificates.services.csr_policy import CSRInvalid, IssuanceError, ProfileViolation, parse_csr, plan_leaf
@@ -27,6 +27,7 @@ from notifications.enums import Channel, NotificationType
 from notifications.services.outbox import enqueue
 
 __all__ = [
+    "ApprovalRequired",
     "CSRInvalid",
     "CertificateNotIssuable",
     "IssuanceError",
@@ -43,6 +44,12 @@ ISSUANCE_COUNTER = "certctl_issuance_total"
 
 class CertificateNotIssuable(IssuanceError):
     code = "not_issuable"
+
+
+class ApprovalRequired(IssuanceError):
+    """The profile requires approval and this issuance has no approved job (API 409)."""
+
+    code = "approval_required"
 
 
 class IssuerFailed(IssuanceError):
@@ -84,6 +91,7 @@ def issue_from_csr(
         raise CertificateNotIssuable(f"issuer {issuer.name!r} is disabled")
     if job is not None and job.status not in (JobStatus.PENDING, JobStatus.AWAITING_CSR, JobStatus.RUNNING):
         raise jobs.InvalidTransition(job, job.status, JobStatus.COMPLETED, f"job {job.pk} is {job.status}")
+    _check_approval(certificate, job)
     csr = parse_csr(csr_pem)
     plan = plan_leaf(certificate, csr)
     try:
@@ -156,7 +164,6 @@ def issue_from_csr(
                 f"{version.serial_number}, valid until {version.not_after:%Y-%m-%d}."
             ),
             certificate_id=certificate.pk,
-            dedup_key=f"renewal-success:{version.pk}",
         )
         record(
             "certificate_issued",
@@ -175,7 +182,11 @@ def issue_from_csr(
             },
             now=now,
         )
-        counters.increment(ISSUANCE_COUNTER, {"issuer_type": issuer.type, "outcome": "success"})
+        # After commit: the counter row is shared by every worker, holding its lock for the whole transaction
+        # would serialise concurrent issuances.
+        transaction.on_commit(
+            lambda: counters.increment(ISSUANCE_COUNTER, {"issuer_type": issuer.type, "outcome": "success"})
+        )
     logger.info(
         "certificate issued",
         extra={
@@ -187,9 +198,24 @@ def issue_from_csr(
     return version
 
 
+def _check_approval(certificate: ManagedCertificate, job: Job | None) -> None:
+    """A gated profile issues only for a job whose approval request was approved (or bypassed)."""
+    profile = certificate.profile
+    if profile is None or not profile.requires_approval:
+        return
+    if job is not None and ApprovalRequest.objects.filter(job=job, state=ApprovalState.APPROVED).exists():
+        return
+    raise ApprovalRequired(
+        f"profile {profile.name!r} requires approval: request a renewal and have it approved before issuing"
+    )
+
+
 def _create_deployment_jobs(certificate: ManagedCertificate, now: datetime) -> list[Job]:
     """One Pending Deployment job per enabled, live target the certificate is mapped to, owned by its agent."""
-    targets = certificate.targets.filter(enabled=True, retired_at__isnull=True).only("id", "agent_id")
+    if "targets" in getattr(certificate, "_prefetched_objects_cache", {}):  # callers issuing many prefetch
+        targets = [t for t in certificate.targets.all() if t.enabled and t.retired_at is None]
+    else:
+        targets = certificate.targets.filter(enabled=True, retired_at__isnull=True).only("id", "agent_id")
     deployments = [
         Job(
             type=JobType.DEPLOYMENT,

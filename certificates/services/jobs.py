@@ -69,7 +69,8 @@ def transition(
 ) -> Job:
     """Move `job` to `to_status`, stamp times, count attempts and audit; raise InvalidTransition otherwise.
 
-    Entering Running counts one attempt and stamps `started_at`; Completed/Failed/Cancelled stamp
+    Entering Running counts one attempt and stamps `started_at` (Failed straight from a wait counts one
+    too); Completed/Failed/Cancelled stamp
     `completed_at`; a retry (Failed -> Pending) clears it. `error` becomes `last_error` (kept on retries).
     The caller's object is updated in place and returned.
     """
@@ -81,6 +82,10 @@ def transition(
     if to_status == S.RUNNING:
         changes["attempts"] = job.attempts + 1
         changes["started_at"] = now
+    elif to_status == S.FAILED and from_status != S.RUNNING:
+        # A failure that never reached Running (e.g. no CSR before the timeout) still uses up an attempt,
+        # otherwise the retry sweep would re-arm it forever.
+        changes["attempts"] = job.attempts + 1
     if to_status in (S.COMPLETED, S.FAILED, S.CANCELLED):
         changes["completed_at"] = now
     if to_status == S.PENDING:

@@ -66,12 +66,19 @@ def settle_certificate_status(certificate: ManagedCertificate, *, now: datetime 
 
 
 def fail_issuing_job(
-    job: Job, message: str, *, actor: str, actor_type: str, now: datetime | None = None
+    job: Job,
+    message: str,
+    *,
+    actor: str,
+    actor_type: str,
+    now: datetime | None = None,
+    audit_action: str = "renewal_job_failed",
+    details: dict | None = None,
 ) -> None:
     """A renewal/issuance attempt failed: job Failed, certificate Failed (visible), RenewalFailure queued, audited."""
     now = now or timezone.now()
     with transaction.atomic():
-        if job.status in (JobStatus.PENDING, JobStatus.FAILED):
+        if job.status == JobStatus.PENDING:
             jobs.transition(job, JobStatus.RUNNING, actor=actor, actor_type=actor_type, now=now)
         jobs.transition(
             job,
@@ -80,7 +87,8 @@ def fail_issuing_job(
             actor_type=actor_type,
             error=message,
             now=now,
-            audit_action="renewal_job_failed",
+            audit_action=audit_action,
+            details=details,
         )
         certificate = ManagedCertificate.objects.select_related("owner").get(pk=job.certificate_id)
         if certificate.status not in NOT_RENEWABLE:
@@ -261,5 +269,7 @@ def run_renewal_check(*, now: datetime | None = None, batch_size: int = 500) -> 
             result.created += 1
             result.job_ids.append(job.pk)
     if result.created:
-        logger.info("renewal jobs created", extra={"created": result.created, "examined": result.examined})
+        logger.info(
+            "renewal jobs created", extra={"jobs_created": result.created, "examined": result.examined}
+        )
     return result

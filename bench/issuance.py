@@ -1,0 +1,263 @@
+"""Benchmark of issuance: 5,000 leaves from pre-made CSRs through the service layer vs raw `cryptography`.
+
+    scripts/with-services.sh /work/venv/bin/python bench/issuance.py [--count 5000] [--workers 1] [--ca-key ec|rsa]
+    [--django-ca-python /work/venv-djangoca/bin/python]
+
+Creates a fresh PostgreSQL database, a local root + intermediate CA (P-256 by default), `count` managed
+certificates and one ECDSA P-256 CSR for each. Then, in the same run:
+  1. raw cryptography: parse + verify each CSR, build the same 8 extensions, sign (no database);
+  2. service layer: `issue_from_csr` for each certificate (CSR + profile checks, signing, version row,
+     certificate update, RenewalSuccess outbox row, audit row, issuance counter: one transaction each);
+     with --workers N the certificates are split over N processes;
+  3. optionally django-ca 3.2's `sign_cert` in its own venv (bench/issuance_djangoca.py), if given.
+Prints certificates/s and ratios. Target: >= 500 certificates/s through the service layer. Never fails on timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_NAME = "certctl_bench_issuance"
+
+
+def _prepare_database() -> None:
+    """Point DATABASE_URL at a fresh database on the same server (created here, dropped on the next run)."""
+    import psycopg
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit("run me inside scripts/with-services.sh (needs DATABASE_URL for PostgreSQL)")
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{DB_NAME}"))
+
+
+def _setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "certctl.settings")
+    os.environ.setdefault("CERTCTL_DEBUG", "true")
+    os.environ.setdefault("CERTCTL_DATA_DIR", str(ROOT / ".tmp" / "bench-data"))
+    import logging
+
+    import django
+
+    django.setup()
+    logging.disable(logging.INFO)  # one "certificate issued" line per leaf would drown the figures
+    from tests.issuance_helpers import _ensure_notification_task
+
+    _ensure_notification_task()
+
+
+def _seed(count: int, ca_key: str) -> tuple[list[str], list[str]]:
+    from django.core.management import call_command
+
+    from certificates import models as m
+    from certificates.services.ca_setup import init_ca
+    from tests.issuance_helpers import make_csr
+
+    call_command("migrate", verbosity=0)
+    root = init_ca("bench-root", subject="CN=Bench Root", key_type=ca_key)
+    issuing = init_ca("bench-issuing", subject="CN=Bench Issuing", key_type=ca_key, parent=root)
+    team = m.Team.objects.create(name="bench")
+    owner = m.Owner.objects.create(name="Bench", email="bench@example.test", team=team)
+    policy = m.RenewalPolicy.objects.create(name="bench")
+    profile = m.CertificateProfile.objects.create(name="bench")
+    certs = m.ManagedCertificate.objects.bulk_create(
+        [
+            m.ManagedCertificate(
+                name=f"bench-{i}",
+                common_name=f"svc{i}.bench.example.test",
+                sans=[f"alt{i}.bench.example.test"],
+                owner=owner,
+                team=team,
+                issuer=issuing,
+                renewal_policy=policy,
+                profile=profile,
+            )
+            for i in range(count)
+        ],
+        batch_size=1000,
+    )
+    csrs = [make_csr([c.common_name, *c.sans])[0] for c in certs]
+    return [c.pk for c in certs], csrs
+
+
+def _raw_cryptography(csrs: list[str]) -> float:
+    """The floor: what signing alone costs with the same CA and extensions, no checks, no database."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+
+    from certificates.issuers.local import cached_material, signing_hash
+    from certificates.models import Issuer
+
+    ca = cached_material(Issuer.objects.get(name="bench-issuing"))
+    algorithm = signing_hash(ca.private_key)
+    ski_ca = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski_ca)
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    for pem in csrs:
+        csr = x509.load_pem_x509_csr(pem.encode())
+        assert csr.is_signature_valid
+        names = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        key = csr.public_key()
+        (
+            x509.CertificateBuilder()
+            .subject_name(csr.subject)
+            .issuer_name(ca.certificate.subject)
+            .public_key(key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + timedelta(days=90))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key), critical=False)
+            .add_extension(aki, critical=False)
+            .add_extension(
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            [x509.UniformResourceIdentifier("http://x/crl")], None, None, None
+                        )
+                    ]
+                ),
+                critical=False,
+            )
+            .add_extension(
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.OCSP,
+                            x509.UniformResourceIdentifier("http://x/ocsp"),
+                        )
+                    ]
+                ),
+                critical=False,
+            )
+            .add_extension(names, critical=False)
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                critical=False,
+            )
+            .sign(ca.private_key, algorithm)
+        )
+    return time.perf_counter() - started
+
+
+def _service_worker(pairs: list[tuple[str, str]]) -> float:
+    from django.db import connection
+
+    from certificates.models import ManagedCertificate
+    from certificates.services.issuance import issue_from_csr
+
+    connection.close()  # a forked child needs its own connection
+    by_pk = (
+        ManagedCertificate.objects.select_related("issuer", "profile", "owner", "renewal_policy")
+        .prefetch_related("targets")
+        .in_bulk([pk for pk, _ in pairs])
+    )
+    started = time.perf_counter()
+    for pk, csr in pairs:
+        issue_from_csr(by_pk[pk], csr, actor="bench", actor_type="System")
+    return time.perf_counter() - started
+
+
+def _service_layer(cert_ids: list[str], csrs: list[str], workers: int) -> float:
+    pairs = list(zip(cert_ids, csrs, strict=True))
+    if workers == 1:
+        return _service_worker(pairs)
+    from django.db import connection
+
+    connection.close()
+    chunks = [pairs[i::workers] for i in range(workers)]
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pool.map(_service_worker, chunks)
+    return time.perf_counter() - started
+
+
+def _round_trip_ms(n: int = 500) -> float:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        for _ in range(n):
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    return (time.perf_counter() - started) / n * 1000
+
+
+def _django_ca(python: str, count: int) -> dict | None:
+    script = ROOT / "bench" / "issuance_djangoca.py"
+    result = subprocess.run(
+        [python, str(script), "--count", str(count)], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    if result.returncode != 0:
+        print(f"django-ca run failed:\n{result.stderr[-2000:]}")
+        return None
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--ca-key", choices=["ec", "rsa"], default="ec")
+    parser.add_argument("--django-ca-python", help="python of a venv with django-ca 3.2 installed")
+    args = parser.parse_args()
+
+    _prepare_database()
+    _setup_django()
+    from certificates.models import CertificateVersion
+    from notifications.models import NotificationEvent
+
+    t0 = time.perf_counter()
+    cert_ids, csrs = _seed(args.count, args.ca_key)
+    print(
+        f"seeded {args.count} certificates and CSRs in {time.perf_counter() - t0:.1f} s (CA key: {args.ca_key})"
+    )
+
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, {_round_trip_ms():.3f} ms per SELECT 1"
+    )
+    raw = _raw_cryptography(csrs)
+    service = _service_layer(cert_ids, csrs, args.workers)
+    issued = CertificateVersion.objects.count()
+    assert issued == args.count, f"expected {args.count} versions, found {issued}"
+    assert NotificationEvent.objects.filter(type="RenewalSuccess").count() == args.count
+
+    raw_rate, service_rate = args.count / raw, args.count / service
+    print(f"raw cryptography (parse+verify+sign, no DB): {raw_rate:8.0f} certs/s  ({raw:.2f} s)")
+    print(
+        f"service layer issue_from_csr, {args.workers} worker(s): {service_rate:8.0f} certs/s  ({service:.2f} s)"
+        f"  = {service_rate / raw_rate:.0%} of raw"
+    )
+    if args.django_ca_python:
+        other = _django_ca(args.django_ca_python, args.count)
+        if other:
+            print(
+                f"django-ca {other['version']} sign_cert (SQLite):   {other['rate']:8.0f} certs/s  "
+                f"({other['seconds']:.2f} s); service layer is {service_rate / other['rate']:.1f}x"
+            )
+    print(f"load average after the run: {os.getloadavg()[0]:.1f}")
+    print(f"target >= 500 certs/s through the service layer: {'met' if service_rate >= 500 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

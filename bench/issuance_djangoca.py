@@ -1,0 +1,116 @@
+"""django-ca 3.2's `sign_cert` path (`Certificate.objects.create_cert`) on the same workload, for comparison.
+
+Run with the python of a separate venv that has django-ca (`pip install "django-ca>=3.2,<3.3"`); bench/issuance.py
+calls it with --django-ca-python. It configures a throw-away Django project on SQLite (django-ca's headless
+default), creates an EC P-256 root + intermediate with the DB key backend, signs `count` P-256 CSRs with the
+default profile, and prints one JSON line: {"version", "count", "seconds", "rate"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+
+def _configure(data_dir: Path) -> None:
+    import django
+    from django.conf import settings
+
+    settings.configure(
+        SECRET_KEY="bench-only",
+        INSTALLED_APPS=[
+            "django.contrib.contenttypes",
+            "django.contrib.auth",
+            "django.contrib.admin",
+            "django.contrib.sessions",
+            "django.contrib.messages",
+            "django_object_actions",
+            "django_ca",
+        ],
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(data_dir / "ca.sqlite3")}},
+        USE_TZ=True,
+        CA_DEFAULT_HOSTNAME="ca.bench.example.test",
+        CA_KEY_BACKENDS={"default": {"BACKEND": "django_ca.key_backends.db.DBBackend"}},
+        CA_OCSP_KEY_BACKENDS={"default": {"BACKEND": "django_ca.key_backends.db.DBOCSPBackend"}},
+        CA_USE_CELERY=False,
+        DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
+        ROOT_URLCONF=__name__,  # django-ca reverses its URLs (CRL, issuer) while signing
+    )
+    django.setup()
+    from django.urls import include, path
+
+    globals()["urlpatterns"] = [path("django_ca/", include("django_ca.urls"))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=5000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        _configure(Path(tmp))
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        from django.core.management import call_command
+        from django_ca import __version__
+        from django_ca.key_backends import key_backends
+        from django_ca.key_backends.db.models import DBCreatePrivateKeyOptions, DBUsePrivateKeyOptions
+        from django_ca.models import Certificate, CertificateAuthority
+
+        call_command("migrate", verbosity=0)
+        backend = key_backends["default"]
+        now = datetime.now(UTC)
+        name = lambda cn: x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])  # noqa: E731
+        root = CertificateAuthority.objects.init(
+            "bench-root",
+            backend,
+            DBCreatePrivateKeyOptions(key_type="EC", elliptic_curve="secp256r1", password=None),
+            subject=name("Bench Root"),
+            not_after=now + timedelta(days=3650),
+            key_type="EC",
+            path_length=1,
+        )
+        issuing = CertificateAuthority.objects.init(
+            "bench-issuing",
+            backend,
+            DBCreatePrivateKeyOptions(key_type="EC", elliptic_curve="secp256r1", password=None),
+            subject=name("Bench Issuing"),
+            not_after=now + timedelta(days=3000),
+            key_type="EC",
+            parent=root,
+            use_parent_private_key_options=DBUsePrivateKeyOptions(),
+        )
+        csrs = []
+        for i in range(args.count):
+            key = ec.generate_private_key(ec.SECP256R1())
+            cn = f"svc{i}.bench.example.test"
+            csrs.append(
+                (
+                    cn,
+                    x509.CertificateSigningRequestBuilder()
+                    .subject_name(name(cn))
+                    .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False)
+                    .sign(key, hashes.SHA256()),
+                )
+            )
+        options = DBUsePrivateKeyOptions()
+        started = time.perf_counter()
+        for cn, csr in csrs:
+            Certificate.objects.create_cert(
+                issuing, options, csr, subject=name(cn), not_after=timedelta(days=90)
+            )
+        seconds = time.perf_counter() - started
+    print(
+        json.dumps(
+            {"version": __version__, "count": args.count, "seconds": seconds, "rate": args.count / seconds}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Serializers of the issuance endpoints: jobs, versions, approvals and the lifecycle request bodies."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from rest_framework import serializers
+
+from certificates.models import ApprovalRequest, CertificateVersion, Job
+
+
+class _UTCModelSerializer(serializers.ModelSerializer):
+    """Times go out in UTC with a `Z`."""
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if field_class is serializers.DateTimeField:
+            kwargs["default_timezone"] = UTC
+        return field_class, kwargs
+
+
+class JobSerializer(_UTCModelSerializer):
+    certificate_id = serializers.CharField(read_only=True)
+    target_id = serializers.CharField(read_only=True, allow_null=True)
+    agent_id = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "type",
+            "certificate_id",
+            "target_id",
+            "agent_id",
+            "status",
+            "attempts",
+            "max_attempts",
+            "last_error",
+            "scheduled_at",
+            "started_at",
+            "completed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class IssuedVersionSerializer(_UTCModelSerializer):
+    certificate_id = serializers.CharField(read_only=True)
+    issuer_id = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = CertificateVersion
+        fields = [
+            "id",
+            "certificate_id",
+            "issuer_id",
+            "serial_number",
+            "not_before",
+            "not_after",
+            "fingerprint_sha256",
+            "pem_chain",
+            "csr_pem",
+            "key_algorithm",
+            "key_size",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ApprovalSerializer(_UTCModelSerializer):
+    certificate_id = serializers.CharField(read_only=True)
+    job_id = serializers.CharField(read_only=True)
+    profile_id = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = ApprovalRequest
+        fields = [
+            "id",
+            "certificate_id",
+            "job_id",
+            "profile_id",
+            "requested_by",
+            "state",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+            "metadata",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class RenewRequestSerializer(serializers.Serializer):
+    force = serializers.BooleanField(required=False, default=False)
+
+
+class RenewResponseSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    job_id = serializers.CharField()
+    job_type = serializers.CharField()
+    job_status = serializers.CharField()
+
+
+class IssueRequestSerializer(serializers.Serializer):
+    csr_pem = serializers.CharField(max_length=65536, trim_whitespace=False)
+
+
+class Pkcs12RequestSerializer(serializers.Serializer):
+    password = serializers.CharField(min_length=4, max_length=1024, trim_whitespace=False)
+
+
+class PemExportSerializer(serializers.Serializer):
+    certificate_id = serializers.CharField()
+    version_id = serializers.CharField()
+    serial_number = serializers.CharField()
+    cert_pem = serializers.CharField()
+    chain_pem = serializers.CharField()
+    full_pem = serializers.CharField()
+    private_key_pem = serializers.CharField(required=False)
+
+
+class BulkRenewRequestSerializer(serializers.Serializer):
+    profile_id = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    owner_id = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    agent_id = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    issuer_id = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    team_id = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    certificate_ids = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, allow_empty=True, max_length=100000
+    )
+
+    def validate(self, attrs):
+        if not any(attrs.get(key) for key in self.fields):
+            raise serializers.ValidationError(
+                "give at least one criterion: profile_id, owner_id, agent_id, issuer_id, team_id or certificate_ids"
+            )
+        return attrs
+
+
+class BulkRenewJobSerializer(serializers.Serializer):
+    certificate_id = serializers.CharField()
+    job_id = serializers.CharField()
+
+
+class BulkRenewErrorSerializer(serializers.Serializer):
+    certificate_id = serializers.CharField()
+    error = serializers.CharField()
+
+
+class BulkRenewResponseSerializer(serializers.Serializer):
+    total_matched = serializers.IntegerField()
+    total_enqueued = serializers.IntegerField()
+    total_skipped = serializers.IntegerField()
+    total_failed = serializers.IntegerField()
+    enqueued_jobs = BulkRenewJobSerializer(many=True)
+    errors = BulkRenewErrorSerializer(many=True)
+
+
+class DecisionRequestSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class DecisionResponseSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    action = serializers.ChoiceField(choices=["approved", "rejected"])
+    decided_by = serializers.CharField()
+    state = serializers.CharField()
+    job_id = serializers.CharField()
+
+
+class IssuerTestResponseSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["success", "failed"])
+    message = serializers.CharField()
+    tested_at = serializers.DateTimeField(default_timezone=UTC)
