@@ -110,3 +110,17 @@ def test_agent_reporting_a_csr_job_failed_fails_it_with_renewal_failure(api_clie
         f"/api/v1/agents/{agent.id}/jobs/{job.id}/status", {"status": "Completed"}, format="json"
     )
     assert completed.status_code == 400
+
+
+def test_csr_for_a_gated_profile_without_approval_is_409(api_client, setup):
+    agent, credential, certificate, _, _ = setup
+    certificate.profile.requires_approval = True
+    certificate.profile.save(update_fields=["requires_approval"])
+    agent_client(api_client, credential)
+    response = api_client.post(
+        f"/api/v1/agents/{agent.id}/csr",
+        {"certificate_id": certificate.id, "csr_pem": csr_for(certificate)},
+        format="json",
+    )
+    assert response.status_code == 409 and response.json()["error"] == "approval_required"
+    assert not certificate.versions.exists()

@@ -26,7 +26,7 @@ from certificates.enums import AgentStatus
 from certificates.models import Agent, Job
 from certificates.services import agent_work, agents
 from certificates.services import jobs as job_service
-from certificates.services.issuance import IssuanceError
+from certificates.services.issuance import ApprovalRequired, IssuanceError
 
 OPERATOR_AUTH = [APIKeyAuthentication, StaffSessionAuthentication]
 
@@ -104,7 +104,10 @@ def _domain_error(exc: Exception) -> Exception:
         (job_service.InvalidTransition, Conflict),
     ]
     if isinstance(exc, IssuanceError):
-        rejected = exceptions.ParseError(str(exc))  # 400 with the issuance reason as the error code
+        # 400 with the issuance reason as the error code; a missing approval is a state conflict (409).
+        rejected = (
+            Conflict(str(exc)) if isinstance(exc, ApprovalRequired) else exceptions.ParseError(str(exc))
+        )
         rejected.error_code = exc.code
         return rejected
     for domain, api in mapping:
