@@ -186,24 +186,3 @@ class TargetSerializer(InventorySerializer):
                 "so keep credentials in the agent's local configuration"
             )
         return value
-
-
-class AgentSerializer(InventorySerializer):
-    class Meta:
-        model = Agent
-        fields = [
-            "id",
-            "name",
-            "hostname",
-            "status",
-            "last_heartbeat_at",
-            "registered_at",
-            "os",
-            "architecture",
-            "ip_address",
-            "version",
-            "metadata",
-            "retired_at",
-            "retired_reason",
-        ]
-        read_only_fields = fields

@@ -2,6 +2,7 @@ from django.urls import re_path
 
 from certctl.api.routers import OptionalSlashRouter
 from certificates.api import lifecycle, revocation, views
+from certificates.api.agents import agent_urlpatterns
 from certificates.api.certificate_views import CertificateViewSet
 from certificates.api.jobs import ApprovalViewSet, JobViewSet
 
@@ -13,7 +14,6 @@ router.register("profiles", views.ProfileViewSet, basename="profile")
 router.register("renewal-policies", views.RenewalPolicyViewSet, basename="renewal-policy")
 router.register("certificates", CertificateViewSet, basename="certificate")
 router.register("targets", views.TargetViewSet, basename="target")
-router.register("agents", views.AgentViewSet, basename="agent")
 router.register("jobs", JobViewSet, basename="job")
 router.register("approvals", ApprovalViewSet, basename="approval")
 
@@ -48,4 +48,5 @@ revocation_urls = [
     ),
 ]
 
-urlpatterns = [*issuance_urls, *revocation_urls, *router.urls]
+# Agent routes serve GET /agents and /agents/{id} themselves (with the agent-facing actions), so the router has no agents.
+urlpatterns = [*issuance_urls, *revocation_urls, *agent_urlpatterns, *router.urls]

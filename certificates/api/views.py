@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
-from rest_framework.decorators import action
 
 from certctl.api.permissions import IsAdminClient, IsAuthenticatedClient
 from certificates.api import serializers as s
 from certificates.api.base import InventoryViewSet
 from certificates.models import (
-    Agent,
     CertificateProfile,
     DeploymentTarget,
     Issuer,
@@ -74,19 +71,3 @@ class TargetViewSet(InventoryViewSet):
     queryset = DeploymentTarget.objects.all()
     serializer_class = s.TargetSerializer
     filterset_fields = ["agent_id", "type", "enabled"]
-
-
-@extend_schema(tags=["agents"])
-class AgentViewSet(viewsets.ReadOnlyModelViewSet):
-    """Agents in service (`/agents`) and retired ones (`/agents/retired`); agents register themselves."""
-
-    serializer_class = s.AgentSerializer
-    filterset_fields = ["status"]
-
-    def get_queryset(self):
-        retired = self.action == "retired"
-        return Agent.objects.filter(retired_at__isnull=not retired)
-
-    @action(detail=False, methods=["get"])
-    def retired(self, request):
-        return self.list(request)

@@ -1,0 +1,3 @@
+from certctl_agent.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""Agent configuration: a TOML file, then CERTCTL_* environment variables on top (the environment wins)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+ENV_VARS = {
+    "server_url": "CERTCTL_SERVER_URL",
+    "bootstrap_token": "CERTCTL_AGENT_BOOTSTRAP_TOKEN",
+    "name": "CERTCTL_AGENT_NAME",
+    "state_dir": "CERTCTL_AGENT_STATE_DIR",
+    "poll_interval": "CERTCTL_AGENT_POLL_INTERVAL",
+    "heartbeat_interval": "CERTCTL_AGENT_HEARTBEAT_INTERVAL",
+    "max_backoff": "CERTCTL_AGENT_MAX_BACKOFF",
+    "ca_bundle": "CERTCTL_SERVER_CA_BUNDLE",
+    "allowed_dirs": "CERTCTL_AGENT_ALLOWED_DIRS",
+    "allowed_commands": "CERTCTL_AGENT_ALLOWED_COMMANDS",
+    "command_timeout": "CERTCTL_AGENT_COMMAND_TIMEOUT",
+    "request_timeout": "CERTCTL_AGENT_REQUEST_TIMEOUT",
+}
+NUMBERS = {"poll_interval", "heartbeat_interval", "max_backoff", "command_timeout", "request_timeout"}
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass
+class AgentConfig:
+    server_url: str = "https://localhost:8443"
+    bootstrap_token: str = field(default="", repr=False)
+    name: str = field(default_factory=socket.gethostname)
+    state_dir: Path = Path("/var/lib/certctl-agent")
+    poll_interval: float = 30.0
+    heartbeat_interval: float = 60.0
+    max_backoff: float = 300.0
+    ca_bundle: str = ""
+    allowed_dirs: list[Path] = field(default_factory=list)
+    allowed_commands: list[str] = field(default_factory=list)
+    command_timeout: float = 120.0
+    request_timeout: float = 30.0
+
+    def validate(self) -> AgentConfig:
+        parts = urlsplit(self.server_url)
+        if parts.scheme not in {"https", "http"} or not parts.hostname:
+            raise ConfigError(f"server_url must be an https:// URL, got {self.server_url!r}")
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            raise ConfigError("server_url must use https (plain http is accepted only for a loopback server)")
+        for name in NUMBERS:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be a positive number of seconds")
+        if self.ca_bundle and not Path(self.ca_bundle).is_file():
+            raise ConfigError(f"ca_bundle {self.ca_bundle} is not a readable file")
+        if any(not path.is_absolute() for path in self.allowed_dirs):
+            raise ConfigError("allowed_dirs must be absolute paths")
+        self.server_url = self.server_url.rstrip("/")
+        return self
+
+
+def _list(value: str, separator: str) -> list[str]:
+    return [item.strip() for item in value.split(separator) if item.strip()]
+
+
+def load(path: str | os.PathLike | None = None, environ: dict[str, str] | None = None) -> AgentConfig:
+    """Read the TOML file (if any), apply the environment, validate."""
+    environ = os.environ if environ is None else environ
+    values: dict = {}
+    if path:
+        try:
+            with open(path, "rb") as handle:
+                values.update(tomllib.load(handle))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    unknown = set(values) - set(ENV_VARS)
+    if unknown:
+        raise ConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
+    for key, var in ENV_VARS.items():
+        raw = environ.get(var)
+        if raw in (None, ""):
+            continue
+        if key == "allowed_dirs":
+            values[key] = _list(raw, os.pathsep)
+        elif key == "allowed_commands":
+            values[key] = _list(raw, "\n")
+        else:
+            values[key] = raw
+    try:
+        for key in NUMBERS & set(values):
+            values[key] = float(values[key])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"not a number: {exc}") from exc
+    if "state_dir" in values:
+        values["state_dir"] = Path(values["state_dir"])
+    if "allowed_dirs" in values:
+        values["allowed_dirs"] = [Path(item) for item in values["allowed_dirs"]]
+    if "allowed_commands" in values:
+        values["allowed_commands"] = [str(item).strip() for item in values["allowed_commands"]]
+    return AgentConfig(**values).validate()

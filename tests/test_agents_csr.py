@@ -1,0 +1,126 @@
+"""CSR submission by an agent: signed for its own AwaitingCSR jobs, refused otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from certificates.models import Job
+from notifications.models import NotificationEvent
+from tests.agent_helpers import agent_client, make_agent
+from tests.factories import JobFactory, TargetFactory
+from tests.issuance_helpers import issuable_certificate, make_csr, make_root
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def setup():
+    agent, credential = make_agent()
+    certificate = issuable_certificate(make_root(), sans=["api.example.test"])
+    target = TargetFactory(agent=agent)
+    certificate.targets.add(target)
+    job = JobFactory(type="Renewal", status="AwaitingCSR", certificate=certificate)
+    return agent, credential, certificate, target, job
+
+
+def csr_for(certificate) -> str:
+    return make_csr([certificate.common_name, *certificate.sans])[0]
+
+
+def test_csr_for_an_awaiting_job_is_signed_and_deployments_are_created(api_client, setup):
+    agent, credential, certificate, target, job = setup
+    agent_client(api_client, credential)
+    response = api_client.post(
+        f"/api/v1/agents/{agent.id}/csr",
+        {"certificate_id": certificate.id, "csr_pem": csr_for(certificate), "job_id": job.id},
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "csr_signed"
+    job.refresh_from_db()
+    assert (job.status, job.agent_id) == ("Completed", agent.id)
+    deployment = Job.objects.get(type="Deployment", certificate=certificate)
+    assert (deployment.status, deployment.target_id, deployment.agent_id) == ("Pending", target.id, agent.id)
+    pickup = api_client.get(f"/api/v1/agents/{agent.id}/certificates/{certificate.id}").json()
+    assert pickup["certificate_pem"] == certificate.versions.get().pem_chain
+
+
+def test_a_second_submission_for_the_same_job_is_refused(api_client, setup):
+    agent, credential, certificate, _, _ = setup
+    agent_client(api_client, credential)
+    url = f"/api/v1/agents/{agent.id}/csr"
+    body = {"certificate_id": certificate.id, "csr_pem": csr_for(certificate)}
+    assert api_client.post(url, body, format="json").status_code == 202
+    response = api_client.post(url, body, format="json")
+    assert response.status_code == 409
+    assert certificate.versions.count() == 1
+
+
+def test_csr_for_another_agents_certificate_is_404(api_client, setup):
+    _, _, certificate, _, _ = setup
+    stranger, credential = make_agent()
+    agent_client(api_client, credential)
+    response = api_client.post(
+        f"/api/v1/agents/{stranger.id}/csr",
+        {"certificate_id": certificate.id, "csr_pem": csr_for(certificate)},
+        format="json",
+    )
+    assert response.status_code == 404
+    assert not certificate.versions.exists()
+
+
+def test_a_csr_with_names_outside_the_certificate_is_400_and_the_job_keeps_waiting(api_client, setup):
+    agent, credential, certificate, _, job = setup
+    agent_client(api_client, credential)
+    response = api_client.post(
+        f"/api/v1/agents/{agent.id}/csr",
+        {"certificate_id": certificate.id, "csr_pem": make_csr(["evil.example.org"])[0]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] in {"csr_invalid", "profile_violation"}
+    job.refresh_from_db()
+    assert job.status == "AwaitingCSR"
+
+
+def test_garbage_csr_is_400(api_client, setup):
+    agent, credential, certificate, _, _ = setup
+    agent_client(api_client, credential)
+    response = api_client.post(
+        f"/api/v1/agents/{agent.id}/csr",
+        {"certificate_id": certificate.id, "csr_pem": "not a csr"},
+        format="json",
+    )
+    assert response.status_code == 400
+
+
+def test_agent_reporting_a_csr_job_failed_fails_it_with_renewal_failure(api_client, setup):
+    agent, credential, certificate, _, job = setup
+    agent_client(api_client, credential)
+    response = api_client.post(
+        f"/api/v1/agents/{agent.id}/jobs/{job.id}/status",
+        {"status": "Failed", "error": "no entropy"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    job.refresh_from_db()
+    assert job.status == "Failed" and "no entropy" in job.last_error
+    assert NotificationEvent.objects.filter(type="RenewalFailure", certificate=certificate).exists()
+    completed = api_client.post(
+        f"/api/v1/agents/{agent.id}/jobs/{job.id}/status", {"status": "Completed"}, format="json"
+    )
+    assert completed.status_code == 400
+
+
+def test_csr_for_a_gated_profile_without_approval_is_409(api_client, setup):
+    agent, credential, certificate, _, _ = setup
+    certificate.profile.requires_approval = True
+    certificate.profile.save(update_fields=["requires_approval"])
+    agent_client(api_client, credential)
+    response = api_client.post(
+        f"/api/v1/agents/{agent.id}/csr",
+        {"certificate_id": certificate.id, "csr_pem": csr_for(certificate)},
+        format="json",
+    )
+    assert response.status_code == 409 and response.json()["error"] == "approval_required"
+    assert not certificate.versions.exists()

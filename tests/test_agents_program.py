@@ -1,0 +1,118 @@
+"""The agent program's loop: configuration, back-off on server errors and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from certctl_agent.config import ConfigError, load
+from certctl_agent.runner import Agent
+from tests.agent_helpers import make_agent
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RecordingStop(threading.Event):
+    """Stands in for the sleep between cycles: records each delay instead of waiting it out."""
+
+    def __init__(self, cycles: int) -> None:
+        super().__init__()
+        self.delays: list[float] = []
+        self.cycles = cycles
+
+    def wait(self, timeout=None) -> bool:
+        self.delays.append(timeout)
+        if len(self.delays) >= self.cycles:
+            self.set()
+        return self.is_set()
+
+
+def test_env_overrides_the_file_and_plain_http_is_only_for_loopback(tmp_path):
+    path = tmp_path / "agent.toml"
+    path.write_text('server_url = "https://certctl.example:8443"\npoll_interval = 10\nname = "from-file"\n')
+    config = load(
+        path, {"CERTCTL_AGENT_NAME": "from-env", "CERTCTL_AGENT_ALLOWED_DIRS": "/etc/nginx:/etc/haproxy"}
+    )
+    assert (config.name, config.poll_interval) == ("from-env", 10.0)
+    assert [str(p) for p in config.allowed_dirs] == ["/etc/nginx", "/etc/haproxy"]
+    with pytest.raises(ConfigError, match="https"):
+        load(None, {"CERTCTL_SERVER_URL": "http://certctl.example"})
+    with pytest.raises(ConfigError, match="ca_bundle"):
+        load(None, {"CERTCTL_SERVER_CA_BUNDLE": str(tmp_path / "missing.pem")})
+    with pytest.raises(ConfigError, match="unknown config keys"):
+        path.write_text('sever_url = "typo"\n')
+        load(path, {})
+
+
+def test_server_errors_back_off_exponentially_up_to_the_cap(tmp_path):
+    config = load(
+        None,
+        {
+            "CERTCTL_SERVER_URL": f"http://127.0.0.1:{closed_port()}",
+            "CERTCTL_AGENT_BOOTSTRAP_TOKEN": "t",
+            "CERTCTL_AGENT_STATE_DIR": str(tmp_path / "state"),
+            "CERTCTL_AGENT_POLL_INTERVAL": "5",
+            "CERTCTL_AGENT_MAX_BACKOFF": "30",
+        },
+    )
+    stop = RecordingStop(cycles=5)
+    assert Agent(config, stop=stop).run_forever() == 0
+    assert stop.delays == [5, 10, 20, 30, 30]
+
+
+def test_sigterm_stops_the_loop_cleanly(tmp_path, live_server, settings):
+    settings.AGENT_BOOTSTRAP_TOKEN = "sigterm-token"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "CERTCTL_SERVER_URL": live_server.url,
+        "CERTCTL_AGENT_BOOTSTRAP_TOKEN": "sigterm-token",
+        "CERTCTL_AGENT_STATE_DIR": str(tmp_path / "state"),
+        "CERTCTL_AGENT_POLL_INTERVAL": "3600",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "certctl_agent"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "state" / "agent.json").exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)  # waiting for a real process to register, not for time to pass
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert "registered as agent=" in stderr and "stopping" in stderr
+
+
+def test_loop_mode_exits_when_registration_is_refused(tmp_path, live_server, settings):
+    settings.AGENT_BOOTSTRAP_TOKEN = "loop-token"
+    make_agent(name="taken-name")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "CERTCTL_SERVER_URL": live_server.url,
+        "CERTCTL_AGENT_BOOTSTRAP_TOKEN": "loop-token",
+        "CERTCTL_AGENT_NAME": "taken-name",
+        "CERTCTL_AGENT_STATE_DIR": str(tmp_path / "state"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "certctl_agent"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "409" in result.stderr and "already exists" in result.stderr
+    assert not (tmp_path / "state" / "agent.json").exists()
