@@ -52,6 +52,7 @@ trap cleanup EXIT INT TERM
 "${run_pg[@]}" "$bindir/initdb" -D "$pgdata" -A trust -U postgres --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
 "${run_pg[@]}" "$bindir/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w start -o \
   "-p $pg_port -k $pgdata -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >/dev/null
+"${run_pg[@]}" "$bindir/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres certctl
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
   --pidfile "$state/redis.pid" --logfile "$state/redis.log" --dir "$state"
 for _ in $(seq 50); do [ -s "$state/redis.pid" ] && break; sleep 0.1; done
