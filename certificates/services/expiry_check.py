@@ -1,0 +1,298 @@
+"""The expiry check: move certificates to Expiring/Expired and fan threshold alerts out to every configured channel.
+
+One run reads the policies once, streams the certificates that are inside their policy's alert window (or already
+expired) and handles them in chunks, each chunk in one transaction with a fixed number of statements: status
+updates, one dedup probe, one bulk INSERT of new alerts, one bulk audit INSERT and one metrics UPSERT. The query
+count therefore depends on the number of chunks, never on the number of alerts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from certctl import counters
+from certificates.enums import CertificateStatus
+from certificates.models import ManagedCertificate, RenewalPolicy
+from certificates.services.alert_routing import (
+    PolicyRouting,
+    alert_text,
+    days_left,
+    dedup_key,
+    fired_thresholds,
+    policy_routing,
+    recipient_for,
+)
+from certificates.services.expiry_audit import AuditEntry, write_audit_batch
+from notifications.enums import NotificationType
+from notifications.models import NotificationEvent
+from notifications.services.bulk_outbox import PendingEvent, enqueue_many
+
+logger = logging.getLogger(__name__)
+
+METRIC = "certctl_expiry_alerts_total"
+CHUNK_SIZE = 20_000
+NOT_SCANNED = (CertificateStatus.ARCHIVED, CertificateStatus.REVOKED, CertificateStatus.RENEWAL_IN_PROGRESS)
+# Failed keeps its status (it tells an operator issuance broke); Expired never goes back from here.
+MOVABLE = (CertificateStatus.PENDING, CertificateStatus.ACTIVE, CertificateStatus.EXPIRING)
+CERT_FIELDS = (
+    "id",
+    "name",
+    "common_name",
+    "status",
+    "expires_at",
+    "renewal_policy_id",
+    "owner__name",
+    "owner__email",
+    "team__name",
+)
+
+
+@dataclass
+class ExpiryCheckResult:
+    """What one run did; the management command prints it and the task logs it."""
+
+    scanned: int = 0
+    status_changes: Counter = field(default_factory=Counter)
+    created: Counter = field(default_factory=Counter)
+    deduped: int = 0
+    skipped_no_channels: int = 0
+    skipped_invalid_channel: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scanned": self.scanned,
+            "status_changes": dict(sorted(self.status_changes.items())),
+            "alerts_created": dict(sorted(self.created.items())),
+            "deduped": self.deduped,
+            "skipped_no_channels": self.skipped_no_channels,
+            "skipped_invalid_channel": self.skipped_invalid_channel,
+        }
+
+
+@dataclass
+class _Candidate:
+    event: PendingEvent
+    days: int
+
+
+@dataclass
+class _ChunkWork:
+    audits: list[AuditEntry] = field(default_factory=list)
+    candidates: list[_Candidate] = field(default_factory=list)
+    moves: dict[tuple[str, str], list[tuple[str, datetime]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    metrics: Counter = field(default_factory=Counter)
+
+
+def check_expiring_certificates(now: datetime | None = None) -> ExpiryCheckResult:
+    """Scan certificates within their policy's largest alert threshold (or expired), update statuses, create alerts.
+
+    Safe to run concurrently: status moves are conditional on the status read, and each alert's dedup key is
+    unique in the database, so two runs never create the same alert twice.
+    """
+    now = now or timezone.now()
+    result = ExpiryCheckResult()
+    routings = {
+        policy_id: policy_routing(thresholds, severity_map, channels)
+        for policy_id, thresholds, severity_map, channels in RenewalPolicy.objects.values_list(
+            "id", "alert_thresholds_days", "alert_severity_map", "alert_channels"
+        )
+    }
+    if not routings:
+        return result
+    rows = (
+        ManagedCertificate.objects.exclude(status__in=NOT_SCANNED)
+        .filter(_alert_window(routings, now))
+        .order_by("expires_at", "id")
+        .values_list(*CERT_FIELDS)
+    )
+    for chunk in _chunks(rows.iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE):
+        with transaction.atomic():
+            _process_chunk(chunk, routings, now, result)
+    logger.info("expiry check finished", extra={"summary": result.as_dict()})
+    return result
+
+
+def _alert_window(routings: dict[str, PolicyRouting], now: datetime) -> Q:
+    """Already expired, or within the largest threshold of the certificate's own policy (exact, in SQL)."""
+    by_window: dict[int, list[str]] = defaultdict(list)
+    for policy_id, routing in routings.items():
+        by_window[routing.max_threshold].append(policy_id)
+    window = Q(expires_at__lte=now)
+    for days, policy_ids in by_window.items():
+        window |= Q(renewal_policy_id__in=policy_ids, expires_at__lt=now + timedelta(days=days + 1))
+    return Q(expires_at__isnull=False) & window
+
+
+def _chunks(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _process_chunk(
+    chunk: list[tuple], routings: dict[str, PolicyRouting], now: datetime, result: ExpiryCheckResult
+) -> None:
+    work = _ChunkWork()
+    for row in chunk:
+        _plan_certificate(row, routings[row[5]], now, work, result)
+    result.scanned += len(chunk)
+
+    for (old, new), moves in work.moves.items():
+        moved = _move_status([cert_id for cert_id, _ in moves], old, new, now)
+        for cert_id, expires_at in moves:
+            if cert_id in moved:
+                work.audits.append(
+                    AuditEntry(
+                        "certificate_status_changed",
+                        "certificate",
+                        cert_id,
+                        {"status": f"{old} -> {new}", "expiry": _iso(expires_at)},
+                        now,
+                    )
+                )
+        result.status_changes[f"{old} -> {new}"] += len(moved)
+
+    _create_alerts(work, now, result)
+    write_audit_batch(work.audits)
+    counters.increment_many(
+        METRIC,
+        [
+            ({"channel": ch, "threshold": str(t), "result": res}, n)
+            for (ch, t, res), n in work.metrics.items()
+        ],
+    )
+
+
+def _plan_certificate(
+    row: tuple, routing: PolicyRouting, now: datetime, work: _ChunkWork, result: ExpiryCheckResult
+) -> None:
+    cert_id, name, common_name, status, expires_at, _policy, owner_name, owner_email, team = row
+    days = days_left(expires_at, now)
+    target = CertificateStatus.EXPIRED if expires_at <= now else CertificateStatus.EXPIRING
+    if status in MOVABLE and status != target:
+        work.moves[(status, target)].append((cert_id, expires_at))
+
+    for threshold in fired_thresholds(routing, days):
+        tier = routing.tier_for(threshold)
+        route = routing.route_for(tier)
+        base = {"threshold_days": threshold, "days_until_expiry": days, "severity_tier": tier}
+        for invalid in route.invalid:
+            work.audits.append(
+                AuditEntry(
+                    "expiration_alert_skipped_invalid_channel",
+                    "certificate",
+                    cert_id,
+                    {**base, "invalid_channel": invalid},
+                    now,
+                )
+            )
+            work.metrics[(invalid, threshold, "failure")] += 1
+            result.skipped_invalid_channel += 1
+        if not route.channels:
+            if not route.invalid:
+                work.audits.append(
+                    AuditEntry("expiration_alert_skipped_no_channels", "certificate", cert_id, base, now)
+                )
+                result.skipped_no_channels += 1
+            continue
+        text = alert_text(
+            certificate_id=cert_id,
+            name=name,
+            common_name=common_name,
+            expires_at=expires_at,
+            now=now,
+            days=days,
+            threshold=threshold,
+            tier=tier,
+            owner=f"{owner_name} <{owner_email}>",
+            team=team,
+        )
+        for channel in route.channels:
+            event = PendingEvent(
+                type=NotificationType.EXPIRATION_WARNING,
+                channel=channel,
+                message=text.message,
+                subject=text.subject,
+                recipient=recipient_for(channel, owner_email),
+                certificate_id=cert_id,
+                severity_tier=tier,
+                threshold_days=threshold,
+                dedup_key=dedup_key(cert_id, expires_at, threshold, channel),
+            )
+            work.candidates.append(_Candidate(event, days))
+
+
+def _create_alerts(work: _ChunkWork, now: datetime, result: ExpiryCheckResult) -> None:
+    existing = _existing_dedup_keys([c.event.dedup_key for c in work.candidates])
+    fresh = [c for c in work.candidates if c.event.dedup_key not in existing]
+    # Most urgent first: the outbox delivers the head of the batch at once and leaves the tail to its sweep.
+    fresh.sort(key=lambda c: c.event.threshold_days)
+    created_ids = {event.id for event in enqueue_many(c.event for c in fresh)}
+    for candidate in work.candidates:
+        event = candidate.event
+        if event.id in created_ids:
+            result.created[event.channel] += 1
+            work.metrics[(event.channel, event.threshold_days, "success")] += 1
+            work.audits.append(
+                AuditEntry(
+                    "expiration_alert_sent",
+                    "certificate",
+                    event.certificate_id,
+                    {
+                        "threshold_days": event.threshold_days,
+                        "days_until_expiry": candidate.days,
+                        "channel": event.channel,
+                        "severity_tier": event.severity_tier,
+                        "notification_id": event.id,
+                    },
+                    now,
+                )
+            )
+        else:
+            result.deduped += 1
+            work.metrics[(event.channel, event.threshold_days, "deduped")] += 1
+
+
+def _existing_dedup_keys(keys: list[str]) -> set[str]:
+    """Keys that already have an alert; a cheap pre-check so a deduplicated run writes nothing (the unique
+    constraint still decides races)."""
+    if not keys:
+        return set()
+    if connection.vendor == "postgresql":
+        table = NotificationEvent._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT dedup_key FROM {table} WHERE dedup_key = ANY(%s)", [keys])  # noqa: S608
+            return {row[0] for row in cursor.fetchall()}
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        found.update(
+            NotificationEvent.objects.filter(dedup_key__in=keys[start : start + 500]).values_list(
+                "dedup_key", flat=True
+            )
+        )
+    return found
+
+
+def _move_status(cert_ids: list[str], old: str, new: str, now: datetime) -> set[str]:
+    """Move the certificates still in `old` to `new`; returns the IDs moved (a concurrent change wins)."""
+    still = ManagedCertificate.objects.filter(id__in=cert_ids, status=old)
+    moved = set(still.select_for_update().values_list("id", flat=True))
+    if moved:
+        ManagedCertificate.objects.filter(id__in=moved).update(status=new, updated_at=now)
+    return moved
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
