@@ -287,6 +287,14 @@ def _existing_dedup_keys(keys: list[str]) -> set[str]:
 
 def _move_status(cert_ids: list[str], old: str, new: str, now: datetime) -> set[str]:
     """Move the certificates still in `old` to `new`; returns the IDs moved (a concurrent change wins)."""
+    if connection.vendor == "postgresql":
+        table = ManagedCertificate._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET status = %s, updated_at = %s WHERE id = ANY(%s) AND status = %s RETURNING id",  # noqa: S608
+                [new, now, cert_ids, old],
+            )
+            return {row[0] for row in cursor.fetchall()}
     still = ManagedCertificate.objects.filter(id__in=cert_ids, status=old)
     moved = set(still.select_for_update().values_list("id", flat=True))
     if moved:

@@ -1,9 +1,10 @@
 """Writing many deduplicated notifications at once: the bulk twin of `outbox.enqueue`.
 
 `outbox.enqueue` is one INSERT per event; an expiry check over 100,000 certificates needs one statement for all
-of them. Rows get their IDs before the INSERT so that, after `ON CONFLICT DO NOTHING` has let the unique
-`dedup_key` decide, one indexed read tells which of *our* IDs exist, i.e. which events this call created. A
-concurrent producer that won a key holds a different ID, so its rows are never counted (or delivered) twice.
+of them. On PostgreSQL that is `INSERT … ON CONFLICT (dedup_key) DO NOTHING RETURNING id`: the unique key decides
+and RETURNING says which rows this call created. Elsewhere rows get their IDs before a `bulk_create` and are read
+back by ID. Either way a concurrent producer that won a key holds a different ID, so its rows are never counted
+(or delivered) twice.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
+from certctl.bulk_insert import insert_unnest
 from certctl.ids import new_id
 from notifications.models import NotificationEvent
 
@@ -50,19 +52,49 @@ def _schedule_delivery(event_ids: Sequence[str]) -> None:
     transaction.on_commit(deliver)
 
 
-def _created_ids(candidate_ids: list[str]) -> set[str]:
-    table = NotificationEvent._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One array parameter, however many rows (an IN list would hit the 65,535-parameter limit).
-            cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s)", [candidate_ids])  # noqa: S608
-            return {row[0] for row in cursor.fetchall()}
-    found: set[str] = set()
-    for start in range(0, len(candidate_ids), 500):
-        found.update(
-            NotificationEvent.objects.filter(id__in=candidate_ids[start : start + 500]).values_list(
-                "id", flat=True
+def _insert_postgresql(batch: list[PendingEvent]) -> set[str]:
+    """One `INSERT … SELECT FROM unnest(…) ON CONFLICT (dedup_key) DO NOTHING RETURNING id`."""
+    columns = {
+        "id": [e.id for e in batch],
+        "type": [e.type for e in batch],
+        "channel": [e.channel for e in batch],
+        "message": [e.message for e in batch],
+        "recipient": [e.recipient[:255] for e in batch],
+        "subject": [e.subject[:255] for e in batch],
+        "certificate_id": [e.certificate_id for e in batch],
+        "severity_tier": [e.severity_tier for e in batch],
+        "threshold_days": [e.threshold_days for e in batch],
+        "dedup_key": [e.dedup_key for e in batch],
+    }
+    return set(insert_unnest(NotificationEvent, columns, ignore_conflicts_on="dedup_key", returning="id"))
+
+
+def _insert_portable(batch: list[PendingEvent]) -> set[str]:
+    """Other databases (SQLite in development): bulk_create, then read back which of our IDs exist."""
+    NotificationEvent.objects.bulk_create(
+        [
+            NotificationEvent(
+                id=e.id,
+                type=e.type,
+                channel=e.channel,
+                message=e.message,
+                recipient=e.recipient[:255],
+                subject=e.subject[:255],
+                certificate_id=e.certificate_id,
+                severity_tier=e.severity_tier,
+                threshold_days=e.threshold_days,
+                dedup_key=e.dedup_key,
             )
+            for e in batch
+        ],
+        batch_size=500,
+        ignore_conflicts=True,
+    )
+    ids = [e.id for e in batch]
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        found.update(
+            NotificationEvent.objects.filter(id__in=ids[start : start + 500]).values_list("id", flat=True)
         )
     return found
 
@@ -83,25 +115,8 @@ def enqueue_many(events: Iterable[PendingEvent]) -> list[PendingEvent]:
     if not batch:
         return []
     with transaction.atomic():
-        NotificationEvent.objects.bulk_create(
-            [
-                NotificationEvent(
-                    id=event.id,
-                    type=event.type,
-                    channel=event.channel,
-                    message=event.message,
-                    recipient=event.recipient[:255],
-                    subject=event.subject[:255],
-                    certificate_id=event.certificate_id,
-                    severity_tier=event.severity_tier,
-                    threshold_days=event.threshold_days,
-                    dedup_key=event.dedup_key,
-                )
-                for event in batch
-            ],
-            ignore_conflicts=True,
-        )
-        created_ids = _created_ids([event.id for event in batch])
+        insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_portable
+        created_ids = insert(batch)
         created = [event for event in batch if event.id in created_ids]
         _schedule_delivery([event.id for event in created])
     return created
