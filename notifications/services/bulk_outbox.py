@@ -20,7 +20,7 @@ from notifications.models import NotificationEvent
 
 # Past this many events per commit, one Celery message each costs more than it saves: the pending sweep
 # picks the rest up within its interval.
-IMMEDIATE_DELIVERY_LIMIT = 1000
+IMMEDIATE_DELIVERY_LIMIT = 500
 
 
 @dataclass
