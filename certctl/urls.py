@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from certctl.api import views as service_views
+from certctl.metrics import metrics_view
 
 admin.site.site_header = "certctl"
 admin.site.site_title = "certctl"
@@ -24,6 +25,7 @@ api_v1 = [
 urlpatterns = [
     path("health", service_views.health, name="health"),
     path("ready", service_views.ready, name="ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include(api_v1)),
     path(
         "api/docs/",

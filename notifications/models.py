@@ -57,3 +57,12 @@ class NotificationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} via {self.channel} ({self.status})"
+
+
+class DeadLetterNotification(NotificationEvent):
+    """The admin's "Dead letter" view: the same rows, only those whose delivery gave up."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dead-letter notification"
+        verbose_name_plural = "dead letter"

@@ -42,3 +42,7 @@ def client_with_key(api_client, user_key) -> APIClient:
 def admin_client_with_key(api_client, admin_key) -> APIClient:
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {admin_key}")
     return api_client
+
+
+# --- notifications stream: loopback sinks (tests/sinks.py) as fixtures for every test -------------------
+from tests.sinks import http_sink, smtp_sink  # noqa: E402, F401

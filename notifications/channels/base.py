@@ -1,0 +1,154 @@
+"""The channel interface: `send(event)` delivers or raises `DeliveryError` (transient unless `permanent`)."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+
+from notifications.models import NotificationEvent
+
+# HTTP statuses worth retrying: timeouts, "too early", rate limits and every server error.
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+# An unreasonable Retry-After is bounded so one answer cannot park an alert for days.
+MAX_RETRY_AFTER_SECONDS = 24 * 3600
+ERROR_BODY_CHARS = 200
+USER_AGENT = "certctl-notifier/1.0"
+
+
+class DeliveryError(Exception):
+    """A failed delivery. `message` is safe to store and log: it never contains a URL path, key or token."""
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class Channel:
+    """One delivery channel. Subclasses set `name`, implement `is_configured()` and `send()`."""
+
+    name: ClassVar[str]
+
+    def is_configured(self) -> bool:
+        raise NotImplementedError
+
+    def send(self, event: NotificationEvent) -> None:
+        raise NotImplementedError
+
+    def secrets(self) -> list[str]:
+        """Configured values that must never appear in an error message (URLs, keys, tokens)."""
+        return []
+
+
+def subject_of(event: NotificationEvent) -> str:
+    return event.subject or event.type
+
+
+def created_at_iso(event: NotificationEvent) -> str:
+    stamp = event.created_at or datetime.now(UTC)
+    return stamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def host_of(url: str) -> str:
+    """Only the host of a URL is safe to report: the path of a webhook URL is its token."""
+    return urlsplit(url).hostname or "the configured endpoint"
+
+
+SECRET_SETTINGS = (
+    "WEBHOOK_URL",
+    "WEBHOOK_SECRET",
+    "SLACK_WEBHOOK_URL",
+    "TEAMS_WEBHOOK_URL",
+    "PAGERDUTY_ROUTING_KEY",
+    "OPSGENIE_API_KEY",
+    "SMTP_PASSWORD",
+)
+
+
+def scrub(text: str, secrets: list[str] | None = None) -> str:
+    """Remove every configured secret (and the path part of secret URLs) from a text before it is stored.
+
+    All channels' secrets are removed, not only the sender's: an error body may echo anything.
+    """
+    known = [getattr(settings, name, "") for name in SECRET_SETTINGS] + list(secrets or [])
+    for secret in sorted(filter(None, known), key=len, reverse=True):
+        text = text.replace(secret, "***")
+        path = urlsplit(secret).path if "://" in secret else ""
+        if len(path) > 1:
+            text = text.replace(path, "/***")
+    return text
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), bounded; None when absent or invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, min(seconds, MAX_RETRY_AFTER_SECONDS))
+
+
+_local = threading.local()
+
+
+def http_session() -> requests.Session:
+    """One keep-alive session per process and thread (a forked worker must not share its parent's sockets)."""
+    session = getattr(_local, "session", None)
+    if session is None or getattr(_local, "pid", None) != os.getpid():
+        session = requests.Session()
+        session.headers["User-Agent"] = USER_AGENT
+        _local.session, _local.pid = session, os.getpid()
+    return session
+
+
+def post_json(
+    url: str,
+    *,
+    body: bytes,
+    secrets: list[str],
+    headers: dict[str, str] | None = None,
+) -> requests.Response:
+    """POST a JSON body; return the 2xx response or raise a classified, secret-free `DeliveryError`."""
+    host = host_of(url)
+    all_headers = {"Content-Type": "application/json"}
+    all_headers.update(headers or {})
+    timeout = settings.NOTIFICATION_TIMEOUT_SECONDS
+    try:
+        response = http_session().post(
+            url, data=body, headers=all_headers, timeout=(timeout, timeout), allow_redirects=False
+        )
+    except requests.Timeout:
+        raise DeliveryError(f"timed out after {timeout:g}s waiting for {host}") from None
+    except requests.RequestException as exc:
+        # str(exc) of a requests error contains the full URL, so only its type is reported.
+        raise DeliveryError(f"connection error to {host}: {type(exc).__name__}") from None
+    status = response.status_code
+    if 200 <= status < 300:
+        return response
+    detail = scrub(response.text[:ERROR_BODY_CHARS].strip(), secrets)
+    message = f"HTTP {status} from {host}" + (f": {detail}" if detail else "")
+    transient = status in TRANSIENT_STATUSES or status >= 500
+    retry_after = parse_retry_after(response.headers.get("Retry-After")) if transient else None
+    raise DeliveryError(message, permanent=not transient, retry_after=retry_after)
+
+
+def json_bytes(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()

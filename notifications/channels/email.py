@@ -1,0 +1,85 @@
+"""Email through Django's SMTP backend: plain text with an HTML alternative; header injection is refused."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.validators import validate_email
+from django.utils.html import escape, linebreaks
+
+from notifications.channels.base import Channel, DeliveryError, scrub, subject_of
+from notifications.models import NotificationEvent
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+FORBIDDEN_HEADER_CHARS = ("\r", "\n", "\x00")
+
+
+def _safe_header(name: str, value: str) -> str:
+    if any(char in value for char in FORBIDDEN_HEADER_CHARS):
+        raise DeliveryError(f"email {name} contains a line break or NUL; refusing to send", permanent=True)
+    return value
+
+
+class EmailChannel(Channel):
+    name = "Email"
+
+    def is_configured(self) -> bool:
+        return bool(settings.SMTP_HOST and settings.SMTP_FROM_ADDRESS)
+
+    def secrets(self) -> list[str]:
+        return [settings.SMTP_PASSWORD]
+
+    def message(self, event: NotificationEvent) -> EmailMultiAlternatives:
+        recipient = _safe_header("recipient", event.recipient.strip())
+        try:
+            validate_email(recipient)
+        except ValidationError:
+            raise DeliveryError(f"invalid email recipient {recipient!r}", permanent=True) from None
+        subject = _safe_header("subject", f"[certctl] {subject_of(event)}")
+        sender = _safe_header("sender", settings.SMTP_FROM_ADDRESS)
+        html = f"<h2>{escape(subject_of(event))}</h2>\n{linebreaks(event.message, autoescape=True)}"
+        mail = EmailMultiAlternatives(subject=subject, body=event.message, from_email=sender, to=[recipient])
+        mail.attach_alternative(html, "text/html")
+        return mail
+
+    def connection(self):
+        return get_connection(
+            SMTP_BACKEND,
+            host=settings.SMTP_HOST,
+            port=settings.SMTP_PORT,
+            username=settings.SMTP_USERNAME,
+            password=settings.SMTP_PASSWORD,
+            use_tls=settings.SMTP_SECURITY == "starttls",
+            use_ssl=settings.SMTP_SECURITY == "tls",
+            timeout=settings.NOTIFICATION_TIMEOUT_SECONDS,
+            fail_silently=False,
+        )
+
+    def send(self, event: NotificationEvent) -> None:
+        mail = self.message(event)
+        host = settings.SMTP_HOST
+        try:
+            with self.connection() as connection:
+                connection.send_messages([mail])
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            permanent = all(code >= 500 for code in codes)
+            raise DeliveryError(f"SMTP {host} refused the recipient ({codes})", permanent=permanent) from None
+        except smtplib.SMTPNotSupportedError:
+            raise DeliveryError(f"SMTP {host} does not support STARTTLS", permanent=True) from None
+        except smtplib.SMTPResponseException as exc:
+            text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else ""
+            detail = scrub(text[:200], self.secrets())
+            raise DeliveryError(
+                f"SMTP {exc.smtp_code} from {host}: {detail}", permanent=exc.smtp_code >= 500
+            ) from None
+        except ssl.SSLCertVerificationError:
+            raise DeliveryError(f"TLS certificate of SMTP {host} did not verify", permanent=True) from None
+        except TimeoutError:
+            raise DeliveryError(f"timed out talking to SMTP {host}") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"SMTP connection to {host} failed: {type(exc).__name__}") from None
