@@ -43,8 +43,7 @@ def test_empty_batch_writes_nothing(django_assert_num_queries):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_concurrent_writer_of_the_same_keys_waits_and_then_creates_nothing(monkeypatch):
-    monkeypatch.setattr("notifications.services.bulk_outbox._schedule_delivery", lambda ids: None)
+def test_a_concurrent_writer_of_the_same_keys_waits_and_then_creates_nothing():
     inserted, release = threading.Event(), threading.Event()
     outcome = {}
 

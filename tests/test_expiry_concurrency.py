@@ -11,8 +11,6 @@ from certificates.services.expiry_check import check_expiring_certificates
 from notifications.models import NotificationEvent
 from tests.expiry_helpers import FANOUT, NOW, cert_expiring_in, policy
 
-# Committed alerts are handed to the notifications stream's delivery task.
-pytest.importorskip("notifications.tasks", reason="needs the notifications delivery task")
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
