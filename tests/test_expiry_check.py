@@ -179,3 +179,16 @@ def test_metric_counts_an_off_enum_channel_as_failure():
     assert counters.read("certctl_expiry_alerts_total") == {
         (("channel", "Fax"), ("result", "failure"), ("threshold", "7")): 1
     }
+
+
+def test_metric_is_exposed_on_the_metrics_endpoint(client, settings):
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.0/8"]
+    cert_expiring_in(timedelta(hours=10), policy(alert_channels=FANOUT))
+    check_expiring_certificates(now=NOW)
+    check_expiring_certificates(now=NOW)
+
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+
+    assert "# TYPE certctl_expiry_alerts_total counter" in text
+    assert 'certctl_expiry_alerts_total{channel="PagerDuty",result="success",threshold="0"} 1.0' in text
+    assert 'certctl_expiry_alerts_total{channel="Slack",result="deduped",threshold="30"} 1.0' in text

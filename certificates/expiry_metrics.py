@@ -1,0 +1,19 @@
+"""The expiry check's series for /metrics: `certctl_expiry_alerts_total{channel,threshold,result}`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client.core import Metric
+
+from certctl.metrics import counter_family
+from certificates.services.expiry_check import METRIC
+
+
+def expiry_alert_families() -> Iterable[Metric]:
+    yield counter_family(
+        METRIC,
+        "Expiry alerts per channel and threshold: success = alert created and queued for delivery, "
+        "deduped = already created for this expiry, failure = dropped (channel not one of the six)",
+        ["channel", "threshold", "result"],
+    )
