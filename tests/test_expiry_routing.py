@@ -134,3 +134,9 @@ def test_message_of_an_expired_certificate_says_expired():
     text = _text(NOW - timedelta(days=2), -2, 0, "critical")
     assert "Days left: EXPIRED" in text.message
     assert "has EXPIRED" in text.subject
+
+
+def test_message_of_a_certificate_expiring_today_says_within_a_day():
+    text = _text(NOW + timedelta(hours=5), 0, 0, "critical")
+    assert "Days left: 0" in text.message
+    assert text.subject == "[certctl] critical: certificate shop-web expires within a day"

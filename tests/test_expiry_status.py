@@ -112,3 +112,20 @@ def test_query_count_does_not_grow_with_the_number_of_certificates():
 
     assert NotificationEvent.objects.exclude(certificate__status="Archived").count() > 200
     assert large == small
+
+
+def test_chunked_scan_gives_the_same_outcome_as_one_chunk(monkeypatch):
+    monkeypatch.setattr("certificates.services.expiry_check.CHUNK_SIZE", 3)
+    certs = [
+        cert_expiring_in(timedelta(days=d, hours=1), status="Active") for d in (-2, 0, 3, 6, 10, 13, 20, 29)
+    ]
+
+    first = check_expiring_certificates(now=NOW)
+    second = check_expiring_certificates(now=NOW)
+
+    assert first.scanned == second.scanned == 8
+    assert first.status_changes == {"Active -> Expired": 1, "Active -> Expiring": 7}
+    assert sum(first.created.values()) == 4 + 4 + 3 + 3 + 2 + 2 + 1 + 1
+    assert second.deduped == sum(first.created.values())
+    assert NotificationEvent.objects.count() == sum(first.created.values())
+    assert AuditEvent.objects.filter(action="certificate_status_changed").count() == len(certs)

@@ -146,6 +146,8 @@ def alert_text(
     expiry = expires_at.strftime("%Y-%m-%d %H:%M UTC")
     if expires_at <= now:
         headline, left = f"certificate {name} has EXPIRED", "EXPIRED"
+    elif days == 0:
+        headline, left = f"certificate {name} expires within a day", "0"
     else:
         headline, left = f"certificate {name} expires in {days} days", str(days)
     message = "\n".join(
