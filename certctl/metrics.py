@@ -1,8 +1,10 @@
 """`/metrics`: django-prometheus's process registry plus series computed from the database at scrape time.
 
 Values live in the database (certctl.counters, row counts), so every gunicorn and Celery process reports into
-one number. An app adds series by defining `collect() -> Iterable[Metric]` in `<app>/metrics.py` (discovered like
-schedules) or by calling `register(collector)`. Helpers build counter and histogram families from counters.
+one number. An app adds series by defining `collect() -> Iterable[Metric]` in `<app>/metrics.py` or in any
+`<app>/<topic>_metrics.py` (e.g. certificates/expiry_metrics.py; discovered like schedules, so two streams
+never edit one file), or by calling `register(collector)`. Helpers build counter and histogram families from
+certctl.counters: `counter_family`, `observe_many` + `histogram_family`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import logging
+import pkgutil
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
@@ -45,16 +48,18 @@ def register(collector: CollectorFn) -> CollectorFn:
 
 @cache
 def _discovered() -> tuple[CollectorFn, ...]:
+    """`collect` of every `<app>/metrics.py` and `<app>/*_metrics.py` module, in a stable order."""
     found = []
     for config in apps.get_app_configs():
-        try:
-            module = import_module(f"{config.name}.metrics")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{config.name}.metrics":
-                raise
-            continue
-        if module.__name__ != __name__ and hasattr(module, "collect"):
-            found.append(module.collect)
+        names = sorted(
+            info.name
+            for info in pkgutil.iter_modules([config.path])
+            if info.name == "metrics" or info.name.endswith("_metrics")
+        )
+        for name in names:
+            module = import_module(f"{config.name}.{name}")
+            if module.__name__ != __name__ and callable(getattr(module, "collect", None)):
+                found.append(module.collect)
     return tuple(found)
 
 

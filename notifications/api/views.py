@@ -60,7 +60,11 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         """Acknowledge a sent or dead notification (409 while it is still pending or failed)."""
         return self._transition(operator.mark_read, pk, "marked_as_read")
 
-    @extend_schema(request=BulkRequeueSerializer, responses=BulkRequeueResultSerializer)
+    @extend_schema(
+        request=BulkRequeueSerializer,
+        responses=BulkRequeueResultSerializer,
+        operation_id="notifications_bulk_requeue",
+    )
     @action(detail=False, methods=["post"], url_path="requeue")
     def bulk_requeue(self, request):
         """Requeue every failed/dead notification matching `status`, `channel` and/or `ids`."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,6 +35,8 @@ DELIVERY_SECONDS = "certctl_notification_delivery_seconds"
 PENDING_MIN_AGE_SECONDS = 60
 # A row is not started unless its lease outlives a full timeout plus this margin.
 LEASE_MARGIN_SECONDS = 5
+# Successes are written in groups of at most this many rows; a crash re-sends at most these (at-least-once).
+FLUSH_ROWS = 20
 
 
 @dataclass
@@ -47,7 +50,8 @@ class SweepResult:
     released: int = 0
     lost_claims: int = 0
     _observations: list = field(default_factory=list, repr=False)
-    _outcomes: list = field(default_factory=list, repr=False)
+    _outcomes: Counter = field(default_factory=Counter, repr=False)
+    _delivered: list = field(default_factory=list, repr=False)
 
     def add(self, other: SweepResult) -> None:
         for name in ("claimed", "sent", "failed", "dead", "released", "lost_claims"):
@@ -130,7 +134,12 @@ def _send(event: NotificationEvent) -> DeliveryError | None:
 
 
 def attempt(event: NotificationEvent, clock: Clock, result: SweepResult) -> str | None:
-    """One delivery attempt of a claimed row; returns the new status, or None if the claim was lost or released."""
+    """One delivery attempt of a claimed row.
+
+    A failure is written at once; a success is queued on `result` and written with others by `flush_delivered`
+    (one UPDATE per group instead of one per row). Returns the new status, or None if the claim was lost or
+    given back.
+    """
     claim = event.claimed_until
     if (
         claim is not None
@@ -145,49 +154,78 @@ def attempt(event: NotificationEvent, clock: Clock, result: SweepResult) -> str 
         error = _send(event)
     except DeliveryError as exc:  # unknown channel name
         error = exc
-    elapsed = time.monotonic() - started
+    result._observations.append(({"channel": event.channel}, time.monotonic() - started))
+    if error is None:
+        result._delivered.append(event)
+        if len(result._delivered) >= FLUSH_ROWS:
+            flush_delivered(result, clock)
+        return NotificationStatus.SENT
     now = clock()
-    outcome = (
-        ladder.after_success(event.retry_count, now)
-        if error is None
-        else ladder.after_failure(event.retry_count, error, now)
-    )
+    outcome = ladder.after_failure(event.retry_count, error, now)
     updated = NotificationEvent.objects.filter(pk=event.pk, status=event.status, claimed_until=claim).update(
         status=outcome.status,
         retry_count=outcome.retry_count,
         next_retry_at=outcome.next_retry_at,
         last_error=outcome.last_error,
-        sent_at=outcome.sent_at,
+        sent_at=None,
         claimed_until=None,
         updated_at=now,
     )
-    attempt_number = event.retry_count + 1
-    log_extra = {"event_id": event.id, "channel": event.channel, "attempt": attempt_number}
-    result._observations.append(({"channel": event.channel}, elapsed))
+    log_extra = {"event_id": event.id, "channel": event.channel, "attempt": event.retry_count + 1}
     if not updated:
         result.lost_claims += 1
         logger.warning("notification claim lost before the outcome was written", extra=log_extra)
         return None
     setattr(result, outcome.status, getattr(result, outcome.status) + 1)
-    result._outcomes.append((event.channel, outcome.result))
-    if error is None:
-        logger.info("notification delivered", extra=log_extra)
-    else:
-        logger.warning(
-            "notification delivery failed: %s",
-            outcome.last_error,
-            extra={**log_extra, "status": outcome.status, "permanent": error.permanent},
-        )
+    result._outcomes[(event.channel, outcome.result)] += 1
+    logger.warning(
+        "notification delivery failed: %s",
+        outcome.last_error,
+        extra={**log_extra, "status": outcome.status, "permanent": error.permanent},
+    )
     return outcome.status
+
+
+def flush_delivered(result: SweepResult, clock: Clock) -> None:
+    """Write the queued successes: `sent`, `sent_at`, retry_count untouched, only where our claim still holds."""
+    if not result._delivered:
+        return
+    now = clock()
+    groups: dict[tuple, list[NotificationEvent]] = defaultdict(list)
+    for event in result._delivered:
+        groups[(event.status, event.claimed_until, event.channel)].append(event)
+    for (status, claim, channel), events in groups.items():
+        success = ladder.after_success(0, now)
+        updated = NotificationEvent.objects.filter(
+            pk__in=[event.pk for event in events], status=status, claimed_until=claim
+        ).update(
+            status=success.status,
+            sent_at=success.sent_at,
+            next_retry_at=None,
+            last_error=None,
+            claimed_until=None,
+            updated_at=now,
+        )
+        result.sent += updated
+        result._outcomes[(channel, success.result)] += updated
+        if updated < len(events):
+            result.lost_claims += len(events) - updated
+            logger.warning(
+                "notification claims lost before the outcome was written", extra={"channel": channel}
+            )
+        if logger.isEnabledFor(logging.INFO):
+            for event in events:
+                logger.info(
+                    "notification delivered",
+                    extra={"event_id": event.id, "channel": channel, "attempt": event.retry_count + 1},
+                )
+    result._delivered.clear()
 
 
 def _record_metrics(result: SweepResult) -> None:
     """Flush a batch's counters and latency observations (a few statements per batch, not per row)."""
-    tally: dict[tuple[str, str], int] = {}
-    for key in result._outcomes:
-        tally[key] = tally.get(key, 0) + 1
     counters.increment_many(
-        DELIVERIES_TOTAL, [({"channel": c, "result": r}, n) for (c, r), n in tally.items()]
+        DELIVERIES_TOTAL, [({"channel": c, "result": r}, n) for (c, r), n in result._outcomes.items()]
     )
     observe_many(DELIVERY_SECONDS, result._observations)
     result._outcomes.clear()
@@ -198,6 +236,7 @@ def _run_batch(rows: list[NotificationEvent], clock: Clock) -> SweepResult:
     result = SweepResult(claimed=len(rows))
     for event in rows:
         attempt(event, clock, result)
+    flush_delivered(result, clock)
     _record_metrics(result)
     return result
 
