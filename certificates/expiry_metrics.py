@@ -1,4 +1,4 @@
-"""The expiry check's series for /metrics: `certctl_expiry_alerts_total{channel,threshold,result}`."""
+"""The expiry check's series for /metrics (certctl.metrics discovers `collect` in `<app>/*_metrics.py`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from certctl.metrics import counter_family
 from certificates.services.expiry_check import METRIC
 
 
-def expiry_alert_families() -> Iterable[Metric]:
+def collect() -> Iterable[Metric]:
+    """`certctl_expiry_alerts_total{channel,threshold,result}` from the database counter."""
     yield counter_family(
         METRIC,
         "Expiry alerts per channel and threshold: success = alert created and queued for delivery, "
