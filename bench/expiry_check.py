@@ -1,6 +1,6 @@
 """Benchmark of the expiry check: 100,000 certificates on PostgreSQL, a cold run and a fully deduplicated run.
 
-    scripts/with-services.sh /work/venv/bin/python bench/expiry_check.py [--sizes 10000 100000]
+    scripts/with-services.sh /work/venv/bin/python bench/expiry_check.py [--sizes 10000 100000] [--spread-days 400]
 
 For each size it creates a fresh database, bulk-inserts the certificates (expiries spread over the next 400 days,
 10 renewal policies with different thresholds and channel matrices) in one child process, then times two checks in
@@ -58,7 +58,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def seed(size: int) -> dict:
+def seed(size: int, spread_days: int) -> dict:
     """Migrate the fresh database and bulk-insert `size` certificates."""
     _setup_django()
     from django.core.management import call_command
@@ -85,7 +85,7 @@ def seed(size: int) -> dict:
             for i, (thresholds, severity, channels) in enumerate(POLICIES)
         ]
     )
-    spread = timedelta(days=400) / size
+    spread = timedelta(days=spread_days) / size
     batch = 10_000
     for start in range(0, size, batch):
         m.ManagedCertificate.objects.bulk_create(
@@ -159,7 +159,7 @@ def _recreate_database(name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def _child(mode: str, size: int, database: str) -> dict:
+def _child(mode: str, size: int, database: str, spread_days: int) -> dict:
     from cryptography.fernet import Fernet
 
     # DEBUG off: with it on, Django would keep every statement (and its parameters) in memory.
@@ -168,7 +168,7 @@ def _child(mode: str, size: int, database: str) -> dict:
     env.setdefault("CERTCTL_ENCRYPTION_KEY", Fernet.generate_key().decode())
     env.setdefault("CERTCTL_DATA_DIR", str(ROOT / ".tmp" / "bench"))
     out = subprocess.run(
-        [sys.executable, __file__, f"--{mode}", str(size)],
+        [sys.executable, __file__, f"--{mode}", str(size), "--spread-days", str(spread_days)],
         cwd=ROOT,
         env=env,
         check=True,
@@ -183,11 +183,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--spread-days", type=int, default=400, help="expiries spread over this many days")
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--check", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.seed:
-        print(json.dumps(seed(args.seed)))
+        print(json.dumps(seed(args.seed, args.spread_days)))
         return
     if args.check:
         print(json.dumps(check(args.check)))
@@ -195,13 +196,16 @@ def main() -> None:
     if "DATABASE_URL" not in os.environ:
         sys.exit("run it through scripts/with-services.sh (needs DATABASE_URL of a PostgreSQL server)")
 
-    print(f"expiry check benchmark, sizes {args.sizes}, {len(POLICIES)} policies, expiries over 400 days")
+    print(
+        f"expiry check benchmark, sizes {args.sizes}, {len(POLICIES)} policies, "
+        f"expiries over the next {args.spread_days} days"
+    )
     rows = []
     for size in args.sizes:
         database = f"certctl_bench_expiry_{size}"
         _recreate_database(database)
-        seeded = _child("seed", size, database)
-        result = _child("check", size, database)
+        seeded = _child("seed", size, database, args.spread_days)
+        result = _child("check", size, database, args.spread_days)
         rows.append(result)
         cold, second = result["cold"], result["second"]
         print(f"\n{size:,} certificates (seeded in {seeded['seed_seconds']} s)")

@@ -1,20 +1,19 @@
 """The expiry check: move certificates to Expiring/Expired and fan threshold alerts out to every configured channel.
 
 One run reads the policies once, streams the certificates that are inside their policy's alert window (or already
-expired) and handles them in chunks, each chunk in one transaction with a fixed number of statements: status
-updates, one dedup probe, one bulk INSERT of new alerts, one bulk audit INSERT and one metrics UPSERT. The query
-count therefore depends on the number of chunks, never on the number of alerts.
+expired), plans their status moves and alerts in memory, and writes them in batches, each batch in one transaction
+with a fixed number of statements: one UPDATE per kind of status move, one dedup probe, one bulk INSERT of new
+alerts, one bulk audit INSERT and one metrics UPSERT. A batch closes at CHUNK_SIZE certificates or WRITE_BUDGET
+planned rows, so memory stays bounded and the statement count never depends on the number of alerts.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -24,6 +23,7 @@ from certctl import counters
 from certificates.enums import CertificateStatus
 from certificates.models import ManagedCertificate, RenewalPolicy
 from certificates.services.alert_routing import (
+    AlertText,
     PolicyRouting,
     alert_text,
     days_left,
@@ -40,7 +40,11 @@ from notifications.services.bulk_outbox import PendingEvent, enqueue_many
 logger = logging.getLogger(__name__)
 
 METRIC = "certctl_expiry_alerts_total"
+# A batch is written (in one transaction) after this many certificates, or earlier once it holds this many
+# planned rows (alerts + status moves): memory is bounded by the work, not by the size of the inventory.
 CHUNK_SIZE = 20_000
+WRITE_BUDGET = 50_000
+FETCH_SIZE = 2_000
 NOT_SCANNED = (CertificateStatus.ARCHIVED, CertificateStatus.REVOKED, CertificateStatus.RENEWAL_IN_PROGRESS)
 # Failed keeps its status (it tells an operator issuance broke); Expired never goes back from here.
 MOVABLE = (CertificateStatus.PENDING, CertificateStatus.ACTIVE, CertificateStatus.EXPIRING)
@@ -79,10 +83,15 @@ class ExpiryCheckResult:
         }
 
 
-@dataclass
-class _Candidate:
-    event: PendingEvent
+class _Candidate(NamedTuple):
+    """One (certificate, threshold, channel) alert that may be new; its text is only built if it is."""
+
+    row: tuple
     days: int
+    threshold: int
+    tier: str
+    channel: str
+    dedup_key: str
 
 
 @dataclass
@@ -93,6 +102,11 @@ class _ChunkWork:
         default_factory=lambda: defaultdict(list)
     )
     metrics: Counter = field(default_factory=Counter)
+    certificates: int = 0
+
+    @property
+    def planned_rows(self) -> int:
+        return len(self.candidates) + len(self.audits) + sum(len(m) for m in self.moves.values())
 
 
 def check_expiring_certificates(now: datetime | None = None) -> ExpiryCheckResult:
@@ -117,9 +131,14 @@ def check_expiring_certificates(now: datetime | None = None) -> ExpiryCheckResul
         .order_by("expires_at", "id")
         .values_list(*CERT_FIELDS)
     )
-    for chunk in _chunks(rows.iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE):
-        with transaction.atomic():
-            _process_chunk(chunk, routings, now, result)
+    work = _ChunkWork()
+    for row in rows.iterator(chunk_size=FETCH_SIZE):
+        _plan_certificate(row, routings[row[5]], now, work, result)
+        if work.certificates >= CHUNK_SIZE or work.planned_rows >= WRITE_BUDGET:
+            _write_batch(work, now, result)
+            work = _ChunkWork()
+    if work.certificates:
+        _write_batch(work, now, result)
     logger.info("expiry check finished", extra={"summary": result.as_dict()})
     return result
 
@@ -135,20 +154,9 @@ def _alert_window(routings: dict[str, PolicyRouting], now: datetime) -> Q:
     return Q(expires_at__isnull=False) & window
 
 
-def _chunks(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
-    iterator = iter(rows)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def _process_chunk(
-    chunk: list[tuple], routings: dict[str, PolicyRouting], now: datetime, result: ExpiryCheckResult
-) -> None:
-    work = _ChunkWork()
-    for row in chunk:
-        _plan_certificate(row, routings[row[5]], now, work, result)
-    result.scanned += len(chunk)
-
+@transaction.atomic
+def _write_batch(work: _ChunkWork, now: datetime, result: ExpiryCheckResult) -> None:
+    """Status moves, new alerts, their audit events and the metric for one batch, in one transaction."""
     for (old, new), moves in work.moves.items():
         moved = _move_status([cert_id for cert_id, _ in moves], old, new, now)
         for cert_id, expires_at in moves:
@@ -178,7 +186,9 @@ def _process_chunk(
 def _plan_certificate(
     row: tuple, routing: PolicyRouting, now: datetime, work: _ChunkWork, result: ExpiryCheckResult
 ) -> None:
-    cert_id, name, common_name, status, expires_at, _policy, owner_name, owner_email, team = row
+    cert_id, status, expires_at = row[0], row[3], row[4]
+    work.certificates += 1
+    result.scanned += 1
     days = days_left(expires_at, now)
     target = CertificateStatus.EXPIRED if expires_at <= now else CertificateStatus.EXPIRING
     if status in MOVABLE and status != target:
@@ -207,62 +217,72 @@ def _plan_certificate(
                 )
                 result.skipped_no_channels += 1
             continue
-        text = alert_text(
+        for channel in route.channels:
+            key = dedup_key(cert_id, expires_at, threshold, channel)
+            work.candidates.append(_Candidate(row, days, threshold, tier, channel, key))
+
+
+def _pending_event(
+    candidate: _Candidate, now: datetime, texts: dict[tuple[str, int], AlertText]
+) -> PendingEvent:
+    cert_id, name, common_name, _status, expires_at, _policy, owner_name, owner_email, team = candidate.row
+    text = texts.get((cert_id, candidate.threshold))
+    if text is None:
+        text = texts[(cert_id, candidate.threshold)] = alert_text(
             certificate_id=cert_id,
             name=name,
             common_name=common_name,
             expires_at=expires_at,
             now=now,
-            days=days,
-            threshold=threshold,
-            tier=tier,
+            days=candidate.days,
+            threshold=candidate.threshold,
+            tier=candidate.tier,
             owner=f"{owner_name} <{owner_email}>",
             team=team,
         )
-        for channel in route.channels:
-            event = PendingEvent(
-                type=NotificationType.EXPIRATION_WARNING,
-                channel=channel,
-                message=text.message,
-                subject=text.subject,
-                recipient=recipient_for(channel, owner_email),
-                certificate_id=cert_id,
-                severity_tier=tier,
-                threshold_days=threshold,
-                dedup_key=dedup_key(cert_id, expires_at, threshold, channel),
-            )
-            work.candidates.append(_Candidate(event, days))
+    return PendingEvent(
+        type=NotificationType.EXPIRATION_WARNING,
+        channel=candidate.channel,
+        message=text.message,
+        subject=text.subject,
+        recipient=recipient_for(candidate.channel, owner_email),
+        certificate_id=cert_id,
+        severity_tier=candidate.tier,
+        threshold_days=candidate.threshold,
+        dedup_key=candidate.dedup_key,
+    )
 
 
 def _create_alerts(work: _ChunkWork, now: datetime, result: ExpiryCheckResult) -> None:
-    existing = _existing_dedup_keys([c.event.dedup_key for c in work.candidates])
-    fresh = [c for c in work.candidates if c.event.dedup_key not in existing]
+    existing = _existing_dedup_keys([c.dedup_key for c in work.candidates])
     # Most urgent first: the outbox delivers the head of the batch at once and leaves the tail to its sweep.
-    fresh.sort(key=lambda c: c.event.threshold_days)
-    created_ids = {event.id for event in enqueue_many(c.event for c in fresh)}
+    fresh = sorted((c for c in work.candidates if c.dedup_key not in existing), key=lambda c: c.threshold)
+    texts: dict[tuple[str, int], AlertText] = {}
+    created = enqueue_many(_pending_event(c, now, texts) for c in fresh)
+    created_ids = {event.dedup_key: event.id for event in created}
     for candidate in work.candidates:
-        event = candidate.event
-        if event.id in created_ids:
-            result.created[event.channel] += 1
-            work.metrics[(event.channel, event.threshold_days, "success")] += 1
-            work.audits.append(
-                AuditEntry(
-                    "expiration_alert_sent",
-                    "certificate",
-                    event.certificate_id,
-                    {
-                        "threshold_days": event.threshold_days,
-                        "days_until_expiry": candidate.days,
-                        "channel": event.channel,
-                        "severity_tier": event.severity_tier,
-                        "notification_id": event.id,
-                    },
-                    now,
-                )
-            )
-        else:
+        notification_id = created_ids.get(candidate.dedup_key)
+        if notification_id is None:
             result.deduped += 1
-            work.metrics[(event.channel, event.threshold_days, "deduped")] += 1
+            work.metrics[(candidate.channel, candidate.threshold, "deduped")] += 1
+            continue
+        result.created[candidate.channel] += 1
+        work.metrics[(candidate.channel, candidate.threshold, "success")] += 1
+        work.audits.append(
+            AuditEntry(
+                "expiration_alert_sent",
+                "certificate",
+                candidate.row[0],
+                {
+                    "threshold_days": candidate.threshold,
+                    "days_until_expiry": candidate.days,
+                    "channel": candidate.channel,
+                    "severity_tier": candidate.tier,
+                    "notification_id": notification_id,
+                },
+                now,
+            )
+        )
 
 
 def _existing_dedup_keys(keys: list[str]) -> set[str]:
