@@ -128,4 +128,4 @@ class DeadLetterAdmin(NotificationAdmin):
     list_filter = ["channel", "type"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(status=NotificationStatus.DEAD)
+        return super().get_queryset(request).dead()

@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from certctl.ids import id_factory
 from notifications.enums import Channel, NotificationStatus, NotificationType, SeverityTier
+from notifications.querysets import NotificationQuerySet
 
 
 class NotificationEvent(models.Model):
@@ -42,6 +43,8 @@ class NotificationEvent(models.Model):
     last_error = models.TextField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = NotificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -199,12 +199,20 @@ class HTTPSink:
 
 
 class SMTPSink:
-    """aiosmtpd on 127.0.0.1; `messages` are parsed EmailMessages, `envelopes` the raw SMTP envelopes."""
+    """aiosmtpd on 127.0.0.1; `messages` are parsed EmailMessages, `envelopes` the raw SMTP envelopes.
 
-    def __init__(self) -> None:
+    `security="starttls"` or `"tls"` serves a self-signed certificate for 127.0.0.1 (`ca_file` to trust it);
+    `credentials=(user, password)` requires AUTH and records who logged in (`logins`).
+    """
+
+    def __init__(self, security: str = "none", credentials: tuple[str, str] | None = None) -> None:
         self.envelopes: list = []
         self.messages: list[EmailMessage] = []
+        self.logins: list[str] = []
         self.reject_with: str | None = None  # e.g. "450 mailbox busy" or "550 no such user"
+        self.security = security
+        self.credentials = credentials
+        self.ca_file: str | None = None
         self._controller = None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -220,6 +228,28 @@ class SMTPSink:
         )
         return "250 Message accepted"
 
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+
+        user = auth_data.login.decode() if isinstance(auth_data.login, bytes) else auth_data.login
+        password = (
+            auth_data.password.decode() if isinstance(auth_data.password, bytes) else auth_data.password
+        )
+        ok = self.credentials is not None and (user, password) == self.credentials
+        if ok:
+            self.logins.append(user)
+        return AuthResult(success=ok, handled=False)
+
+    def _server_tls(self):
+        import ssl
+        import tempfile
+
+        cert_file, key_file = _self_signed_certificate(tempfile.mkdtemp(prefix="smtp-sink-"))
+        self.ca_file = cert_file
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        return context
+
     @property
     def port(self) -> int:
         return self._controller.port
@@ -231,13 +261,63 @@ class SMTPSink:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         probe.close()
-        self._controller = Controller(self, hostname="127.0.0.1", port=port)
+        options: dict = {}
+        if self.security == "starttls":
+            options.update(tls_context=self._server_tls(), require_starttls=True)
+        elif self.security == "tls":
+            options.update(ssl_context=self._server_tls())
+        if self.credentials is not None:
+            options.update(authenticator=self._authenticate, auth_required=True)
+            # aiosmtpd only counts STARTTLS as TLS; with implicit TLS the session is encrypted all the same.
+            options["auth_require_tls"] = self.security == "starttls"
+        self._controller = Controller(self, hostname="127.0.0.1", port=port, **options)
         self._controller.start()
         return self
 
     def stop(self) -> None:
         if self._controller is not None:
             self._controller.stop()
+
+
+def _self_signed_certificate(directory: str) -> tuple[str, str]:
+    """A throwaway P-256 certificate for 127.0.0.1 / localhost; returns (cert path, key path)."""
+    import datetime
+    import ipaddress
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = Path(directory) / "cert.pem", Path(directory) / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_path), str(key_path)
 
 
 @pytest.fixture

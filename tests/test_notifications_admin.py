@@ -114,3 +114,16 @@ def test_send_test_notification_command_reports_success_and_failure(settings, sm
         call_command("send_test_notification", "slack")
     with pytest.raises(CommandError, match="unknown channel"):
         call_command("send_test_notification", "pigeon")
+
+
+def test_sweeps_are_registered_as_beat_schedules(settings):
+    from django_celery_beat.models import PeriodicTask
+
+    from certctl.schedules import register_periodic_tasks
+
+    register_periodic_tasks()  # what the post-migrate hook runs (idempotent)
+    tasks = dict(PeriodicTask.objects.values_list("name", "task"))
+    assert tasks["notifications: process pending"] == "notifications.process_pending"
+    assert tasks["notifications: retry failed"] == "notifications.retry_failed"
+    retry = PeriodicTask.objects.get(name="notifications: retry failed")
+    assert retry.interval.every == 120 and retry.interval.period == "seconds"

@@ -207,3 +207,14 @@ def test_a_late_worker_cannot_overwrite_an_outcome_after_losing_its_claim(slack,
     assert result.lost_claims == 1
     assert _reload(event).status == NotificationStatus.SENT
     assert NotificationEvent.objects.filter(claimed_until__isnull=False).count() == 0
+
+
+def test_a_lease_shorter_than_the_timeout_gives_rows_back_instead_of_spinning(slack, settings):
+    settings.NOTIFICATION_LEASE_SECONDS = 10
+    settings.NOTIFICATION_TIMEOUT_SECONDS = 30
+    event = NotificationEventFactory(channel=Channel.SLACK)
+    result = delivery.process_pending(min_age_seconds=0)
+    assert (result.claimed, result.released, result.sent) == (1, 1, 0)
+    event = _reload(event)
+    assert event.status == NotificationStatus.PENDING and event.claimed_until is None
+    assert slack.count() == 0

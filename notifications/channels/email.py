@@ -69,8 +69,8 @@ class EmailChannel(Channel):
             codes = [code for code, _ in exc.recipients.values()]
             permanent = all(code >= 500 for code in codes)
             raise DeliveryError(f"SMTP {host} refused the recipient ({codes})", permanent=permanent) from None
-        except smtplib.SMTPNotSupportedError:
-            raise DeliveryError(f"SMTP {host} does not support STARTTLS", permanent=True) from None
+        except smtplib.SMTPNotSupportedError as exc:  # e.g. "STARTTLS extension not supported by server."
+            raise DeliveryError(f"SMTP {host}: {exc}", permanent=True) from None
         except smtplib.SMTPResponseException as exc:
             text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else ""
             detail = scrub(text[:200], self.secrets())

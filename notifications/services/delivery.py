@@ -250,8 +250,19 @@ def _sweep(claimer, now: datetime | None, batch_size: int | None, max_batches: i
         rows = claimer(clock(), size)
         if not rows:
             break
-        total.add(_run_batch(rows, clock))
+        batch = _run_batch(rows, clock)
+        total.add(batch)
         batches += 1
+        if batch.released == len(rows):
+            # Nothing could start: the lease is shorter than a timeout. Stop instead of spinning.
+            logger.error(
+                "notification lease too short for the timeout; raise CERTCTL_NOTIFICATION_LEASE_SECONDS",
+                extra={
+                    "lease_seconds": settings.NOTIFICATION_LEASE_SECONDS,
+                    "timeout_seconds": settings.NOTIFICATION_TIMEOUT_SECONDS,
+                },
+            )
+            break
     return total
 
 
