@@ -76,3 +76,24 @@ def test_a_concurrent_writer_of_the_same_keys_waits_and_then_creates_nothing():
     assert [e.dedup_key for e in outcome["first"]] == ["race-1", "race-2"]
     assert [e.dedup_key for e in outcome["second"]] == ["race-3"]
     assert NotificationEvent.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_bulk_rows_match_what_the_single_row_outbox_writes():
+    from notifications.services.outbox import enqueue
+
+    single = enqueue(type="ExpirationWarning", channel="Slack", message="alert", dedup_key="one")
+    [bulk] = enqueue_many([_event("two")])
+
+    fields = [
+        f.attname
+        for f in NotificationEvent._meta.concrete_fields
+        if f.attname not in {"id", "dedup_key", "message"}
+    ]
+    single_row = NotificationEvent.objects.filter(pk=single.pk).values(*fields).get()
+    bulk_row = NotificationEvent.objects.filter(pk=bulk.id).values(*fields).get()
+    assert bulk_row.pop("created_at") is not None
+    assert bulk_row.pop("updated_at") is not None
+    single_row.pop("created_at")
+    single_row.pop("updated_at")
+    assert bulk_row == single_row
