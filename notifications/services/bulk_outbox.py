@@ -49,7 +49,8 @@ def _schedule_delivery(event_ids: Sequence[str]) -> None:
         for event_id in event_ids[:IMMEDIATE_DELIVERY_LIMIT]:
             deliver_notification.delay(event_id)
 
-    transaction.on_commit(deliver)
+    # Robust: the rows are committed, so a broker hiccup must not fail the caller; the pending sweep delivers them.
+    transaction.on_commit(deliver, robust=True)
 
 
 def _insert_postgresql(batch: list[PendingEvent]) -> set[str]:
