@@ -12,4 +12,5 @@ PERIODIC_TASKS = [
     Periodic("job-retry", "certificates.retry_failed_jobs", settings.JOB_RETRY_INTERVAL),
     Periodic("job-timeouts", "certificates.reap_job_timeouts", settings.JOB_TIMEOUT_INTERVAL),
     Periodic("agents-mark-offline", "certificates.mark_offline_agents", settings.AGENT_HEALTH_CHECK_INTERVAL),
+    Periodic("expiry-check", "certificates.check_expiring", settings.RENEWAL_CHECK_INTERVAL),
 ]

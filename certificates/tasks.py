@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from certificates.agent_tasks import mark_offline_agents  # noqa: F401 - registers certificates.mark_offline_agents
+from certificates.expiry_tasks import check_expiring  # noqa: F401 - registers certificates.check_expiring
 from certificates.revocation_tasks import regenerate_all_crls, regenerate_crl, rotate_ocsp_responders  # noqa: F401
 from certificates.services import job_processor, renewal
 

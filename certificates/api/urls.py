@@ -4,6 +4,7 @@ from certctl.api.routers import OptionalSlashRouter
 from certificates.api import lifecycle, revocation, views
 from certificates.api.agents import agent_urlpatterns
 from certificates.api.certificate_views import CertificateViewSet
+from certificates.api.expiry import run_expiry_check
 from certificates.api.jobs import ApprovalViewSet, JobViewSet
 
 router = OptionalSlashRouter()
@@ -49,4 +50,6 @@ revocation_urls = [
 ]
 
 # Agent routes serve GET /agents and /agents/{id} themselves (with the agent-facing actions), so the router has no agents.
-urlpatterns = [*issuance_urls, *revocation_urls, *agent_urlpatterns, *router.urls]
+admin_urls = [re_path(r"^admin/expiry-check/?$", run_expiry_check, name="admin-expiry-check")]
+
+urlpatterns = [*issuance_urls, *revocation_urls, *agent_urlpatterns, *admin_urls, *router.urls]

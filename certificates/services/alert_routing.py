@@ -1,0 +1,169 @@
+"""Expiry-alert routing: which thresholds fire, which tier each is, which channels get it, and the message.
+
+Pure functions over a policy's stored JSON. The stored values are validated on write, but dispatch still reads
+them defensively (old rows, raw SQL): a malformed map counts as unset, an unknown tier becomes informational and
+an unknown channel is reported back to the caller so it can be dropped and audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from notifications.enums import (
+    DEFAULT_ALERT_CHANNELS,
+    DEFAULT_ALERT_THRESHOLDS,
+    DEFAULT_SEVERITY_MAP,
+    Channel,
+    SeverityTier,
+)
+
+TIERS = frozenset(SeverityTier.values)
+CHANNELS = frozenset(Channel.values)
+
+
+@dataclass(frozen=True)
+class ChannelRoute:
+    """The channels a tier goes to, split into deliverable ones and off-enum names to drop."""
+
+    channels: tuple[str, ...]
+    invalid: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PolicyRouting:
+    """A renewal policy's alert settings, resolved once per check run."""
+
+    thresholds: tuple[int, ...]
+    severity_map: dict[int, str]
+    channel_map: dict[str, object]
+
+    @property
+    def max_threshold(self) -> int:
+        return max(self.thresholds)
+
+    def tier_for(self, threshold: int) -> str:
+        """Policy map, then the default map, then informational; an off-enum tier is coerced to informational."""
+        tier = self.severity_map.get(threshold) or DEFAULT_TIERS.get(threshold) or SeverityTier.INFORMATIONAL
+        return tier if tier in TIERS else SeverityTier.INFORMATIONAL
+
+    def route_for(self, tier: str) -> ChannelRoute:
+        """An empty map means Email for every tier; a configured map that leaves a tier out sends nothing for it."""
+        names = self.channel_map.get(tier) if self.channel_map else DEFAULT_ALERT_CHANNELS[tier]
+        if not isinstance(names, list):
+            return ChannelRoute((), ())
+        valid: list[str] = []
+        invalid: list[str] = []
+        for name in names:
+            target = valid if isinstance(name, str) and name in CHANNELS else invalid
+            if name not in target:
+                target.append(name if isinstance(name, str) else repr(name))
+        return ChannelRoute(tuple(valid), tuple(invalid))
+
+
+DEFAULT_TIERS = {int(days): tier for days, tier in DEFAULT_SEVERITY_MAP.items()}
+
+
+def _thresholds(value: object) -> tuple[int, ...]:
+    if isinstance(value, list):
+        days = [d for d in value if isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 365]
+        if days:
+            return tuple(dict.fromkeys(days))
+    return tuple(DEFAULT_ALERT_THRESHOLDS)
+
+
+def _severity_map(value: object) -> dict[int, str]:
+    if not isinstance(value, dict):
+        return {}
+    out = {}
+    for key, tier in value.items():
+        if str(key).lstrip("-").isdigit() and isinstance(tier, str):
+            out[int(key)] = tier
+    return out
+
+
+def policy_routing(
+    alert_thresholds_days: object, alert_severity_map: object, alert_channels: object
+) -> PolicyRouting:
+    """Read a policy's three alert fields; anything malformed falls back to the documented default."""
+    return PolicyRouting(
+        thresholds=_thresholds(alert_thresholds_days),
+        severity_map=_severity_map(alert_severity_map),
+        channel_map=alert_channels if isinstance(alert_channels, dict) else {},
+    )
+
+
+def days_left(expires_at: datetime, now: datetime) -> int:
+    """Whole days until expiry, truncated toward zero (so -0.5 days is 0 and -1.5 days is -1)."""
+    return int((expires_at - now) / timedelta(days=1))
+
+
+def fired_thresholds(routing: PolicyRouting, days: int) -> list[int]:
+    """Every threshold T with days ≤ T, in the policy's order: first seen at 5 days fires 30, 14 and 7 at once."""
+    return [t for t in routing.thresholds if days <= t]
+
+
+def recipient_for(channel: str, owner_email: str) -> str:
+    """Email goes to the certificate owner; the other channels name their configured destination, never its URL."""
+    if channel == Channel.EMAIL:
+        return owner_email
+    if channel == Channel.SLACK and settings.SLACK_CHANNEL:
+        return settings.SLACK_CHANNEL
+    return channel
+
+
+def dedup_key(certificate_id: str, expires_at: datetime, threshold: int, channel: str) -> str:
+    """Unique per (certificate, its current expiry, threshold, channel): a renewal's new expiry re-arms alerts."""
+    return f"expiry:{certificate_id}:{expires_at.strftime('%Y%m%dT%H%M%S.%fZ')}:{threshold}:{channel}"
+
+
+def admin_link(certificate_id: str) -> str:
+    return f"{settings.PUBLIC_URL}/admin/certificates/managedcertificate/{certificate_id}/change/"
+
+
+@dataclass(frozen=True)
+class AlertText:
+    subject: str
+    message: str
+
+
+def alert_text(
+    *,
+    certificate_id: str,
+    name: str,
+    common_name: str,
+    expires_at: datetime,
+    now: datetime,
+    days: int,
+    threshold: int,
+    tier: str,
+    owner: str,
+    team: str,
+) -> AlertText:
+    """The subject and plain-text body every channel renders (Slack, email, PagerDuty summary, ...)."""
+    expiry = expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    if expires_at <= now:
+        headline, left = f"certificate {name} has EXPIRED", "EXPIRED"
+    elif days == 0:
+        headline, left = f"certificate {name} expires within a day", "0"
+    else:
+        headline, left = f"certificate {name} expires in {days} days", str(days)
+    message = "\n".join(
+        [
+            f"[{tier.upper()}] {headline} ({expiry}).",
+            "",
+            f"Certificate: {name}",
+            f"Common name: {common_name}",
+            f"Expires: {expiry}",
+            f"Days left: {left}",
+            f"Owner: {owner}",
+            f"Team: {team}",
+            f"Severity: {tier} (threshold {threshold} days)",
+            f"Admin: {admin_link(certificate_id)}",
+            "",
+            f"[threshold:{threshold}]",
+        ]
+    )
+    return AlertText(subject=f"[certctl] {tier}: {headline}"[:255], message=message)
