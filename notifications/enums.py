@@ -18,8 +18,8 @@ class Channel(models.TextChoices):
     WEBHOOK = "Webhook"
     SLACK = "Slack"
     TEAMS = "Teams"
-    PAGERDUTY = "PagerDuty"
-    OPSGENIE = "OpsGenie"
+    PAGERDUTY = "PagerDuty", "PagerDuty"
+    OPSGENIE = "OpsGenie", "OpsGenie"
 
 
 class NotificationStatus(models.TextChoices):
