@@ -107,11 +107,12 @@ def _raw_cryptography(csrs: list[str]) -> float:
     from cryptography import x509
     from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
-    from certificates.issuers.local import cached_material, signing_hash
+    from certificates.issuers.local import cached_material
     from certificates.models import Issuer
+    from certificates.pki import signature_hash
 
     ca = cached_material(Issuer.objects.get(name="bench-issuing"))
-    algorithm = signing_hash(ca.private_key)
+    algorithm = signature_hash(ca.private_key)
     ski_ca = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski_ca)
     now = datetime.now(UTC)

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
+from certctl.admin_base import ReadOnlyAdmin
 from certctl.models import ApiKey, MetricCounter, ProcessHeartbeat
 from certctl.services.api_keys import create_api_key, revoke_api_key
 
@@ -17,17 +18,6 @@ class ApiKeyAddForm(forms.ModelForm):
     class Meta:
         model = ApiKey
         fields = ["name", "is_admin"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ApiKey)

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
 
+from certctl.admin_base import ReadOnlyAdmin
 from certificates import models as m
 from certificates.admin_approvals import approve_selected, reject_selected
 from certificates.admin_revocation import revoke_selected
@@ -231,7 +232,7 @@ class ManagedCertificateAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.CertificateVersion)
-class CertificateVersionAdmin(admin.ModelAdmin):
+class CertificateVersionAdmin(ReadOnlyAdmin):
     """Issued certificates are facts: read-only here (issue and revoke through the API)."""
 
     list_display = ["serial_number", "certificate", "issuer", "not_before", "not_after", "key_algorithm"]
@@ -239,15 +240,6 @@ class CertificateVersionAdmin(admin.ModelAdmin):
     list_select_related = ["certificate", "issuer"]
     search_fields = ["serial_number", "fingerprint_sha256", "certificate__name", "certificate__common_name"]
     date_hierarchy = "not_after"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class TargetInline(admin.TabularInline):
@@ -366,7 +358,7 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.CertificateRevocation)
-class CertificateRevocationAdmin(admin.ModelAdmin):
+class CertificateRevocationAdmin(ReadOnlyAdmin):
     """Revocations feed CRLs and OCSP: read-only here, revoke through the API so the CA is told."""
 
     list_display = ["serial_number", "certificate", "issuer", "reason", "revoked_by", "revoked_at"]
@@ -374,28 +366,6 @@ class CertificateRevocationAdmin(admin.ModelAdmin):
     list_select_related = ["certificate", "issuer"]
     search_fields = ["serial_number", "certificate__name", "revoked_by"]
     date_hierarchy = "revoked_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """State the system maintains (CRLs, OCSP); visible to operators, changed only by the services."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(m.CRLCache)

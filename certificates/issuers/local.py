@@ -10,7 +10,7 @@ from threading import Lock
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 
@@ -24,6 +24,7 @@ from certificates.issuers.base import (
     register,
 )
 from certificates.issuers.ca_store import CAMaterial, CANotConfigured, load_ca
+from certificates.pki import authority_key_identifier, key_usage, signature_hash
 
 EKU_OIDS = {
     "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH,
@@ -36,15 +37,6 @@ EKU_OIDS = {
 _cache_lock = Lock()
 _material_cache: dict[tuple[str, str], CAMaterial] = {}
 _CACHE_LIMIT = 64
-
-
-def signing_hash(private_key) -> hashes.HashAlgorithm | None:
-    """The digest a CA key signs with: none for EdDSA, SHA-384 for P-384 and larger, else SHA-256."""
-    if isinstance(private_key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
-        return None
-    if isinstance(private_key, ec.EllipticCurvePrivateKey) and private_key.curve.key_size >= 384:
-        return hashes.SHA384()
-    return hashes.SHA256()
 
 
 def cached_material(issuer) -> CAMaterial:
@@ -71,14 +63,6 @@ def crl_url(issuer_id: str) -> str:
 
 def ocsp_url(issuer_id: str) -> str:
     return f"{settings.PUBLIC_URL}/.well-known/pki/ocsp/{issuer_id}"
-
-
-def _aki(ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
-    try:
-        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-        return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
-    except x509.ExtensionNotFound:
-        return x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key())
 
 
 @register(IssuerType.LOCAL)
@@ -118,21 +102,11 @@ class LocalCA(IssuerBackend):
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=usage_for_encryption,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
+                key_usage(digital_signature=True, key_encipherment=usage_for_encryption),
                 critical=True,
             )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(_aki(ca.certificate), critical=False)
+            .add_extension(authority_key_identifier(ca.certificate), critical=False)
             .add_extension(
                 x509.CRLDistributionPoints(
                     [
@@ -169,7 +143,7 @@ class LocalCA(IssuerBackend):
                 x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False
             )
         try:
-            certificate = builder.sign(ca.private_key, signing_hash(ca.private_key))
+            certificate = builder.sign(ca.private_key, signature_hash(ca.private_key))
         except (ValueError, TypeError) as exc:
             raise IssuerError(f"signing failed: {exc}") from exc
         return IssuedCertificate(certificate=certificate, chain=[ca.certificate, *ca.chain])

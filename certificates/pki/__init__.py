@@ -1,10 +1,10 @@
-"""Pure X.509 building blocks for revocation (CRL, OCSP, delegated responder): no database, no settings."""
+"""Pure X.509 building blocks (CA and leaf extensions, CRL, OCSP, delegated responder): no database, no settings."""
 
 from __future__ import annotations
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 
 from certificates.enums import REVOCATION_REASON_CODES
 
@@ -27,10 +27,34 @@ def reason_flag(reason: str) -> x509.ReasonFlags:
 
 
 def signature_hash(private_key) -> hashes.HashAlgorithm | None:
-    """The digest to sign with: none for EdDSA keys (the algorithm fixes it), SHA-256 otherwise."""
+    """The digest a CA key signs with: none for EdDSA (the algorithm fixes it), SHA-384 for P-384 and larger, else
+    SHA-256. Certificates, CRLs and OCSP responses all use it."""
     if isinstance(private_key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
         return None
+    if isinstance(private_key, ec.EllipticCurvePrivateKey) and private_key.curve.key_size >= 384:
+        return hashes.SHA384()
     return hashes.SHA256()
+
+
+def key_usage(
+    *,
+    digital_signature: bool = False,
+    key_encipherment: bool = False,
+    key_cert_sign: bool = False,
+    crl_sign: bool = False,
+) -> x509.KeyUsage:
+    """A KeyUsage extension value naming only the bits certctl sets; the others are off."""
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
+        content_commitment=False,
+        key_encipherment=key_encipherment,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=key_cert_sign,
+        crl_sign=crl_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def authority_key_identifier(ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:

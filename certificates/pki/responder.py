@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certificates.issuers.ca_store import CAMaterial
-from certificates.pki import authority_key_identifier, signature_hash
+from certificates.pki import authority_key_identifier, key_usage, signature_hash
 
 # Backdate a little so a client with a slightly slow clock accepts a fresh responder certificate.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -35,17 +35,7 @@ def issue_responder_certificate(
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            key_usage(digital_signature=True),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)

@@ -13,8 +13,8 @@ from django.db import transaction
 from audit.services.record import record
 from certificates.enums import IssuerType
 from certificates.issuers.ca_store import load_ca, store_ca
-from certificates.issuers.local import signing_hash
 from certificates.models import Issuer
+from certificates.pki import key_usage, signature_hash
 
 KEY_TYPES = ("ec", "ec-p384", "rsa", "ed25519")
 
@@ -74,22 +74,12 @@ def build_ca_certificate(
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            key_usage(digital_signature=True, key_cert_sign=True, crl_sign=True),
             critical=True,
         )
         .add_extension(ski, critical=False)
         .add_extension(aki, critical=False)
-        .sign(issuer_key, signing_hash(issuer_key))
+        .sign(issuer_key, signature_hash(issuer_key))
     )
 
 

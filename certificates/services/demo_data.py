@@ -27,6 +27,7 @@ from certificates.enums import (
     TargetType,
 )
 from certificates.issuers.ca_store import CAMaterial, CANotConfigured, load_ca, store_ca
+from certificates.pki import key_usage
 
 TEAMS = {
     "Platform": "Edge, ingress and shared infrastructure",
@@ -115,9 +116,7 @@ def _demo_ca(issuer: m.Issuer, now: datetime) -> CAMaterial:
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(key_usage(key_cert_sign=True, crl_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -145,7 +144,7 @@ def _issue_version(cert: m.ManagedCertificate, issuer: m.Issuer, ca: CAMaterial,
     m.CertificateVersion.objects.create(
         certificate=cert,
         issuer=issuer,
-        serial_number=format(leaf.serial_number, "x"),
+        serial_number=format(leaf.serial_number, "040x"),
         not_before=not_before,
         not_after=not_after,
         fingerprint_sha256=hashlib.sha256(der).hexdigest(),
