@@ -6,12 +6,13 @@ processor in server-keygen mode), so the checks, the bookkeeping and the notific
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services.record import record
@@ -136,7 +137,7 @@ def issue_from_csr(
             )
         # The writes below check no row counts: pipelined, they cost one round trip with BEGIN.
         with pipelined():
-            version = CertificateVersion.objects.create(
+            version = CertificateVersion(
                 certificate=certificate,
                 issuer=issuer,
                 serial_number=issued.serial_hex,
@@ -148,16 +149,11 @@ def issue_from_csr(
                 key_algorithm=plan.key_algorithm,
                 key_size=plan.key_size,
             )
+            _store_version(version, now)
             if server_key_pem:
                 ServerGeneratedKey.objects.create(
                     version=version, encrypted_private_key=encrypt_bytes(server_key_pem.encode())
                 )
-            ManagedCertificate.objects.filter(pk=certificate.pk).update(
-                status=CertificateStatus.ACTIVE,
-                expires_at=version.not_after,
-                last_renewal_at=now,
-                updated_at=now,
-            )
             certificate.status = CertificateStatus.ACTIVE
             certificate.expires_at = version.not_after
             certificate.last_renewal_at = now
@@ -202,6 +198,37 @@ def issue_from_csr(
         },
     )
     return version
+
+
+def _store_version(version: CertificateVersion, now: datetime) -> None:
+    """INSERT the version and make it the certificate's current state (Active, new expiry) in one statement.
+
+    The ORM's create() + update() cost ~0.5 ms of Python per issuance, a fifth of the whole; this is the same
+    column preparation (`get_db_prep_save`, auto_now_add) without the query machinery.
+    """
+    fields = CertificateVersion._meta.concrete_fields
+    values = [f.get_db_prep_save(f.pre_save(version, True), connection) for f in fields]
+    version._state.adding = False
+    version._state.db = connection.alias
+    activate = [CertificateStatus.ACTIVE, version.not_after, now, now, version.certificate_id]
+    with connection.cursor() as cursor:
+        cursor.execute(_store_version_sql(), [*activate, *values])
+
+
+@functools.cache
+def _store_version_sql() -> str:
+    qn = connection.ops.quote_name
+    cert, version = ManagedCertificate._meta, CertificateVersion._meta
+    activate = ", ".join(
+        f"{qn(cert.get_field(name).column)} = %s"
+        for name in ("status", "expires_at", "last_renewal_at", "updated_at")
+    )
+    columns = ", ".join(qn(f.column) for f in version.concrete_fields)
+    placeholders = ", ".join(["%s"] * len(version.concrete_fields))
+    return (
+        f"WITH activated AS (UPDATE {qn(cert.db_table)} SET {activate} WHERE {qn(cert.pk.column)} = %s) "  # noqa: S608 - names from our models
+        f"INSERT INTO {qn(version.db_table)} ({columns}) VALUES ({placeholders})"
+    )
 
 
 def _check_approval(certificate: ManagedCertificate, job: Job | None) -> None:
