@@ -202,6 +202,12 @@ def issue_from_csr(
 
 def _store_version(version: CertificateVersion, now: datetime) -> None:
     """INSERT the version and make it the certificate's current state (Active, new expiry) in one statement."""
+    if connection.vendor != "postgresql":  # SQLite (the zero-config default) has no data-modifying CTEs
+        ManagedCertificate.objects.filter(pk=version.certificate_id).update(
+            status=CertificateStatus.ACTIVE, expires_at=version.not_after, last_renewal_at=now, updated_at=now
+        )
+        rows.insert(version)
+        return
     rows.insert(
         version,
         prefix_sql=_activate_sql(),
