@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from certctl import rows
+from certctl.rows import insert as insert_row
 from notifications.models import NotificationEvent
 from notifications.services import publisher
 
@@ -45,7 +45,7 @@ def enqueue(
     )
     if dedup_key is None:
         event = NotificationEvent(**fields)
-        rows.insert(event)  # save() without the query machinery: producers such as issuance are hot paths
+        insert_row(event)  # save() without the query machinery: producers such as issuance are hot paths
     else:
         try:
             with transaction.atomic():
