@@ -1,12 +1,19 @@
 """Counters shared by all processes: `increment("certctl_x_total", {"channel": "Slack"})`.
 
 Each series is one row, added to with `INSERT … ON CONFLICT DO UPDATE SET value = value + n` (PostgreSQL and
-SQLite), so concurrent workers never lose an increment. Hot paths should batch with `increment_many`.
+SQLite), so concurrent workers never lose an increment. Hot paths batch with `increment_many` or count in memory
+with a `BufferedCounter`.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
+import os
+import threading
+import time
+from collections import Counter
 from collections.abc import Mapping
 
 from django.db import connection
@@ -46,3 +53,68 @@ def read(name: str) -> dict[tuple[tuple[str, str], ...], int]:
     for labels, value in MetricCounter.objects.filter(name=name).values_list("labels", "value"):
         out[tuple(sorted(json.loads(labels).items()))] = value
     return out
+
+
+class BufferedCounter:
+    """A hot counter added to in process memory and written with one `increment_many` now and then.
+
+    Written when `flush_every` increments are pending, at the first increment `flush_seconds` after the last
+    write, by `flush()` (the /metrics collector calls it), after each Celery task and at process exit. A crash
+    loses at most the pending counts; every written count is correct across processes.
+    """
+
+    def __init__(self, name: str, *, flush_every: int = 200, flush_seconds: float = 5.0) -> None:
+        self.name = name
+        self.flush_every = flush_every
+        self.flush_seconds = flush_seconds
+        self._pending: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+        _buffered.append(self)
+
+    def increment(self, labels: Labels, amount: int = 1) -> None:
+        with self._lock:
+            self._pending[_canonical(labels)] += amount
+            due = (
+                self._pending.total() >= self.flush_every
+                or time.monotonic() - self._last_flush >= self.flush_seconds
+            )
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending = list(self._pending.items())
+            self._pending.clear()
+            self._last_flush = time.monotonic()
+        increment_many(self.name, [(json.loads(labels), n) for labels, n in pending])
+
+    def _reset_after_fork(self) -> None:
+        # The parent writes what it had pending; a forked child starts empty.
+        self._lock = threading.Lock()
+        self._pending.clear()
+
+
+_buffered: list[BufferedCounter] = []
+
+
+def flush_buffered() -> None:
+    """Write every buffered counter's pending counts (at exit, after a Celery task)."""
+    for counter in _buffered:
+        if counter._pending:
+            counter.flush()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    # The database may already be gone at interpreter exit (tests); the counts are then lost, as on a crash.
+    with contextlib.suppress(Exception):
+        flush_buffered()
+
+
+def _reset_after_fork() -> None:
+    for counter in _buffered:
+        counter._reset_after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)

@@ -11,7 +11,7 @@ from certctl.metrics import counter_family
 from certificates.enums import ApprovalState, JobStatus, JobType
 from certificates.models import ApprovalRequest, Job
 from certificates.services.approvals import DECISIONS_COUNTER
-from certificates.services.issuance import ISSUANCE_COUNTER
+from certificates.services.issuance import ISSUANCE_COUNTER, issuance_counter
 
 
 def job_counts() -> dict[tuple[str, str], int]:
@@ -23,6 +23,7 @@ def job_counts() -> dict[tuple[str, str], int]:
 
 
 def collect() -> Iterable[Metric]:
+    issuance_counter.flush()  # this process's buffered counts; other processes write theirs within seconds
     yield counter_family(
         ISSUANCE_COUNTER, "Certificates issued by issuer type and outcome", ["issuer_type", "outcome"]
     )

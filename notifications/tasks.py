@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_process_shutdown
 
-from notifications.services import delivery
+from notifications.services import delivery, publisher
 
 
 @shared_task(name="notifications.deliver_notification", acks_late=True, ignore_result=True)
 def deliver_notification(event_id: str) -> None:
     delivery.deliver_one(event_id)
+
+
+@shared_task(name="notifications.deliver_notifications", acks_late=True, ignore_result=True)
+def deliver_notifications(event_ids: list[str]) -> dict[str, int]:
+    return delivery.deliver_many(event_ids).as_dict()
 
 
 @shared_task(name="notifications.process_pending", acks_late=True, ignore_result=True)
@@ -20,3 +26,9 @@ def process_pending_notifications() -> dict[str, int]:
 @shared_task(name="notifications.retry_failed", acks_late=True, ignore_result=True)
 def retry_failed_notifications() -> dict[str, int]:
     return delivery.retry_due().as_dict()
+
+
+@worker_process_shutdown.connect
+def _publish_queued_deliveries(**kwargs) -> None:
+    # Prefork children skip atexit: hand over what the publisher thread has not sent yet.
+    publisher.flush()

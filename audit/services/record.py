@@ -11,6 +11,7 @@ from django.utils import timezone
 from audit.models import ActorType, AuditEvent
 from audit.services import chain
 from audit.services.redaction import redact
+from certctl import rows
 from certctl.ids import new_id
 
 SYSTEM_ACTOR = "system"
@@ -31,7 +32,7 @@ def record(
     A plain INSERT, no lock: the event joins the hash chain when it is sealed after commit (audit.services.chain).
     """
     event = AuditEvent(**event_row(action, resource_type, resource_id, actor, actor_type, details, now))
-    event.save()
+    rows.insert(event)  # event_row() already redacted; this is AuditEvent.save() without the ORM overhead
     return event
 
 

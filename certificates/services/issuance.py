@@ -6,17 +6,19 @@ processor in server-keygen mode), so the checks, the bookkeeping and the notific
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services.record import record
-from certctl import counters
+from certctl import counters, rows
 from certctl.crypto import encrypt_bytes
+from certctl.pipeline import pipelined
 from certificates.enums import ApprovalState, CertificateStatus, JobStatus, JobType
 from certificates.issuers.base import IssuerError, LeafRequest, backend_for
 from certificates.models import ApprovalRequest, CertificateVersion, Job, ManagedCertificate
@@ -40,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 NOT_ISSUABLE = (CertificateStatus.ARCHIVED, CertificateStatus.REVOKED)
 ISSUANCE_COUNTER = "certctl_issuance_total"
+# Counted in memory and written in batches: one UPSERT per issuance cost ~0.4 ms and a round trip.
+issuance_counter = counters.BufferedCounter(ISSUANCE_COUNTER)
 
 
 class CertificateNotIssuable(IssuanceError):
@@ -109,7 +113,7 @@ def issue_from_csr(
             )
         )
     except IssuerError as exc:
-        counters.increment(ISSUANCE_COUNTER, {"issuer_type": issuer.type, "outcome": "failure"})
+        issuance_counter.increment({"issuer_type": issuer.type, "outcome": "failure"})
         message = f"issuer {issuer.name} could not sign: {exc}"
         if job is not None:
             from certificates.services.renewal import fail_issuing_job
@@ -131,61 +135,59 @@ def issue_from_csr(
                 now=now,
                 audit_action="renewal_job_completed" if job.type == JobType.RENEWAL else "job_completed",
             )
-        version = CertificateVersion.objects.create(
-            certificate=certificate,
-            issuer=issuer,
-            serial_number=issued.serial_hex,
-            not_before=leaf.not_valid_before_utc,
-            not_after=leaf.not_valid_after_utc,
-            fingerprint_sha256=_fingerprint(der),
-            pem_chain=issued.pem_chain,
-            csr_pem=csr_pem.strip() + "\n",
-            key_algorithm=plan.key_algorithm,
-            key_size=plan.key_size,
-        )
-        if server_key_pem:
-            ServerGeneratedKey.objects.create(
-                version=version, encrypted_private_key=encrypt_bytes(server_key_pem.encode())
+        # The writes below check no row counts: pipelined, they cost one round trip with BEGIN.
+        with pipelined():
+            version = CertificateVersion(
+                certificate=certificate,
+                issuer=issuer,
+                serial_number=issued.serial_hex,
+                not_before=leaf.not_valid_before_utc,
+                not_after=leaf.not_valid_after_utc,
+                fingerprint_sha256=_fingerprint(der),
+                pem_chain=issued.pem_chain,
+                csr_pem=csr_pem.strip() + "\n",
+                key_algorithm=plan.key_algorithm,
+                key_size=plan.key_size,
             )
-        ManagedCertificate.objects.filter(pk=certificate.pk).update(
-            status=CertificateStatus.ACTIVE, expires_at=version.not_after, last_renewal_at=now, updated_at=now
-        )
-        certificate.status = CertificateStatus.ACTIVE
-        certificate.expires_at = version.not_after
-        certificate.last_renewal_at = now
-        deployments = _create_deployment_jobs(certificate, now)
-        enqueue(
-            type=NotificationType.RENEWAL_SUCCESS,
-            channel=Channel.EMAIL,
-            recipient=certificate.owner.email,
-            subject=f"Certificate {certificate.common_name} issued",
-            message=(
-                f"Certificate {certificate.name} ({certificate.common_name}) was issued by {issuer.name}: serial "
-                f"{version.serial_number}, valid until {version.not_after:%Y-%m-%d}."
-            ),
-            certificate_id=certificate.pk,
-        )
-        record(
-            "certificate_issued",
-            resource_type="certificate",
-            resource_id=certificate.pk,
-            actor=actor,
-            actor_type=actor_type,
-            details={
-                "version_id": version.pk,
-                "serial": version.serial_number,
-                "fingerprint_sha256": version.fingerprint_sha256,
-                "issuer_id": issuer.pk,
-                "not_after": version.not_after.isoformat(),
-                "job_id": job.pk if job else None,
-                "deployment_job_ids": [d.pk for d in deployments],
-            },
-            now=now,
-        )
-        # After commit: the counter row is shared by every worker, holding its lock for the whole transaction
-        # would serialise concurrent issuances.
+            _store_version(version, now)
+            if server_key_pem:
+                ServerGeneratedKey.objects.create(
+                    version=version, encrypted_private_key=encrypt_bytes(server_key_pem.encode())
+                )
+            certificate.status = CertificateStatus.ACTIVE
+            certificate.expires_at = version.not_after
+            certificate.last_renewal_at = now
+            deployments = _create_deployment_jobs(certificate, now)
+            enqueue(
+                type=NotificationType.RENEWAL_SUCCESS,
+                channel=Channel.EMAIL,
+                recipient=certificate.owner.email,
+                subject=f"Certificate {certificate.common_name} issued",
+                message=(
+                    f"Certificate {certificate.name} ({certificate.common_name}) was issued by {issuer.name}: serial "
+                    f"{version.serial_number}, valid until {version.not_after:%Y-%m-%d}."
+                ),
+                certificate_id=certificate.pk,
+            )
+            record(
+                "certificate_issued",
+                resource_type="certificate",
+                resource_id=certificate.pk,
+                actor=actor,
+                actor_type=actor_type,
+                details={
+                    "version_id": version.pk,
+                    "serial": version.serial_number,
+                    "fingerprint_sha256": version.fingerprint_sha256,
+                    "issuer_id": issuer.pk,
+                    "not_after": version.not_after.isoformat(),
+                    "job_id": job.pk if job else None,
+                    "deployment_job_ids": [d.pk for d in deployments],
+                },
+                now=now,
+            )
         transaction.on_commit(
-            lambda: counters.increment(ISSUANCE_COUNTER, {"issuer_type": issuer.type, "outcome": "success"})
+            lambda: issuance_counter.increment({"issuer_type": issuer.type, "outcome": "success"})
         )
     logger.info(
         "certificate issued",
@@ -196,6 +198,32 @@ def issue_from_csr(
         },
     )
     return version
+
+
+def _store_version(version: CertificateVersion, now: datetime) -> None:
+    """INSERT the version and make it the certificate's current state (Active, new expiry) in one statement."""
+    if connection.vendor != "postgresql":  # SQLite (the zero-config default) has no data-modifying CTEs
+        ManagedCertificate.objects.filter(pk=version.certificate_id).update(
+            status=CertificateStatus.ACTIVE, expires_at=version.not_after, last_renewal_at=now, updated_at=now
+        )
+        rows.insert(version)
+        return
+    rows.insert(
+        version,
+        prefix_sql=_activate_sql(),
+        prefix_params=(CertificateStatus.ACTIVE, version.not_after, now, now, version.certificate_id),
+    )
+
+
+@functools.cache
+def _activate_sql() -> str:
+    qn = connection.ops.quote_name
+    cert = ManagedCertificate._meta
+    columns = ("status", "expires_at", "last_renewal_at", "updated_at")
+    assignments = ", ".join(f"{qn(cert.get_field(name).column)} = %s" for name in columns)
+    return (
+        f"WITH activated AS (UPDATE {qn(cert.db_table)} SET {assignments} WHERE {qn(cert.pk.column)} = %s) "  # noqa: S608 - names from our models
+    )
 
 
 def _check_approval(certificate: ManagedCertificate, job: Job | None) -> None:

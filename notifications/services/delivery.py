@@ -232,6 +232,14 @@ def _record_metrics(result: SweepResult) -> None:
     result._observations.clear()
 
 
+def claim_listed(event_ids: list[str], now: datetime) -> list[NotificationEvent]:
+    """Claim the listed pending rows no other worker holds (the batched on-commit fast path)."""
+    queryset = NotificationEvent.objects.filter(
+        _unclaimed(now), pk__in=event_ids, status=NotificationStatus.PENDING
+    )
+    return _claim(queryset, "created_at", now, len(event_ids))
+
+
 def _run_batch(rows: list[NotificationEvent], clock: Clock) -> SweepResult:
     result = SweepResult(claimed=len(rows))
     for event in rows:
@@ -292,3 +300,10 @@ def deliver_one(event_id: str, *, now: datetime | None = None) -> str | None:
         return None
     result = _run_batch([event], clock)
     return next((name for name in ("sent", "failed", "dead") if getattr(result, name)), None)
+
+
+def deliver_many(event_ids: list[str], *, now: datetime | None = None) -> SweepResult:
+    """The on-commit fast path for rows committed together or within milliseconds; skips rows others hold."""
+    clock = _clock(now)
+    rows = claim_listed(event_ids, clock())
+    return _run_batch(rows, clock) if rows else SweepResult()

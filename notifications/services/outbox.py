@@ -1,16 +1,18 @@
-"""Writing notifications: a `pending` row in the caller's transaction, delivery scheduled after commit."""
+"""Writing notifications: a `pending` row in the caller's transaction, delivery scheduled after commit
+(handed to notifications.services.publisher, which publishes the Celery delivery tasks)."""
 
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
+from certctl.rows import insert as insert_row
 from notifications.models import NotificationEvent
+from notifications.services import publisher
 
 
-def _schedule_delivery(event_id: str) -> None:
-    from notifications.tasks import deliver_notification
-
-    transaction.on_commit(lambda: deliver_notification.delay(event_id))
+def _schedule_delivery(event_ids: list[str]) -> None:
+    # One hand-over per transaction; the publisher batches rows of many commits into one broker message.
+    transaction.on_commit(lambda: publisher.publish(event_ids))
 
 
 def enqueue(
@@ -42,7 +44,8 @@ def enqueue(
         dedup_key=dedup_key,
     )
     if dedup_key is None:
-        event = NotificationEvent.objects.create(**fields)
+        event = NotificationEvent(**fields)
+        insert_row(event)  # save() without the query machinery: producers such as issuance are hot paths
     else:
         try:
             with transaction.atomic():
@@ -51,7 +54,7 @@ def enqueue(
             if not NotificationEvent.objects.filter(dedup_key=dedup_key).exists():
                 raise
             return None
-    _schedule_delivery(event.id)
+    _schedule_delivery([event.id])
     return event
 
 
@@ -67,6 +70,5 @@ def enqueue_many(events: list[dict], *, deliver_now: bool = True) -> list[Notifi
         rows.append(NotificationEvent(**{**fields, **trimmed}))
     created = NotificationEvent.objects.bulk_create(rows)
     if deliver_now:
-        for event in created:
-            _schedule_delivery(event.id)
+        _schedule_delivery([event.id for event in created])
     return created
