@@ -22,7 +22,7 @@ def parse_thresholds(text: str) -> list[int]:
     for item in (part.strip() for part in text.split(",")):
         if not item:
             continue
-        if not item.isdigit():
+        if not validators.is_day_count(item):
             raise ValidationError(f"{item!r} is not a whole number of days")
         values.append(int(item))
     validators.validate_thresholds(values)

@@ -14,6 +14,11 @@ from notifications.enums import Channel, SeverityTier
 MIN_KEY_SIZES = {"RSA": 2048, "ECDSA": 256, "Ed25519": 0}
 
 
+def is_day_count(text: str) -> bool:
+    """ASCII digits only: `str.isdigit()` also accepts '²' or '٣', which int() rejects or reads surprisingly."""
+    return text.isascii() and text.isdigit()
+
+
 def validate_thresholds(value: Any) -> None:
     if not isinstance(value, list) or not value:
         raise ValidationError("alert_thresholds_days must be a non-empty list of whole days")
@@ -39,7 +44,7 @@ def validate_alert_channels(value: Any) -> None:
         if not isinstance(names, list):
             raise ValidationError(f"alert_channels[{tier!r}] must be a list of channel names")
         for name in names:
-            if name not in channels:
+            if not isinstance(name, str) or name not in channels:
                 raise ValidationError(
                     f"unknown channel {name!r} in alert_channels[{tier!r}] (valid: {', '.join(Channel.values)})"
                 )
@@ -51,7 +56,7 @@ def validate_severity_map(value: Any) -> None:
     if not isinstance(value, dict):
         raise ValidationError("alert_severity_map must be an object mapping threshold days to a tier")
     for key, tier in value.items():
-        if not str(key).isdigit() or not 0 <= int(key) <= 365:
+        if not is_day_count(str(key)) or not 0 <= int(key) <= 365:
             raise ValidationError(f"alert_severity_map key {key!r} must be a threshold in days (0..365)")
         if tier not in SeverityTier.values:
             raise ValidationError(

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from certificates.validators import is_day_count
 from notifications.enums import (
     DEFAULT_ALERT_CHANNELS,
     DEFAULT_ALERT_THRESHOLDS,
@@ -79,7 +80,8 @@ def _severity_map(value: object) -> dict[int, str]:
         return {}
     out = {}
     for key, tier in value.items():
-        if str(key).lstrip("-").isdigit() and isinstance(tier, str):
+        # Non-integer keys are dropped (old rows, raw SQL): one bad policy must not stop the whole check.
+        if is_day_count(str(key)) and isinstance(tier, str):
             out[int(key)] = tier
     return out
 
