@@ -85,3 +85,31 @@ def test_unconfigured_email_does_not_stop_a_configured_pagerduty(settings, http_
     assert {statuses[("Slack", t)] for t in (30, 14, 7)} == {"sent"}
     assert http_sink.count("/pagerduty") == 1
     assert {statuses[("Email", t)] for t in (14, 7, 0)} == {"dead"}
+
+
+def test_dead_alert_is_not_recreated_by_the_next_check_and_an_operator_requeue_delivers_it(
+    settings, http_sink, smtp_sink, client_with_key
+):
+    point_channels_at(settings, http_sink)
+    settings.SMTP_HOST = ""
+    cert = cert_expiring_in(timedelta(days=3), policy(alert_thresholds_days=[7]))
+
+    with time_machine.travel(NOW, tick=False):
+        check_expiring_certificates(now=NOW)
+        dead = NotificationEvent.objects.get(certificate=cert, channel="Email")
+        assert dead.status == "dead"
+
+        again = check_expiring_certificates(now=NOW + timedelta(hours=1))
+        assert again.deduped == 1 and sum(again.created.values()) == 0
+        assert NotificationEvent.objects.filter(certificate=cert).count() == 1
+
+        point_channels_at(settings, http_sink, smtp_sink)
+        response = client_with_key.post(
+            "/api/v1/notifications/requeue", {"status": "dead", "channel": "Email"}, format="json"
+        )
+
+    assert response.status_code == 200
+    assert response.json()["ids"] == [dead.id]
+    dead.refresh_from_db()
+    assert dead.status == "sent"
+    assert [m["To"] for m in smtp_sink.messages] == [cert.owner.email]

@@ -9,6 +9,7 @@ from django.urls import reverse
 from certificates.models import RenewalPolicy
 from certificates.services.alert_routing import policy_routing
 from certificates.services.expiry_check import check_expiring_certificates
+from notifications.models import NotificationEvent
 from tests.expiry_helpers import NOW, alerts_per_channel, cert_expiring_in, policy
 
 pytestmark = pytest.mark.django_db
@@ -71,3 +72,17 @@ def test_malformed_stored_policy_data_does_not_stop_the_check():
     assert alerts_per_channel(cert) == {"Email": 1}
     assert alerts_per_channel(other) == {"Email": 1}
     assert result.skipped_invalid_channel == 1
+
+
+def test_admin_link_in_the_alert_opens_the_certificate_in_the_admin(admin_client, settings):
+    settings.PUBLIC_URL = "https://certctl.example.test"
+    cert = cert_expiring_in(timedelta(days=3), policy(alert_thresholds_days=[7]))
+    check_expiring_certificates(now=NOW)
+    message = NotificationEvent.objects.get(certificate=cert).message
+    link = next(line for line in message.splitlines() if line.startswith("Admin: ")).removeprefix("Admin: ")
+
+    assert link.startswith(settings.PUBLIC_URL + "/")
+    response = admin_client.get(link.removeprefix(settings.PUBLIC_URL))
+
+    assert response.status_code == 200
+    assert cert.name in response.content.decode()
