@@ -343,10 +343,17 @@ TEAMS_FORMAT = env_str("CERTCTL_TEAMS_FORMAT", "messagecard").lower()
 if TEAMS_FORMAT not in {"messagecard", "adaptive"}:
     raise ImproperlyConfigured(f"CERTCTL_TEAMS_FORMAT must be messagecard or adaptive, got {TEAMS_FORMAT!r}")
 PAGERDUTY_ROUTING_KEY = env_str("CERTCTL_PAGERDUTY_ROUTING_KEY")
-PAGERDUTY_SEVERITY = env_str("CERTCTL_PAGERDUTY_SEVERITY", "warning")
+PAGERDUTY_SEVERITY = env_str("CERTCTL_PAGERDUTY_SEVERITY", "warning").lower()
+# PagerDuty refuses (HTTP 400) any other severity, so every alert would go straight to dead.
+if PAGERDUTY_SEVERITY not in {"critical", "error", "warning", "info"}:
+    raise ImproperlyConfigured(
+        f"CERTCTL_PAGERDUTY_SEVERITY must be critical, error, warning or info, got {PAGERDUTY_SEVERITY!r}"
+    )
 PAGERDUTY_EVENTS_URL = env_str("CERTCTL_PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue")
 OPSGENIE_API_KEY = env_str("CERTCTL_OPSGENIE_API_KEY")
-OPSGENIE_PRIORITY = env_str("CERTCTL_OPSGENIE_PRIORITY", "P3")
+OPSGENIE_PRIORITY = env_str("CERTCTL_OPSGENIE_PRIORITY", "P3").upper()
+if OPSGENIE_PRIORITY not in {"P1", "P2", "P3", "P4", "P5"}:
+    raise ImproperlyConfigured(f"CERTCTL_OPSGENIE_PRIORITY must be P1 to P5, got {OPSGENIE_PRIORITY!r}")
 OPSGENIE_API_URL = env_str("CERTCTL_OPSGENIE_API_URL", "https://api.opsgenie.com/v2/alerts")
 
 # --- Audit ----------------------------------------------------------------------------------------------

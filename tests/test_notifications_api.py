@@ -135,3 +135,25 @@ def test_mark_read_acknowledges_a_dead_row_and_refuses_a_pending_one(client_with
     pending = NotificationEventFactory(status=NotificationStatus.PENDING)
     assert client_with_key.post(f"{URL}/{pending.id}/read").status_code == 409
     assert client_with_key.post(f"{URL}/notif-nope/read").status_code == 404
+
+
+def test_bulk_requeue_schedules_delivery_of_every_requeued_row(
+    client_with_key, settings, http_sink, django_capture_on_commit_callbacks
+):
+    point_channels_at(settings, http_sink)
+    dead = NotificationEventFactory.create_batch(3, status=NotificationStatus.DEAD, channel=Channel.SLACK)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_with_key.post(f"{URL}/requeue", {"status": "dead"}, format="json")
+    assert response.status_code == 200 and response.json()["count"] == 3
+    assert http_sink.count("/slack") == 3
+    assert set(
+        NotificationEvent.objects.filter(pk__in=[e.pk for e in dead]).values_list("status", flat=True)
+    ) == {"sent"}
+
+
+def test_mark_read_audit_names_the_actor(client_with_key):
+    sent = NotificationEventFactory(status=NotificationStatus.SENT)
+    assert client_with_key.post(f"{URL}/{sent.id}/read").status_code == 200
+    audit = AuditEvent.objects.get(action="notification_marked_read", resource_id=sent.id)
+    assert (audit.actor, audit.actor_type) == ("automation", "User")
+    assert audit.details["previous"] == {"status": "sent"}

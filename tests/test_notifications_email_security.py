@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
 
 from notifications.enums import Channel, NotificationStatus
@@ -69,3 +72,23 @@ def test_plaintext_client_cannot_send_where_starttls_is_required(settings):
         assert sink.messages == []
     finally:
         sink.stop()
+
+
+def test_an_smtp_server_that_never_answers_is_a_transient_timeout(settings):
+    """Timeouts on every call: a server that accepts the connection but never greets does not hang a worker."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    try:
+        settings.SMTP_HOST, settings.SMTP_PORT = "127.0.0.1", server.getsockname()[1]
+        settings.SMTP_SECURITY, settings.SMTP_FROM_ADDRESS = "none", "certctl@example.test"
+        settings.NOTIFICATION_TIMEOUT_SECONDS = 0.5
+        started = time.monotonic()
+        event = _deliver()
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert elapsed < 5, f"the SMTP attempt took {elapsed:.1f}s with a 0.5s timeout"
+    assert event.status == NotificationStatus.FAILED and event.retry_count == 1
+    assert event.next_retry_at is not None
+    assert event.last_error == "timed out talking to SMTP 127.0.0.1"

@@ -218,3 +218,33 @@ def test_a_lease_shorter_than_the_timeout_gives_rows_back_instead_of_spinning(sl
     event = _reload(event)
     assert event.status == NotificationStatus.PENDING and event.claimed_until is None
     assert slack.count() == 0
+
+
+def test_pending_sweep_takes_every_due_row_in_successive_batches(slack, clock):
+    """Reference SRC-BUG: its pending processor silently stopped at 50 rows; ours drains every batch."""
+    events = NotificationEventFactory.create_batch(120, channel=Channel.SLACK)
+    clock.shift(timedelta(minutes=2))
+    result = delivery.process_pending(batch_size=50)
+    assert (result.claimed, result.sent) == (120, 120)
+    assert slack.count("/slack") == 120
+    assert NotificationEvent.objects.filter(pk__in=[e.pk for e in events], status="sent").count() == 120
+
+
+def test_retry_sweep_claim_query_can_use_the_partial_retry_index(slack):
+    """The retry sweep selects due failed rows through `notif_retry_sweep` (status=failed, next_retry_at set)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    NotificationEventFactory.create_batch(
+        3, status=NotificationStatus.FAILED, retry_count=1, next_retry_at=START, channel=Channel.SLACK
+    )
+    with CaptureQueriesContext(connection) as queries:
+        delivery.claim_due_retries(datetime.now(UTC), 10)
+    (claim_sql,) = [q["sql"] for q in queries.captured_queries if "FOR UPDATE SKIP LOCKED" in q["sql"]]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + claim_sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "notif_retry_sweep" in plan, plan

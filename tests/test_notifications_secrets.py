@@ -16,6 +16,7 @@ from tests.sinks import (
     PAGERDUTY_ROUTING_KEY,
     SLACK_TOKEN_PATH,
     TEAMS_TOKEN_PATH,
+    WEBHOOK_SECRET,
     point_channels_at,
 )
 
@@ -65,3 +66,23 @@ def test_test_send_audit_details_hold_no_secret(echoing_sink):
     assert not result.ok
     details = str(AuditEvent.objects.get(action="notification_test_sent").details)
     assert PAGERDUTY_ROUTING_KEY not in details and PAGERDUTY_ROUTING_KEY not in result.detail
+
+
+def test_webhook_url_token_and_signing_secret_are_absent_from_last_error_logs_and_api(
+    settings, http_sink, caplog, client_with_key
+):
+    caplog.set_level(logging.DEBUG)
+    token_path = "/hooks/receiver/webhooktokensecret"
+    point_channels_at(settings, http_sink)
+    settings.WEBHOOK_URL = http_sink.url_for(token_path)
+    http_sink.respond(503, path="/hooks", body=f"no route {token_path} signed with {WEBHOOK_SECRET}")
+    event = NotificationEventFactory(channel=Channel.WEBHOOK)
+    deliver_one(event.id)
+    event.refresh_from_db()
+    assert http_sink.count(token_path) == 1
+    assert event.last_error.startswith("HTTP 503 from 127.0.0.1")
+    api_text = client_with_key.get(f"/api/v1/notifications/{event.id}").content.decode()
+    for secret in ("webhooktokensecret", WEBHOOK_SECRET):
+        assert secret not in event.last_error
+        assert secret not in caplog.text
+        assert secret not in api_text

@@ -142,3 +142,24 @@ def test_real_celery_worker_delivers_after_commit(webhook):
     event.refresh_from_db()
     assert event.status == NotificationStatus.SENT
     assert webhook.received("/webhook")[0].json()["id"] == event.id
+
+
+def test_metrics_count_deliveries_made_by_other_processes(webhook, client):
+    """/metrics in this process reports attempts made by two separate worker processes (values live in the DB)."""
+    if not django_settings.IS_POSTGRES:
+        pytest.skip("needs PostgreSQL")
+    first, second = NotificationEventFactory.create_batch(2, channel=Channel.WEBHOOK)
+    for event in (first, second):
+        code = f"from notifications.services.delivery import deliver_one; deliver_one({event.id!r})"
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env=_subprocess_env(),
+            check=True,
+            timeout=120,
+        )
+    assert webhook.count("/webhook") == 2
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert 'certctl_notification_deliveries_total{channel="Webhook",result="sent"} 2.0' in text
+    assert 'certctl_notification_delivery_seconds_count{channel="Webhook"} 2.0' in text
+    assert 'certctl_notifications{status="sent"} 2.0' in text

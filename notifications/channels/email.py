@@ -81,5 +81,10 @@ class EmailChannel(Channel):
             raise DeliveryError(f"TLS certificate of SMTP {host} did not verify", permanent=True) from None
         except TimeoutError:
             raise DeliveryError(f"timed out talking to SMTP {host}") from None
+        except smtplib.SMTPServerDisconnected as exc:
+            # smtplib turns a read timeout into "Connection unexpectedly closed"; say what really happened.
+            if isinstance(exc.__context__, TimeoutError):
+                raise DeliveryError(f"timed out talking to SMTP {host}") from None
+            raise DeliveryError(f"SMTP connection to {host} failed: {type(exc).__name__}") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP connection to {host} failed: {type(exc).__name__}") from None
