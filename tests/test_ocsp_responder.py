@@ -145,6 +145,18 @@ def test_unknown_issuer_gets_unauthorized(client, ca):
     assert post(client, acme.id, der).response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
 
 
+def test_an_issuer_id_with_a_nul_character_gets_unauthorized_not_500(client, ca):
+    _, _, leaf = issue_leaf(ca)
+    der = ocsp_request(leaf, ca)
+    assert post(client, "issuer-x%00y", der).response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
+    encoded = urllib.parse.quote(base64.b64encode(der).decode(), safe="")
+    response = client.get(f"/.well-known/pki/ocsp/issuer-x%00y/{encoded}")
+    assert response.status_code == 200
+    assert (
+        ocsp.load_der_ocsp_response(response.content).response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
+    )
+
+
 def test_certificate_of_another_ca_gets_unauthorized(client, ca):
     other = make_local_ca("Other CA")
     _, _, leaf = issue_leaf(other)

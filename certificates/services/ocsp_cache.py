@@ -98,6 +98,8 @@ def _answer(issuer_id: str, request_der: bytes, now: datetime) -> OCSPResult:
         request = parse_request(request_der)
     except MalformedRequest:
         return OCSPResult(error_response("malformedRequest"), "malformedRequest")
+    if "\x00" in issuer_id:  # PostgreSQL cannot compare it (DataError): no issuer has such an id
+        return OCSPResult(error_response("unauthorized"), "unauthorized")
 
     if request.nonce is None:
         cached = _cached_answer(issuer_id, request, now)
