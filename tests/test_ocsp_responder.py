@@ -242,3 +242,31 @@ def test_a_reimported_ca_gets_a_new_responder(client, ca):
     responder = response.certificates[0]
     assert responder.serial_number != first.serial_number
     responder.verify_directly_issued_by(ca.material.certificate)
+
+
+def test_a_cached_answer_is_not_served_for_another_cas_certid(client, ca):
+    _, _, leaf = issue_leaf(ca)
+    assert post(client, ca.issuer.id, ocsp_request(leaf, ca)).certificate_status == ocsp.OCSPCertStatus.GOOD
+    assert OCSPResponseCache.objects.filter(issuer=ca.issuer).exists()
+
+    other = make_local_ca("Other CA").material.certificate
+    spoofed = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate_by_hash(
+            _sha1(other.subject.public_bytes()),
+            x509.SubjectKeyIdentifier.from_public_key(other.public_key()).digest,
+            leaf.serial_number,
+            hashes.SHA1(),  # noqa: S303
+        )
+        .build()
+        .public_bytes(serialization.Encoding.DER)
+    )
+    assert post(client, ca.issuer.id, spoofed).response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
+    again = post(client, ca.issuer.id, ocsp_request(leaf, ca))
+    assert again.certificate_status == ocsp.OCSPCertStatus.GOOD
+
+
+def _sha1(data: bytes) -> bytes:
+    digest = hashes.Hash(hashes.SHA1())  # noqa: S303 - the OCSP CertID hash
+    digest.update(data)
+    return digest.finalize()
