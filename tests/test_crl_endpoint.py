@@ -174,6 +174,12 @@ def test_unknown_issuer_is_404_and_non_local_issuer_is_501(client):
     assert get_crl(client, acme.id).status_code == 501
 
 
+def test_an_issuer_id_with_a_nul_character_is_404_not_500(client):
+    response = client.get("/.well-known/pki/crl/issuer-x%00y")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
 def test_bad_format_is_400(client, ca):
     assert get_crl(client, ca.issuer.id, QUERY_STRING="format=xml").status_code == 400
 

@@ -145,6 +145,18 @@ def test_unknown_issuer_gets_unauthorized(client, ca):
     assert post(client, acme.id, der).response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
 
 
+def test_an_issuer_id_with_a_nul_character_gets_unauthorized_not_500(client, ca):
+    _, _, leaf = issue_leaf(ca)
+    der = ocsp_request(leaf, ca)
+    assert post(client, "issuer-x%00y", der).response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
+    encoded = urllib.parse.quote(base64.b64encode(der).decode(), safe="")
+    response = client.get(f"/.well-known/pki/ocsp/issuer-x%00y/{encoded}")
+    assert response.status_code == 200
+    assert (
+        ocsp.load_der_ocsp_response(response.content).response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
+    )
+
+
 def test_certificate_of_another_ca_gets_unauthorized(client, ca):
     other = make_local_ca("Other CA")
     _, _, leaf = issue_leaf(other)
@@ -230,3 +242,31 @@ def test_a_reimported_ca_gets_a_new_responder(client, ca):
     responder = response.certificates[0]
     assert responder.serial_number != first.serial_number
     responder.verify_directly_issued_by(ca.material.certificate)
+
+
+def test_a_cached_answer_is_not_served_for_another_cas_certid(client, ca):
+    _, _, leaf = issue_leaf(ca)
+    assert post(client, ca.issuer.id, ocsp_request(leaf, ca)).certificate_status == ocsp.OCSPCertStatus.GOOD
+    assert OCSPResponseCache.objects.filter(issuer=ca.issuer).exists()
+
+    other = make_local_ca("Other CA").material.certificate
+    spoofed = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate_by_hash(
+            _sha1(other.subject.public_bytes()),
+            x509.SubjectKeyIdentifier.from_public_key(other.public_key()).digest,
+            leaf.serial_number,
+            hashes.SHA1(),  # noqa: S303
+        )
+        .build()
+        .public_bytes(serialization.Encoding.DER)
+    )
+    assert post(client, ca.issuer.id, spoofed).response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
+    again = post(client, ca.issuer.id, ocsp_request(leaf, ca))
+    assert again.certificate_status == ocsp.OCSPCertStatus.GOOD
+
+
+def _sha1(data: bytes) -> bytes:
+    digest = hashes.Hash(hashes.SHA1())  # noqa: S303 - the OCSP CertID hash
+    digest.update(data)
+    return digest.finalize()

@@ -219,3 +219,24 @@ def test_two_concurrent_revocations_of_one_certificate_make_one_record():
     assert sorted(outcomes) == ["conflict", "revoked"]
     assert CertificateRevocation.objects.filter(certificate=cert).count() == 1
     assert AuditEvent.objects.filter(action="certificate_revoked", resource_id=cert.id).count() == 1
+
+
+@pytest.mark.parametrize("failing", ["record_many", "enqueue_many", "_drop_ocsp_cache"])
+def test_a_failure_midway_leaves_nothing_behind(ca, monkeypatch, failing):
+    """Status, revocation row, audit event and notifications are one transaction: all or nothing."""
+    from certificates.services import revocation
+
+    cert, _, _ = issue_leaf(ca)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError(f"{failing} failed")
+
+    monkeypatch.setattr(revocation, failing, boom)
+    with pytest.raises(RuntimeError):
+        revocation.revoke_certificate(cert.id, "keyCompromise", actor="tester")
+    cert.refresh_from_db()
+    assert cert.status == CertificateStatus.ACTIVE
+    assert cert.revoked_at is None
+    assert not CertificateRevocation.objects.filter(certificate=cert).exists()
+    assert not AuditEvent.objects.filter(action="certificate_revoked").exists()
+    assert not NotificationEvent.objects.filter(certificate=cert).exists()

@@ -66,6 +66,8 @@ def etag_of(der: bytes) -> str:
 
 def current_crl(issuer_id: str, now: datetime | None = None) -> CRLCache:
     """The issuer's CRL: the stored one while fresh, else regenerated now (under the issuer lock)."""
+    if "\x00" in issuer_id:  # PostgreSQL cannot compare it (DataError): no issuer has such an id
+        raise IssuerNotFound(issuer_id)
     now = now or timezone.now()
     cached = CRLCache.objects.filter(issuer_id=issuer_id).first()
     if cached is not None and cached.is_fresh(now):

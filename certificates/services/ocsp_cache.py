@@ -98,10 +98,14 @@ def _answer(issuer_id: str, request_der: bytes, now: datetime) -> OCSPResult:
         request = parse_request(request_der)
     except MalformedRequest:
         return OCSPResult(error_response("malformedRequest"), "malformedRequest")
+    if "\x00" in issuer_id:  # PostgreSQL cannot compare it (DataError): no issuer has such an id
+        return OCSPResult(error_response("unauthorized"), "unauthorized")
 
     if request.nonce is None:
         cached = _cached_answer(issuer_id, request, now)
-        if cached is not None:
+        # The cached answer carries the CertID of the request that passed the issuer check; one naming another
+        # CA (same serial and hash) must not get it, it goes the live way and gets `unauthorized`.
+        if cached is not None and _same_issuer(bytes(cached[0]), request):
             return OCSPResult(bytes(cached[0]), cached[1], cached[2], from_cache=True)
 
     issuer = Issuer.objects.filter(pk=issuer_id, type=IssuerType.LOCAL).first()
@@ -147,6 +151,10 @@ def _answer(issuer_id: str, request_der: bytes, now: datetime) -> OCSPResult:
             )
     # A nonced answer is for one client only: HTTP caches must not reuse it.
     return OCSPResult(der, status.status, next_update if request.nonce is None else None)
+
+
+def _same_issuer(response_der: bytes, request: ParsedRequest) -> bool:
+    return request.issuer_key_hash in response_der and request.issuer_name_hash in response_der
 
 
 def _cached_answer(issuer_id: str, request: ParsedRequest, now: datetime):
