@@ -220,3 +220,22 @@ def test_the_periodic_seal_task_chains_what_workers_recorded():
     seal_chain.delay()
     assert AuditEvent.objects.get(resource_id="job-1").seq == 1
     assert PeriodicTask.objects.filter(task="audit.seal_chain", enabled=True).exists()
+
+
+@pytest.mark.django_db
+def test_retiring_an_agent_records_agent_retired_with_who_and_why(client_with_key):
+    from tests.agent_helpers import make_agent
+
+    agent, _ = make_agent()
+    response = client_with_key.delete(f"/api/v1/agents/{agent.id}?reason=host%20decommissioned")
+    assert response.status_code == 200
+    event = AuditEvent.objects.get(action="agent_retired")
+    assert (event.resource_type, event.resource_id, event.actor, event.actor_type) == (
+        "agent",
+        agent.id,
+        "automation",
+        "User",
+    )
+    assert event.details["reason"] == "host decommissioned"
+    assert client_with_key.delete(f"/api/v1/agents/{agent.id}").status_code == 204
+    assert AuditEvent.objects.filter(action="agent_retired").count() == 1, "retiring again changes nothing"
