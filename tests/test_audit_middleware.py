@@ -90,6 +90,20 @@ def test_an_agent_call_is_recorded_with_the_agent_id(api_client):
     assert row.details["body_hash"] == hashlib.sha256(b"{}").hexdigest()
 
 
+def test_a_nul_in_the_path_and_an_overlong_method_are_recorded_not_lost(client_with_key):
+    # PostgreSQL refuses NUL in text and jsonb: stored as it was sent, `%00`, instead of losing the row.
+    assert client_with_key.get("/api/v1/teams/team%00x").status_code == 400
+    row = only_api_row()
+    assert (row.resource_id, row.details["path"], row.details["status"]) == (
+        "/api/v1/teams/team%00x",
+        "/api/v1/teams/team%00x",
+        400,
+    )
+    assert client_with_key.generic("X" * 300, "/api/v1/audit").status_code == 405
+    row = AuditEvent.objects.get(resource_type="api", resource_id="/api/v1/audit")
+    assert (row.action, row.details["method"]) == ("api_" + "x" * 251, "X" * 300)
+
+
 def test_a_detail_route_with_a_trailing_slash_and_a_404_is_recorded(admin_client_with_key):
     response = admin_client_with_key.get("/api/v1/audit/audit-doesnotexist/")
     assert response.status_code == 404
