@@ -12,6 +12,7 @@ from audit.services import chain
 from audit.services.record import record
 from audit.services.redaction import REDACTED, redact, redact_query
 from audit.services.verify import verify_chain
+from certctl.api.agent_auth import generate_agent_credential
 
 
 def test_credentials_are_redacted_at_every_nesting_depth():
@@ -53,6 +54,20 @@ def test_credentials_are_redacted_at_every_nesting_depth():
         "note",
     ]
     assert details["password"] == "p0", "the caller's dict is not modified"
+
+
+def test_agent_credentials_are_redacted_whatever_their_key_is_called():
+    credential = generate_agent_credential("agent-01jdemo")
+    clean = redact(
+        {"note": f"rotated to {credential}", "hosts": [{"cred": credential}], "agent": "agent-01jdemo"}
+    )
+    assert clean == {
+        "note": REDACTED,
+        "hosts": [{"cred": REDACTED}],
+        "agent": "agent-01jdemo",
+        "redacted_keys": ["note", "hosts[0].cred"],
+    }
+    assert redact_query(f"q={credential}&page=2") == "q=[REDACTED]&page=2"
 
 
 def test_empty_details_are_stored_as_null_and_clean_details_get_no_redacted_keys():
