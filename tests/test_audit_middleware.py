@@ -19,7 +19,7 @@ def api_rows_written_in_the_request(settings):
 
 
 def api_rows():
-    return list(AuditEvent.objects.filter(resource_type="api").order_by("seq"))
+    return list(AuditEvent.objects.filter(resource_type="api").order_by("timestamp", "id"))
 
 
 def only_api_row():
