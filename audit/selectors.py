@@ -29,10 +29,15 @@ def parse_instant(name: str, raw: str) -> datetime:
 
 
 def filtered_events(params) -> QuerySet[AuditEvent]:
-    """Events matching `actor, actor_type, action, resource_type, resource_id` (exact) and `from <= t < to`."""
+    """Events matching `actor, actor_type, action, resource_type, resource_id` (exact) and `from <= t < to`.
+
+    Every filter is checked here, before the query runs: the export streams it after the 200 is sent.
+    """
     queryset = AuditEvent.objects.all()
     for name in EXACT_FILTERS:
         value = params.get(name)
+        if value and "\x00" in value:  # PostgreSQL cannot compare it; the other filters are parsed below
+            raise ValidationError({name: ["must not contain a NUL character"]})
         if value not in (None, ""):
             queryset = queryset.filter(**{name: value})
     actor_type = params.get("actor_type")

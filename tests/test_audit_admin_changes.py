@@ -29,7 +29,7 @@ def test_changing_an_object_in_the_admin_records_who_changed_what(admin_user_cli
     group = Group.objects.get(name="operators")
     url = f"/admin/auth/group/{group.pk}/change/"
     assert admin_user_client.post(url, {"name": "on-call", "_save": "Save"}).status_code == 302
-    added, changed = AuditEvent.objects.filter(action__startswith="admin_").order_by("seq")
+    added, changed = AuditEvent.objects.filter(action__startswith="admin_").order_by("timestamp")
     assert (added.action, added.actor, added.actor_type, added.resource_type, added.resource_id) == (
         "admin_addition",
         "root",

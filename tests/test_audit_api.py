@@ -130,6 +130,19 @@ def test_csv_export_has_a_header_and_neutralises_formula_cells(client_with_key, 
     assert (rows[1]["actor"], rows[1]["resource_id"]) == ("'+evil", "'=HYPERLINK(1)")
 
 
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [("/api/v1/audit", {"actor": "a\x00b"}, "actor"),
+     ("/api/v1/audit/export", {"format": "csv", "resource_id": "cert-\x00"}, "resource_id")],
+)  # fmt: skip
+def test_a_nul_in_a_filter_is_a_400_before_anything_streams(client_with_key, path, params, field):
+    response = client_with_key.get(path, params)
+    assert response.status_code == 400
+    assert not response.streaming
+    body = response.json()
+    assert (body["error"], list(body["fields"])) == ("validation_error", [field])
+
+
 def test_unknown_export_format_is_a_400(client_with_key):
     response = client_with_key.get("/api/v1/audit/export", {"format": "xml"})
     assert response.status_code == 400

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from audit.models import AuditEvent
+from tests.agent_helpers import agent_client, make_agent
 from tests.factories import make_api_key
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +19,7 @@ def api_rows_written_in_the_request(settings):
 
 
 def api_rows():
-    return list(AuditEvent.objects.filter(resource_type="api").order_by("seq"))
+    return list(AuditEvent.objects.filter(resource_type="api").order_by("timestamp", "id"))
 
 
 def only_api_row():
@@ -59,6 +60,48 @@ def test_every_write_method_is_recorded_with_the_full_body_hash(client_with_key,
     assert row.details["status"] == 405
     assert row.details["body_hash"] == hashlib.sha256(body).hexdigest()
     assert len(row.details["body_hash"]) == 64
+
+
+@pytest.mark.parametrize("method", ["head", "options"])
+def test_head_and_options_are_recorded_too(client_with_key, method):
+    response = getattr(client_with_key, method)("/api/v1/audit")
+    assert response.status_code == 200
+    row = only_api_row()
+    assert (row.action, row.actor, row.details["status"], row.details["body_hash"]) == (
+        f"api_{method}",
+        "automation",
+        200,
+        "",
+    )
+
+
+def test_an_agent_call_is_recorded_with_the_agent_id(api_client):
+    agent, credential = make_agent()
+    agent_client(api_client, credential)
+    response = api_client.post(f"/api/v1/agents/{agent.id}/heartbeat", {}, format="json")
+    assert response.status_code == 200
+    row = only_api_row()
+    assert (row.action, row.actor, row.actor_type, row.details["status"]) == (
+        "api_post",
+        agent.id,
+        "Agent",
+        200,
+    )
+    assert row.details["body_hash"] == hashlib.sha256(b"{}").hexdigest()
+
+
+def test_a_nul_in_the_path_and_an_overlong_method_are_recorded_not_lost(client_with_key):
+    # PostgreSQL refuses NUL in text and jsonb: stored as it was sent, `%00`, instead of losing the row.
+    assert client_with_key.get("/api/v1/teams/team%00x").status_code == 400
+    row = only_api_row()
+    assert (row.resource_id, row.details["path"], row.details["status"]) == (
+        "/api/v1/teams/team%00x",
+        "/api/v1/teams/team%00x",
+        400,
+    )
+    assert client_with_key.generic("X" * 300, "/api/v1/audit").status_code == 405
+    row = AuditEvent.objects.get(resource_type="api", resource_id="/api/v1/audit")
+    assert (row.action, row.details["method"]) == ("api_" + "x" * 251, "X" * 300)
 
 
 def test_a_detail_route_with_a_trailing_slash_and_a_404_is_recorded(admin_client_with_key):

@@ -12,6 +12,7 @@ from audit.services import chain
 from audit.services.record import record
 from audit.services.redaction import REDACTED, redact, redact_query
 from audit.services.verify import verify_chain
+from certctl.api.agent_auth import generate_agent_credential
 
 
 def test_credentials_are_redacted_at_every_nesting_depth():
@@ -53,6 +54,20 @@ def test_credentials_are_redacted_at_every_nesting_depth():
         "note",
     ]
     assert details["password"] == "p0", "the caller's dict is not modified"
+
+
+def test_agent_credentials_are_redacted_whatever_their_key_is_called():
+    credential = generate_agent_credential("agent-01jdemo")
+    clean = redact(
+        {"note": f"rotated to {credential}", "hosts": [{"cred": credential}], "agent": "agent-01jdemo"}
+    )
+    assert clean == {
+        "note": REDACTED,
+        "hosts": [{"cred": REDACTED}],
+        "agent": "agent-01jdemo",
+        "redacted_keys": ["note", "hosts[0].cred"],
+    }
+    assert redact_query(f"q={credential}&page=2") == "q=[REDACTED]&page=2"
 
 
 def test_empty_details_are_stored_as_null_and_clean_details_get_no_redacted_keys():
@@ -220,3 +235,22 @@ def test_the_periodic_seal_task_chains_what_workers_recorded():
     seal_chain.delay()
     assert AuditEvent.objects.get(resource_id="job-1").seq == 1
     assert PeriodicTask.objects.filter(task="audit.seal_chain", enabled=True).exists()
+
+
+@pytest.mark.django_db
+def test_retiring_an_agent_records_agent_retired_with_who_and_why(client_with_key):
+    from tests.agent_helpers import make_agent
+
+    agent, _ = make_agent()
+    response = client_with_key.delete(f"/api/v1/agents/{agent.id}?reason=host%20decommissioned")
+    assert response.status_code == 200
+    event = AuditEvent.objects.get(action="agent_retired")
+    assert (event.resource_type, event.resource_id, event.actor, event.actor_type) == (
+        "agent",
+        agent.id,
+        "automation",
+        "User",
+    )
+    assert event.details["reason"] == "host decommissioned"
+    assert client_with_key.delete(f"/api/v1/agents/{agent.id}").status_code == 204
+    assert AuditEvent.objects.filter(action="agent_retired").count() == 1, "retiring again changes nothing"

@@ -79,6 +79,23 @@ def test_a_failed_batch_stays_queued_and_is_written_later(queued, client_with_ke
     assert api_count() == 4
 
 
+def test_a_row_the_database_refuses_is_dropped_alone_and_never_holds_up_the_queue(queued, client_with_key):
+    client_with_key.get("/api/v1/audit?per_page=1")
+    assert writer.flush() == 1
+    columns = ("id", "actor", "actor_type", "action", "resource_type", "resource_id", "details", "timestamp")
+    already_written = AuditEvent.objects.filter(resource_type="api").values(*columns)[0]
+    unstorable = {**already_written, "id": "audit-unstorable", "resource_id": "/api/v1/a\x00b"}
+    writer.submit(unstorable)
+    writer.submit(already_written)
+    for _ in range(3):
+        client_with_key.get("/api/v1/audit?per_page=1")
+    assert writer.flush() == 3
+    assert writer.pending == 0
+    assert api_count() == 4
+    assert not AuditEvent.objects.filter(id="audit-unstorable").exists()
+    assert verify_chain().ok
+
+
 def test_rows_still_queued_at_process_exit_are_written(user_key):
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

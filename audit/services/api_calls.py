@@ -64,24 +64,34 @@ def actor_of_bearer(token: str | None) -> str | None:
     )
 
 
+def storable(text: str) -> str:
+    """`text` as PostgreSQL can store it: a NUL (which text and jsonb refuse) is kept as the `%00` it came as."""
+    return text.replace("\x00", "%00")
+
+
 def build_row(call: ApiCall, now: datetime | None = None) -> dict[str, Any]:
-    """The audit row of one API call (its details hold nothing secret: the query string is redacted)."""
+    """The audit row of one API call (its details hold nothing secret: the query string is redacted).
+
+    Every value the client chose is made storable and every column fits, so no request can produce a row the
+    database refuses (one such row would hold up the writer's whole batch).
+    """
+    method, path = storable(call.method), storable(call.path)
     return {
         "id": new_id("audit"),
-        "action": f"api_{call.method.lower()}",
+        "action": f"api_{method.lower()}"[:255],
         "resource_type": "api",
-        "resource_id": call.path[:255],
-        "actor": call.actor[:255] or ANONYMOUS,
+        "resource_id": path[:255],
+        "actor": storable(call.actor)[:255] or ANONYMOUS,
         "actor_type": call.actor_type or ActorType.ANONYMOUS,
         "details": {
-            "method": call.method,
-            "path": call.path,
+            "method": method,
+            "path": path,
             "query": redact_query(call.query),
             "body_hash": call.body_hash,
             "status": call.status,
             "latency_ms": round(call.latency_ms, 3),
-            "client_ip": call.client_ip,
-            "request_id": call.request_id,
+            "client_ip": storable(call.client_ip),
+            "request_id": storable(call.request_id),
         },
         "timestamp": now or timezone.now(),
     }

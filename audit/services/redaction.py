@@ -19,8 +19,11 @@ CREDENTIAL_KEYS = frozenset(
 # Names that contain one of these words are credentials too: smtp_password, webhook_secret, x_auth_token.
 CREDENTIAL_WORDS = ("password", "passwd", "passphrase", "secret", "token", "private_key", "api_key", "apikey",
                     "credential", "signature", "authorization")  # fmt: skip
-# Values that are credentials whatever their key is called: PEM private keys and certctl API keys.
-CREDENTIAL_VALUE = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\bcctl_[A-Za-z0-9_-]{16,}")
+# Values that are credentials whatever their key is called: PEM private keys, certctl API keys (`cctl_…`) and
+# agent credentials (`cagt.<agent id>.<secret>`).
+CREDENTIAL_VALUE = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\bcctl_[A-Za-z0-9_-]{16,}|\bcagt\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{16,}"
+)
 
 
 def is_credential_key(key: object) -> bool:

@@ -5,6 +5,8 @@ A request only appends to a deque (microseconds). A daemon thread inserts the bu
 Nothing is dropped:
 - when the queue is full the request writes its own row synchronously (back-pressure, bounded memory);
 - a failed batch goes back to the front of the queue and is retried;
+- a row the database refuses whatever the retry (a value it cannot store) is found by writing the batch row by
+  row, so it cannot hold up the rows queued with it; only that row is dropped, logged at ERROR with its ids;
 - at interpreter exit (graceful shutdown of gunicorn, runserver, a management command) the queue is flushed,
   retrying for up to `AUDIT_FLUSH_TIMEOUT`.
 What a buffer cannot survive is a hard kill (SIGKILL, OOM, power loss): at most one flush interval of rows.
@@ -21,7 +23,7 @@ from collections import deque
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DataError, IntegrityError, connection, transaction
 
 from audit.services import chain
 
@@ -71,12 +73,11 @@ class BatchWriter:
                 if not batch:
                     break
                 try:
-                    chain.insert_rows(batch)
+                    written += _insert(batch)
                 except BaseException:
                     with self._cond:
                         self._pending.extendleft(reversed(batch))
                     raise
-                written += len(batch)
         if written:
             chain.seal()  # a failure here loses nothing: the rows are in, the periodic seal chains them
         return written
@@ -141,6 +142,31 @@ class BatchWriter:
                         self._cond.wait_for(lambda: self._stopping, timeout=settings.AUDIT_FLUSH_INTERVAL)
         finally:
             connection.close()
+
+
+# What retrying never fixes: a value the database cannot store, or a row already written before a reconnect.
+REFUSED = (DataError, IntegrityError)
+
+
+def _insert(batch: list[dict[str, Any]]) -> int:
+    """Insert a batch; when the database refuses a value in it, insert the rows one by one and drop the refused."""
+    try:
+        with transaction.atomic():
+            return chain.insert_rows(batch)
+    except REFUSED:
+        pass  # some row in it can never be stored: find it below rather than retry the batch forever
+    written = 0
+    for row in batch:
+        try:
+            with transaction.atomic():
+                written += chain.insert_rows([row])
+        except REFUSED:
+            details = row.get("details") or {}
+            logger.exception(
+                "audit row refused by the database, dropped",
+                extra={"audit_id": row["id"], "request_id": details.get("request_id", "")},
+            )
+    return written
 
 
 writer = BatchWriter()
