@@ -274,3 +274,14 @@ def test_issuer_test_signs_and_records_the_outcome(issuer, client_with_key):
     assert failed["status"] == "failed"
     assert "init_ca" in failed["message"]
     assert client_with_key.post("/api/v1/issuers/issuer-none/test").status_code == 404
+
+
+@pytest.mark.parametrize("payload", [{}, {"password": ""}, {"password": "abc"}, {"password": 5}])
+def test_pkcs12_without_a_usable_password_is_400(issuer, admin_client_with_key, payload):
+    cert, _ = _issued(issuer, admin_client_with_key)
+    response = admin_client_with_key.post(
+        f"/api/v1/certificates/{cert.pk}/export/pkcs12", payload, format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()) >= {"error", "message", "request_id"}
+    assert not AuditEvent.objects.filter(action="certificate_exported", resource_id=cert.pk).exists()
