@@ -160,6 +160,22 @@ def test_cancel_job_and_409_when_not_cancellable(client_with_key):
     assert again.json()["error"] == "conflict"
 
 
+def test_cancelling_a_renewal_job_returns_the_certificate_to_its_expiry_status(issuer, client_with_key):
+    cert = CertificateFactory(issuer=issuer)  # Active, expires in 60 days
+    job_id = client_with_key.post(f"/api/v1/certificates/{cert.pk}/renew").json()["job_id"]
+    cert.refresh_from_db()
+    assert cert.status == CertificateStatus.RENEWAL_IN_PROGRESS
+
+    response = client_with_key.post(f"/api/v1/jobs/{job_id}/cancel")
+
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["last_error"]) == ("Cancelled", "cancelled by user")
+    assert response.json()["completed_at"] is not None
+    cert.refresh_from_db()
+    assert cert.status == CertificateStatus.ACTIVE
+    assert AuditEvent.objects.filter(action="job_cancelled", resource_id=job_id).exists()
+
+
 # --- export --------------------------------------------------------------------------------------------
 
 
