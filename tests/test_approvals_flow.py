@@ -201,3 +201,29 @@ def test_admin_changelist_action_enforces_the_two_person_rule(gated, client):
         JobStatus.PENDING,
     )
     assert AuditEvent.objects.filter(action="approval_approved", resource_id=request.pk, actor="bob").exists()
+
+
+def test_api_issue_on_a_gated_profile_waits_for_the_approval(api_client):
+    cert = issuable_certificate(make_root(), profile=ProfileFactory(requires_approval=True))
+    _, alice = make_api_key("alice")
+    _, bob = make_api_key("bob")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {alice}")
+    csr_pem, _ = make_csr(names_of(cert))
+    url = f"/api/v1/certificates/{cert.pk}/issue"
+
+    direct = api_client.post(url, {"csr_pem": csr_pem}, format="json")
+    assert direct.status_code == 409
+    assert direct.json()["error"] == "approval_required" and "requires approval" in direct.json()["message"]
+
+    job_id = api_client.post(f"/api/v1/certificates/{cert.pk}/renew").json()["job_id"]
+    assert api_client.post(url, {"csr_pem": csr_pem}, format="json").status_code == 409  # still awaiting
+    request = ApprovalRequest.objects.get(job_id=job_id)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {bob}")
+    assert api_client.post(f"/api/v1/approvals/{request.pk}/approve").status_code == 200
+
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {alice}")
+    issued = api_client.post(url, {"csr_pem": csr_pem}, format="json")
+    assert issued.status_code == 201, issued.json()
+    assert Job.objects.get(pk=job_id).status == JobStatus.COMPLETED
+    cert.refresh_from_db()
+    assert cert.status == CertificateStatus.ACTIVE
