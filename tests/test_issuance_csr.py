@@ -161,6 +161,26 @@ def test_validity_is_the_default_capped_by_profile_max_ttl(two_tier, settings):
     assert version.not_after - version.not_before == timedelta(days=7)
 
 
+def test_validity_never_outlives_the_ca_and_an_expired_ca_does_not_sign(settings):
+    from datetime import UTC, datetime
+
+    from certificates.services.issuance import IssuerFailed
+
+    settings.CA_DEFAULT_LEAF_VALIDITY_DAYS = 90
+    short_ca = make_root("short-ca", validity_days=30)
+    cert = issuable_certificate(short_ca)
+    version = issue_from_csr(cert, make_csr(names_of(cert))[0], actor="alice")
+    ca_cert = split_chain(version.pem_chain)[-1]
+    assert version.not_after == ca_cert.not_valid_after_utc
+
+    later = issuable_certificate(short_ca)
+    with pytest.raises(IssuerFailed, match="expired"):
+        issue_from_csr(
+            later, make_csr(names_of(later))[0], actor="alice", now=datetime.now(UTC) + timedelta(days=31)
+        )
+    assert not later.versions.exists()
+
+
 def test_sans_are_the_certificates_names_classified_by_kind(two_tier):
     _, issuing = two_tier
     cert = issuable_certificate(issuing, sans=["10.0.0.7", "ops@example.test", "alt.example.test"])
