@@ -81,6 +81,17 @@ def test_renew_refuses_archived_and_unknown(issuer, client_with_key):
     assert client_with_key.post("/api/v1/certificates/cert-nope/renew").status_code == 404
 
 
+@pytest.mark.parametrize("payload", [[1, 2], "force", {"force": "maybe"}])
+def test_renew_with_a_malformed_body_is_400_and_opens_no_job(issuer, client_with_key, payload):
+    cert = CertificateFactory(issuer=issuer)
+    response = client_with_key.post(f"/api/v1/certificates/{cert.pk}/renew", payload, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) >= {"error", "message", "request_id"}
+    assert not Job.objects.filter(certificate=cert).exists()
+    cert.refresh_from_db()
+    assert cert.status == CertificateStatus.ACTIVE
+
+
 def test_renew_requires_a_key(issuer, api_client):
     cert = CertificateFactory(issuer=issuer)
     assert api_client.post(f"/api/v1/certificates/{cert.pk}/renew").status_code == 401
