@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 
@@ -312,3 +314,27 @@ def test_pkcs12_without_a_usable_password_is_400(issuer, admin_client_with_key, 
     assert response.status_code == 400
     assert set(response.json()) >= {"error", "message", "request_id"}
     assert not AuditEvent.objects.filter(action="certificate_exported", resource_id=cert.pk).exists()
+
+
+def test_an_issuer_type_without_a_backend_is_refused_clearly(issuer, client_with_key):
+    from certificates.services.renewal import run_renewal_check
+
+    acme = IssuerFactory(type="ACME")  # a valid type with no backend in this server
+    cert = issuable_certificate(acme)
+
+    renew = client_with_key.post(f"/api/v1/certificates/{cert.pk}/renew")
+    assert renew.status_code == 400
+    assert renew.json()["error"] == "renewal_refused" and "unsupported" in renew.json()["message"]
+    issue = client_with_key.post(
+        f"/api/v1/certificates/{cert.pk}/issue", {"csr_pem": make_csr(names_of(cert))[0]}, format="json"
+    )
+    assert issue.status_code == 400
+    assert "ACME" in issue.json()["message"]
+    tested = client_with_key.post(f"/api/v1/issuers/{acme.pk}/test").json()
+    assert tested["status"] == "failed" and "no backend" in tested["message"]
+
+    due = CertificateFactory(issuer=acme)
+    due.expires_at = due.expires_at - timedelta(days=59)  # 1 day left, inside any window
+    due.save(update_fields=["expires_at"])
+    assert run_renewal_check().created == 0
+    assert not Job.objects.filter(certificate__issuer=acme).exists()
