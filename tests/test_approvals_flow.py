@@ -162,3 +162,68 @@ def test_api_lists_and_filters_approvals(client_with_key, gated):
     detail = client_with_key.get(f"/api/v1/approvals/{request.pk}")
     assert detail.json()["requested_by"] == "alice"
     assert client_with_key.get("/api/v1/approvals/ar-missing").status_code == 404
+
+
+def test_bulk_renew_applies_the_approval_gate(client_with_key):
+    issuer = make_root()
+    profile = ProfileFactory(requires_approval=True)
+    certs = [issuable_certificate(issuer, profile=profile) for _ in range(2)]
+    body = client_with_key.post(
+        "/api/v1/certificates/bulk-renew", {"profile_id": profile.pk}, format="json"
+    ).json()
+    assert body["total_enqueued"] == 2
+    jobs = Job.objects.filter(pk__in=[j["job_id"] for j in body["enqueued_jobs"]])
+    assert {job.status for job in jobs} == {JobStatus.AWAITING_APPROVAL}
+    requests = ApprovalRequest.objects.filter(job__in=jobs, state=ApprovalState.PENDING)
+    assert sorted(r.certificate_id for r in requests) == sorted(c.pk for c in certs)
+
+
+def test_admin_changelist_action_enforces_the_two_person_rule(gated, client):
+    from django.contrib.auth import get_user_model
+
+    _, job, request = gated
+    url = "/admin/certificates/approvalrequest/"
+    form = {"action": "approve_selected", "_selected_action": [request.pk]}
+    client.force_login(get_user_model().objects.create_superuser("alice", "alice@example.test", "pw-alice-1"))
+    own = client.post(url, form, follow=True)
+    assert own.status_code == 200
+    assert "two-person" in " ".join(str(m) for m in own.context["messages"])
+    request.refresh_from_db()
+    assert request.state == ApprovalState.PENDING
+
+    client.force_login(get_user_model().objects.create_superuser("bob", "bob@example.test", "pw-bob-12"))
+    assert client.post(url, form).status_code == 302
+    request.refresh_from_db()
+    job.refresh_from_db()
+    assert (request.state, request.decided_by, job.status) == (
+        ApprovalState.APPROVED,
+        "bob",
+        JobStatus.PENDING,
+    )
+    assert AuditEvent.objects.filter(action="approval_approved", resource_id=request.pk, actor="bob").exists()
+
+
+def test_api_issue_on_a_gated_profile_waits_for_the_approval(api_client):
+    cert = issuable_certificate(make_root(), profile=ProfileFactory(requires_approval=True))
+    _, alice = make_api_key("alice")
+    _, bob = make_api_key("bob")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {alice}")
+    csr_pem, _ = make_csr(names_of(cert))
+    url = f"/api/v1/certificates/{cert.pk}/issue"
+
+    direct = api_client.post(url, {"csr_pem": csr_pem}, format="json")
+    assert direct.status_code == 409
+    assert direct.json()["error"] == "approval_required" and "requires approval" in direct.json()["message"]
+
+    job_id = api_client.post(f"/api/v1/certificates/{cert.pk}/renew").json()["job_id"]
+    assert api_client.post(url, {"csr_pem": csr_pem}, format="json").status_code == 409  # still awaiting
+    request = ApprovalRequest.objects.get(job_id=job_id)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {bob}")
+    assert api_client.post(f"/api/v1/approvals/{request.pk}/approve").status_code == 200
+
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {alice}")
+    issued = api_client.post(url, {"csr_pem": csr_pem}, format="json")
+    assert issued.status_code == 201, issued.json()
+    assert Job.objects.get(pk=job_id).status == JobStatus.COMPLETED
+    cert.refresh_from_db()
+    assert cert.status == CertificateStatus.ACTIVE

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 
@@ -81,6 +83,17 @@ def test_renew_refuses_archived_and_unknown(issuer, client_with_key):
     assert client_with_key.post("/api/v1/certificates/cert-nope/renew").status_code == 404
 
 
+@pytest.mark.parametrize("payload", [[1, 2], "force", {"force": "maybe"}])
+def test_renew_with_a_malformed_body_is_400_and_opens_no_job(issuer, client_with_key, payload):
+    cert = CertificateFactory(issuer=issuer)
+    response = client_with_key.post(f"/api/v1/certificates/{cert.pk}/renew", payload, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) >= {"error", "message", "request_id"}
+    assert not Job.objects.filter(certificate=cert).exists()
+    cert.refresh_from_db()
+    assert cert.status == CertificateStatus.ACTIVE
+
+
 def test_renew_requires_a_key(issuer, api_client):
     cert = CertificateFactory(issuer=issuer)
     assert api_client.post(f"/api/v1/certificates/{cert.pk}/renew").status_code == 401
@@ -158,6 +171,22 @@ def test_cancel_job_and_409_when_not_cancellable(client_with_key):
     again = client_with_key.post(f"/api/v1/jobs/{job.pk}/cancel")
     assert again.status_code == 409
     assert again.json()["error"] == "conflict"
+
+
+def test_cancelling_a_renewal_job_returns_the_certificate_to_its_expiry_status(issuer, client_with_key):
+    cert = CertificateFactory(issuer=issuer)  # Active, expires in 60 days
+    job_id = client_with_key.post(f"/api/v1/certificates/{cert.pk}/renew").json()["job_id"]
+    cert.refresh_from_db()
+    assert cert.status == CertificateStatus.RENEWAL_IN_PROGRESS
+
+    response = client_with_key.post(f"/api/v1/jobs/{job_id}/cancel")
+
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["last_error"]) == ("Cancelled", "cancelled by user")
+    assert response.json()["completed_at"] is not None
+    cert.refresh_from_db()
+    assert cert.status == CertificateStatus.ACTIVE
+    assert AuditEvent.objects.filter(action="job_cancelled", resource_id=job_id).exists()
 
 
 # --- export --------------------------------------------------------------------------------------------
@@ -274,3 +303,38 @@ def test_issuer_test_signs_and_records_the_outcome(issuer, client_with_key):
     assert failed["status"] == "failed"
     assert "init_ca" in failed["message"]
     assert client_with_key.post("/api/v1/issuers/issuer-none/test").status_code == 404
+
+
+@pytest.mark.parametrize("payload", [{}, {"password": ""}, {"password": "abc"}, {"password": 5}])
+def test_pkcs12_without_a_usable_password_is_400(issuer, admin_client_with_key, payload):
+    cert, _ = _issued(issuer, admin_client_with_key)
+    response = admin_client_with_key.post(
+        f"/api/v1/certificates/{cert.pk}/export/pkcs12", payload, format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()) >= {"error", "message", "request_id"}
+    assert not AuditEvent.objects.filter(action="certificate_exported", resource_id=cert.pk).exists()
+
+
+def test_an_issuer_type_without_a_backend_is_refused_clearly(issuer, client_with_key):
+    from certificates.services.renewal import run_renewal_check
+
+    acme = IssuerFactory(type="ACME")  # a valid type with no backend in this server
+    cert = issuable_certificate(acme)
+
+    renew = client_with_key.post(f"/api/v1/certificates/{cert.pk}/renew")
+    assert renew.status_code == 400
+    assert renew.json()["error"] == "renewal_refused" and "unsupported" in renew.json()["message"]
+    issue = client_with_key.post(
+        f"/api/v1/certificates/{cert.pk}/issue", {"csr_pem": make_csr(names_of(cert))[0]}, format="json"
+    )
+    assert issue.status_code == 400
+    assert "ACME" in issue.json()["message"]
+    tested = client_with_key.post(f"/api/v1/issuers/{acme.pk}/test").json()
+    assert tested["status"] == "failed" and "no backend" in tested["message"]
+
+    due = CertificateFactory(issuer=acme)
+    due.expires_at = due.expires_at - timedelta(days=59)  # 1 day left, inside any window
+    due.save(update_fields=["expires_at"])
+    assert run_renewal_check().created == 0
+    assert not Job.objects.filter(certificate__issuer=acme).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -125,3 +126,21 @@ def test_import_ca_refuses_a_key_of_another_certificate(tmp_path):
     with pytest.raises(CommandError, match="cannot read"):
         _run("import_ca", "Missing", "--cert", str(tmp_path / "nope.pem"), "--key", str(tmp_path / "ca.key"))
     assert not Issuer.objects.filter(name__in=["Mismatch", "Missing"]).exists()
+
+
+def test_init_ca_validity_days_and_the_parent_cap():
+    _run("init_ca", "Short Root", "--subject", "CN=Short Root", "--validity-days", "30")
+    _run("init_ca", "Long Issuing", "--subject", "CN=Long Issuing", "--parent", "Short Root")
+    _run(
+        "init_ca", "Brief Issuing", "--subject", "CN=Brief", "--parent", "Short Root", "--validity-days", "7"
+    )
+
+    root = load_ca(Issuer.objects.get(name="Short Root")).certificate
+    assert root.not_valid_after_utc - root.not_valid_before_utc == timedelta(days=30)
+    capped = load_ca(Issuer.objects.get(name="Long Issuing")).certificate
+    # 3650 days asked (the default), the parent's expiry given
+    assert capped.not_valid_after_utc == root.not_valid_after_utc
+    brief = load_ca(Issuer.objects.get(name="Brief Issuing")).certificate
+    assert brief.not_valid_after_utc - brief.not_valid_before_utc == timedelta(days=7)
+    with pytest.raises(CommandError, match="at least one day"):
+        _run("init_ca", "Zero", "--subject", "CN=Zero", "--validity-days", "0")

@@ -14,6 +14,7 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from certificates.enums import CertificateStatus, JobStatus
+from certificates.issuers.ca_store import load_ca
 from certificates.models import Job
 from certificates.services.issuance import issue_from_csr
 from notifications.models import NotificationEvent
@@ -161,6 +162,24 @@ def test_validity_is_the_default_capped_by_profile_max_ttl(two_tier, settings):
     assert version.not_after - version.not_before == timedelta(days=7)
 
 
+def test_validity_never_outlives_the_ca_and_an_expired_ca_does_not_sign(settings):
+    from certificates.services.issuance import IssuerFailed
+
+    settings.CA_DEFAULT_LEAF_VALIDITY_DAYS = 90
+    short_ca = make_root("short-ca", validity_days=30)
+    cert = issuable_certificate(short_ca)
+    version = issue_from_csr(cert, make_csr(names_of(cert))[0], actor="alice")
+    ca_cert = split_chain(version.pem_chain)[-1]
+    assert version.not_after == ca_cert.not_valid_after_utc
+
+    later = issuable_certificate(short_ca)
+    with pytest.raises(IssuerFailed, match="expired"):
+        issue_from_csr(
+            later, make_csr(names_of(later))[0], actor="alice", now=datetime.now(UTC) + timedelta(days=31)
+        )
+    assert not later.versions.exists()
+
+
 def test_sans_are_the_certificates_names_classified_by_kind(two_tier):
     _, issuing = two_tier
     cert = issuable_certificate(issuing, sans=["10.0.0.7", "ops@example.test", "alt.example.test"])
@@ -225,8 +244,18 @@ def test_ca_private_key_is_encrypted_in_the_database(two_tier):
         )
         rows = cursor.fetchall()
     assert len(rows) == 2
+    key_bodies = [
+        load_ca(ca)
+        .private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        .decode()
+        .splitlines()[1]
+        for ca in (root, issuing)
+    ]
     for encrypted, public in rows:
         assert encrypted
         assert "PRIVATE KEY" not in encrypted
+        assert not any(body in encrypted or body in public for body in key_bodies)  # not even the base64
         assert "PRIVATE KEY" not in public
         assert "BEGIN CERTIFICATE" in public

@@ -26,3 +26,33 @@ def test_issuance_and_job_series():
     assert samples[("certctl_issuance_total", (("issuer_type", "local"), ("outcome", "success")))] == 1
     assert samples[("certctl_jobs", (("status", "Failed"), ("type", "Renewal")))] == 1
     assert samples[("certctl_approval_requests", (("state", "pending"),))] == 0
+
+
+def test_decisions_and_failures_are_exported_on_the_metrics_endpoint(client, settings):
+    import re
+
+    from certificates.models import ApprovalRequest
+    from certificates.services import approvals
+    from certificates.services.issuance import IssuerFailed
+    from certificates.services.renewal import request_renewal
+    from tests.factories import IssuerFactory, ProfileFactory
+
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.0/8"]
+    gated = issuable_certificate(make_root(), profile=ProfileFactory(requires_approval=True))
+    approvals.approve(ApprovalRequest.objects.get(job=request_renewal(gated, actor="alice")), actor="bob")
+    broken = issuable_certificate(IssuerFactory(type="local"))  # a local issuer without CA material
+    with pytest.raises(IssuerFailed):
+        issue_from_csr(broken, make_csr(names_of(broken))[0], actor="alice")
+
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+
+    def value(series: str) -> float:
+        match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
+        assert match, f"{series} not exported"
+        return float(match.group(1))
+
+    assert (
+        value(f'certctl_approval_decisions_total{{outcome="approved",profile_id="{gated.profile_id}"}}') == 1
+    )
+    assert value('certctl_issuance_total{issuer_type="local",outcome="failure"}') == 1
+    assert value('certctl_approval_requests{state="approved"}') == 1

@@ -249,3 +249,24 @@ def test_concurrent_processors_run_each_job_exactly_once(settings):
     jobs = Job.objects.filter(pk__in=job_ids)
     assert {(j.status, j.attempts) for j in jobs} == {(JobStatus.COMPLETED, 1)}
     assert CertificateVersion.objects.count() == len(job_ids)
+
+
+def test_timeouts_follow_their_settings(issuer, settings):
+    settings.JOB_AWAITING_CSR_TIMEOUT = 3600
+    settings.JOB_AWAITING_APPROVAL_TIMEOUT = 3600
+    csr_job = _renewal_job(issuable_certificate(issuer), status=JobStatus.AWAITING_CSR)
+    Job.objects.filter(pk=csr_job.pk).update(updated_at=NOW - timedelta(hours=1, seconds=1))
+    gated = issuable_certificate(issuer, profile=ProfileFactory(requires_approval=True))
+    approval_job = _renewal_job(gated, status=JobStatus.AWAITING_APPROVAL)
+    request = open_request(approval_job, gated, requested_by="alice", actor_type="User", now=NOW)
+    ApprovalRequest.objects.filter(pk=request.pk).update(created_at=NOW - timedelta(hours=1, seconds=1))
+
+    result = reap_timeouts(now=NOW)
+
+    assert (result.timed_out, result.approvals_expired) == ([csr_job.pk], 1)
+    csr_job.refresh_from_db()
+    assert csr_job.status == JobStatus.FAILED
+    assert "no CSR was submitted within 1 h" in csr_job.last_error
+    request.refresh_from_db()
+    approval_job.refresh_from_db()
+    assert (request.state, approval_job.status) == (ApprovalState.EXPIRED, JobStatus.CANCELLED)

@@ -53,7 +53,7 @@ class RenewView(APIView):
     )
     def post(self, request, pk: str):
         certificate = _certificate(pk)
-        body = s.RenewRequestSerializer(data=request.data if isinstance(request.data, dict) else {})
+        body = s.RenewRequestSerializer(data=request.data)  # a non-object body is a 400, not "no options"
         body.is_valid(raise_exception=True)
         force = body.validated_data["force"] or _truthy(request.query_params.get("force", ""))
         try:
