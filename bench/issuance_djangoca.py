@@ -2,7 +2,8 @@
 
 Run with the python of a separate venv that has django-ca (`pip install "django-ca>=3.2,<3.3"`); bench/issuance.py
 calls it with --django-ca-python. It configures a throw-away Django project on SQLite (django-ca's headless
-default), creates an EC P-256 root + intermediate with the DB key backend, signs `count` P-256 CSRs with the
+default) or, with --database-url, on the same PostgreSQL server certctl uses (install `psycopg[binary]` in that
+venv too), so both write through the same database; it creates an EC P-256 root + intermediate with the DB key backend, signs `count` P-256 CSRs with the
 default profile, and prints one JSON line: {"version", "count", "seconds", "rate"}.
 """
 
@@ -14,9 +15,24 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
-def _configure(data_dir: Path) -> None:
+def _database(data_dir: Path, url: str | None) -> dict:
+    if not url:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(data_dir / "ca.sqlite3")}
+    parts = urlsplit(url)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/"),
+        "USER": parts.username or "",
+        "PASSWORD": parts.password or "",
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+    }
+
+
+def _configure(data_dir: Path, url: str | None) -> None:
     import django
     from django.conf import settings
 
@@ -31,7 +47,7 @@ def _configure(data_dir: Path) -> None:
             "django_object_actions",
             "django_ca",
         ],
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(data_dir / "ca.sqlite3")}},
+        DATABASES={"default": _database(data_dir, url)},
         USE_TZ=True,
         CA_DEFAULT_HOSTNAME="ca.bench.example.test",
         CA_KEY_BACKENDS={"default": {"BACKEND": "django_ca.key_backends.db.DBBackend"}},
@@ -49,9 +65,10 @@ def _configure(data_dir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--database-url", help="PostgreSQL URL of an empty database (default: SQLite file)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        _configure(Path(tmp))
+        _configure(Path(tmp), args.database_url)
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec
@@ -107,7 +124,13 @@ def main() -> None:
         seconds = time.perf_counter() - started
     print(
         json.dumps(
-            {"version": __version__, "count": args.count, "seconds": seconds, "rate": args.count / seconds}
+            {
+                "version": __version__,
+                "database": "PostgreSQL" if args.database_url else "SQLite",
+                "count": args.count,
+                "seconds": seconds,
+                "rate": args.count / seconds,
+            }
         )
     )
 
