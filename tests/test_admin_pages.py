@@ -10,16 +10,22 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from audit.services.record import record
 from certctl import counters
 from certctl.models import ProcessHeartbeat
 from certctl.services import heartbeat
 from certificates import models as m
 from certificates.enums import JobStatus
 from certificates.services.demo_data import seed_demo
+from notifications.models import NotificationEvent
+from notifications.services.outbox import enqueue
 from tests.factories import CertificateFactory, make_api_key
 
-OWN_APPS = {"certctl", "certificates"}
-READ_ONLY = {"processheartbeat", "metriccounter", "certificateversion", "certificaterevocation", "apikey"}
+OWN_APPS = {"certctl", "certificates", "notifications", "audit"}
+READ_ONLY = {
+    "processheartbeat", "metriccounter", "certificateversion", "certificaterevocation", "apikey",
+    "notificationevent", "deadletternotification", "auditevent",
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -36,6 +42,14 @@ def estate(db):
     make_api_key("ci-bot")
     heartbeat.stamp(ProcessHeartbeat.Kind.WORKER)
     counters.increment("certctl_demo_total", {"result": "success"})
+    enqueue(
+        type="ExpirationWarning",
+        channel="Slack",
+        message="expires in 7 days",
+        certificate_id=job.certificate_id,
+    )
+    NotificationEvent.objects.update(status="dead", retry_count=5, last_error="HTTP 500")
+    record("certificate_updated", resource_type="certificate", resource_id=job.certificate_id)
 
 
 def own_models():
@@ -48,11 +62,11 @@ def own_models():
 EXPECTED = {
     "team", "owner", "issuer", "certificateprofile", "renewalpolicy", "managedcertificate",
     "certificateversion", "deploymenttarget", "agent", "job", "approvalrequest", "certificaterevocation",
-    "apikey", "processheartbeat", "metriccounter",
+    "apikey", "processheartbeat", "metriccounter", "notificationevent", "deadletternotification", "auditevent",
 }  # fmt: skip
 
 
-def test_every_model_of_certctl_and_certificates_is_registered():
+def test_every_model_of_our_apps_is_registered():
     registered = {model._meta.model_name for model in own_models()}
     assert registered >= EXPECTED
 
