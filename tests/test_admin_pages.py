@@ -151,3 +151,31 @@ def test_foreign_keys_use_autocomplete(admin_client, estate):
     assert [r["text"] for r in response.json()["results"]] == ["Alice Martin <alice@example.com>"]
     page = admin_client.get(reverse("admin:certificates_managedcertificate_add")).content.decode()
     assert "data-autocomplete-light-url" in page or "admin-autocomplete" in page
+
+
+def test_every_editable_foreign_key_of_our_admin_forms_uses_autocomplete(rf, admin_user, estate):
+    from django.contrib.admin.widgets import AutocompleteMixin
+    from django.forms import ModelChoiceField
+
+    request = rf.get("/admin/")
+    request.user = admin_user
+    checked = []
+    for model in own_models():
+        model_admin = admin.site._registry[model]
+        obj = model._default_manager.first()
+        if not model_admin.has_change_permission(request, obj):
+            continue
+        form = model_admin.get_form(request, obj)
+        for name, field in form.base_fields.items():
+            if isinstance(field, ModelChoiceField):
+                # the widget sits inside the admin's add/change-related wrapper
+                widget = getattr(field.widget, "widget", field.widget)
+                assert isinstance(widget, AutocompleteMixin), f"{model._meta.label}.{name}"
+                checked.append(f"{model._meta.model_name}.{name}")
+    expected = {
+        "managedcertificate.owner",
+        "managedcertificate.targets",
+        "owner.team",
+        "deploymenttarget.agent",
+    }
+    assert expected <= set(checked)
