@@ -24,8 +24,11 @@ from tests.factories import CertificateFactory, make_api_key
 OWN_APPS = {"certctl", "certificates", "notifications", "audit"}
 READ_ONLY = {
     "processheartbeat", "metriccounter", "certificateversion", "certificaterevocation", "apikey",
-    "notificationevent", "deadletternotification", "auditevent",
+    "notificationevent", "deadletternotification", "auditevent", "ocspresponsecache", "servergeneratedkey",
 }  # fmt: skip
+
+
+SERVER_KEY_CIPHERTEXT = "gAAAAABfake-ciphertext-that-must-never-show"
 
 
 @pytest.fixture
@@ -49,6 +52,17 @@ def estate(db):
         certificate_id=job.certificate_id,
     )
     NotificationEvent.objects.update(status="dead", retry_count=5, last_error="HTTP 500")
+    version = m.CertificateVersion.objects.first()
+    m.ServerGeneratedKey.objects.create(version=version, encrypted_private_key=SERVER_KEY_CIPHERTEXT)
+    m.OCSPResponseCache.objects.create(
+        issuer=version.issuer or m.Issuer.objects.first(),
+        serial_hex=version.serial_number,
+        hash_algorithm="sha256",
+        response_der=b"\x30\x03\x0a\x01\x00",
+        cert_status="good",
+        this_update=timezone.now(),
+        next_update=timezone.now(),
+    )
     record("certificate_updated", resource_type="certificate", resource_id=job.certificate_id)
 
 
@@ -63,12 +77,17 @@ EXPECTED = {
     "team", "owner", "issuer", "certificateprofile", "renewalpolicy", "managedcertificate",
     "certificateversion", "deploymenttarget", "agent", "job", "approvalrequest", "certificaterevocation",
     "apikey", "processheartbeat", "metriccounter", "notificationevent", "deadletternotification", "auditevent",
+    "ocspresponsecache", "servergeneratedkey",
 }  # fmt: skip
 
 
 def test_every_model_of_our_apps_is_registered():
+    from django.apps import apps
+
     registered = {model._meta.model_name for model in own_models()}
     assert registered >= EXPECTED
+    ours = {model._meta.label for label in OWN_APPS for model in apps.get_app_config(label).get_models()}
+    assert ours - {model._meta.label for model in admin.site._registry} == set()
 
 
 @pytest.mark.parametrize("model", own_models(), ids=lambda model: model._meta.label)
@@ -179,3 +198,14 @@ def test_every_editable_foreign_key_of_our_admin_forms_uses_autocomplete(rf, adm
         "deploymenttarget.agent",
     }
     assert expected <= set(checked)
+
+
+def test_server_key_page_never_shows_the_encrypted_key(admin_client, estate):
+    key = m.ServerGeneratedKey.objects.get()
+    for url in (
+        reverse("admin:certificates_servergeneratedkey_changelist"),
+        reverse("admin:certificates_servergeneratedkey_change", args=[key.pk]),
+    ):
+        page = admin_client.get(url).content.decode()
+        assert key.pk in page
+        assert SERVER_KEY_CIPHERTEXT not in page
