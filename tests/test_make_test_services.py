@@ -47,9 +47,9 @@ def test_services_answer_inside_the_command_and_are_stopped_when_it_fails():
         for name, host, port in (line.split() for line in result.stdout.splitlines() if "_URL " in line)
     }
     assert started.keys() == {"DATABASE_URL", "REDIS_URL"}
-    for host, port in started.values():
+    for name, (host, port) in started.items():
         assert host == "127.0.0.1"
-        assert not listening(host, port), f"{host}:{port} still answers after the run"
+        assert not listening(host, port), f"{name} {host}:{port} still answers after the run"
     assert set((ROOT / ".tmp").glob("services.*")) == before  # its state directory is gone
     outer = os.environ.get("DATABASE_URL", "")
     if outer.startswith("postgres"):
