@@ -380,3 +380,21 @@ class OCSPResponderAdmin(ReadOnlyAdmin):
     list_display = ["issuer", "cert_serial", "key_algorithm", "not_before", "not_after"]
     list_select_related = ["issuer"]
     exclude = ["encrypted_key"]
+
+
+@admin.register(m.OCSPResponseCache)
+class OCSPResponseCacheAdmin(ReadOnlyAdmin):
+    list_display = ["serial_hex", "issuer", "cert_status", "hash_algorithm", "this_update", "next_update"]
+    list_filter = ["cert_status", "issuer"]
+    list_select_related = ["issuer"]
+    search_fields = ["=serial_hex"]
+    exclude = ["response_der"]
+
+
+@admin.register(m.ServerGeneratedKey)
+class ServerGeneratedKeyAdmin(ReadOnlyAdmin):
+    """Which versions have a server-held key (CERTCTL_KEYGEN_MODE=server); the ciphertext is never shown."""
+
+    list_display = ["id", "version", "created_at"]
+    search_fields = ["=id", "=version__id", "version__certificate__name"]
+    fields = ["id", "version", "created_at"]

@@ -42,7 +42,10 @@ cleanup() {
     "${run_pg[@]}" "$bindir/pg_ctl" -D "$pgdata" -m immediate -w stop >/dev/null 2>&1 || true
   fi
   if [ -f "$state/redis.pid" ]; then
-    kill "$(cat "$state/redis.pid")" 2>/dev/null || true
+    redis_pid=$(cat "$state/redis.pid")
+    kill "$redis_pid" 2>/dev/null || true
+    # Wait until it is gone, so nothing of ours still holds its port when this script returns.
+    for _ in $(seq 100); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
   fi
   rm -rf "$state"
   exit $status

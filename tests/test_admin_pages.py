@@ -10,16 +10,25 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from audit.services.record import record
 from certctl import counters
 from certctl.models import ProcessHeartbeat
 from certctl.services import heartbeat
 from certificates import models as m
 from certificates.enums import JobStatus
 from certificates.services.demo_data import seed_demo
+from notifications.models import NotificationEvent
+from notifications.services.outbox import enqueue
 from tests.factories import CertificateFactory, make_api_key
 
-OWN_APPS = {"certctl", "certificates"}
-READ_ONLY = {"processheartbeat", "metriccounter", "certificateversion", "certificaterevocation", "apikey"}
+OWN_APPS = {"certctl", "certificates", "notifications", "audit"}
+READ_ONLY = {
+    "processheartbeat", "metriccounter", "certificateversion", "certificaterevocation", "apikey",
+    "notificationevent", "deadletternotification", "auditevent", "ocspresponsecache", "servergeneratedkey",
+}  # fmt: skip
+
+
+SERVER_KEY_CIPHERTEXT = "gAAAAABfake-ciphertext-that-must-never-show"
 
 
 @pytest.fixture
@@ -36,6 +45,25 @@ def estate(db):
     make_api_key("ci-bot")
     heartbeat.stamp(ProcessHeartbeat.Kind.WORKER)
     counters.increment("certctl_demo_total", {"result": "success"})
+    enqueue(
+        type="ExpirationWarning",
+        channel="Slack",
+        message="expires in 7 days",
+        certificate_id=job.certificate_id,
+    )
+    NotificationEvent.objects.update(status="dead", retry_count=5, last_error="HTTP 500")
+    version = m.CertificateVersion.objects.first()
+    m.ServerGeneratedKey.objects.create(version=version, encrypted_private_key=SERVER_KEY_CIPHERTEXT)
+    m.OCSPResponseCache.objects.create(
+        issuer=version.issuer or m.Issuer.objects.first(),
+        serial_hex=version.serial_number,
+        hash_algorithm="sha256",
+        response_der=b"\x30\x03\x0a\x01\x00",
+        cert_status="good",
+        this_update=timezone.now(),
+        next_update=timezone.now(),
+    )
+    record("certificate_updated", resource_type="certificate", resource_id=job.certificate_id)
 
 
 def own_models():
@@ -48,13 +76,18 @@ def own_models():
 EXPECTED = {
     "team", "owner", "issuer", "certificateprofile", "renewalpolicy", "managedcertificate",
     "certificateversion", "deploymenttarget", "agent", "job", "approvalrequest", "certificaterevocation",
-    "apikey", "processheartbeat", "metriccounter",
+    "apikey", "processheartbeat", "metriccounter", "notificationevent", "deadletternotification", "auditevent",
+    "ocspresponsecache", "servergeneratedkey",
 }  # fmt: skip
 
 
-def test_every_model_of_certctl_and_certificates_is_registered():
+def test_every_model_of_our_apps_is_registered():
+    from django.apps import apps
+
     registered = {model._meta.model_name for model in own_models()}
     assert registered >= EXPECTED
+    ours = {model._meta.label for label in OWN_APPS for model in apps.get_app_config(label).get_models()}
+    assert ours - {model._meta.label for model in admin.site._registry} == set()
 
 
 @pytest.mark.parametrize("model", own_models(), ids=lambda model: model._meta.label)
@@ -137,3 +170,42 @@ def test_foreign_keys_use_autocomplete(admin_client, estate):
     assert [r["text"] for r in response.json()["results"]] == ["Alice Martin <alice@example.com>"]
     page = admin_client.get(reverse("admin:certificates_managedcertificate_add")).content.decode()
     assert "data-autocomplete-light-url" in page or "admin-autocomplete" in page
+
+
+def test_every_editable_foreign_key_of_our_admin_forms_uses_autocomplete(rf, admin_user, estate):
+    from django.contrib.admin.widgets import AutocompleteMixin
+    from django.forms import ModelChoiceField
+
+    request = rf.get("/admin/")
+    request.user = admin_user
+    checked = []
+    for model in own_models():
+        model_admin = admin.site._registry[model]
+        obj = model._default_manager.first()
+        if not model_admin.has_change_permission(request, obj):
+            continue
+        form = model_admin.get_form(request, obj)
+        for name, field in form.base_fields.items():
+            if isinstance(field, ModelChoiceField):
+                # the widget sits inside the admin's add/change-related wrapper
+                widget = getattr(field.widget, "widget", field.widget)
+                assert isinstance(widget, AutocompleteMixin), f"{model._meta.label}.{name}"
+                checked.append(f"{model._meta.model_name}.{name}")
+    expected = {
+        "managedcertificate.owner",
+        "managedcertificate.targets",
+        "owner.team",
+        "deploymenttarget.agent",
+    }
+    assert expected <= set(checked)
+
+
+def test_server_key_page_never_shows_the_encrypted_key(admin_client, estate):
+    key = m.ServerGeneratedKey.objects.get()
+    for url in (
+        reverse("admin:certificates_servergeneratedkey_changelist"),
+        reverse("admin:certificates_servergeneratedkey_change", args=[key.pk]),
+    ):
+        page = admin_client.get(url).content.decode()
+        assert key.pk in page
+        assert SERVER_KEY_CIPHERTEXT not in page

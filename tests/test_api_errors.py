@@ -79,3 +79,48 @@ def test_429_envelope_with_retry_after(client_with_key, monkeypatch):
     assert_envelope(response, 429, "rate_limited")
     assert int(response["Retry-After"]) > 0
     cache.clear()
+
+
+def test_403_envelope_for_a_non_admin_key(client_with_key):
+    assert_envelope(
+        client_with_key.post("/api/v1/certificates/bulk-revoke", {"reason": "superseded"}, format="json"),
+        403,
+        "forbidden",
+    )
+
+
+def test_500_envelope_for_a_crash_tells_nothing_but_the_request_id(client_with_key, monkeypatch):
+    from certificates.api.views import TeamViewSet
+
+    def crash(self, request, *args, **kwargs):
+        raise RuntimeError("secret detail from deep inside")
+
+    monkeypatch.setattr(TeamViewSet, "list", crash)
+    client_with_key.raise_request_exception = False
+    body = assert_envelope(client_with_key.get("/api/v1/teams"), 500, "internal_error")
+    assert "secret detail" not in body["message"]
+
+
+def test_security_headers_stay_on_api_responses_while_rate_limiting_is_on(client_with_key, monkeypatch):
+    """Reference SRC-BUG: with the rate limiter on, the API chain lost its security headers."""
+    from django.core.cache import cache
+
+    from certctl.api.throttling import ClientRateThrottle
+
+    cache.clear()
+    monkeypatch.setattr(ClientRateThrottle, "rate", "1/min", raising=False)
+    responses = [client_with_key.get("/api/v1/teams") for _ in range(2)]
+    cache.clear()
+    assert [r.status_code for r in responses] == [200, 429]
+    for response in responses:
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["X-Frame-Options"] == "DENY"
+        assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_hsts_is_sent_on_https_api_responses_in_production(client_with_key, settings):
+    settings.SECURE_HSTS_SECONDS = 31536000
+    settings.SECURE_HSTS_PRELOAD = False
+    response = client_with_key.get("/api/v1/teams", secure=True)
+    assert response.status_code == 200
+    assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"

@@ -249,3 +249,17 @@ def test_agents_list_hides_retired_agents_and_never_shows_the_key_hash(client_wi
     assert [a["id"] for a in body["data"]] == [live.id]
     assert "api_key_hash" not in body["data"][0]
     assert client_with_key.get("/api/v1/agents/retired").json()["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "factory"),
+    [("profiles", ProfileFactory), ("renewal-policies", RenewalPolicyFactory)],
+)
+def test_a_taken_name_is_a_409_on_create_and_on_rename(client_with_key, path, factory):
+    factory(name="taken")
+    other = factory(name="free")
+    created = client_with_key.post(f"/api/v1/{path}", {"name": "taken"}, format="json")
+    assert created.status_code == 409
+    assert "'taken' already exists" in created.json()["message"]
+    renamed = client_with_key.patch(f"/api/v1/{path}/{other.id}", {"name": "taken"}, format="json")
+    assert renamed.status_code == 409

@@ -75,3 +75,11 @@ def test_an_invalid_cursor_is_a_400(client_with_key):
 def test_cursor_paging_refuses_a_sort(client_with_key):
     response = client_with_key.get("/api/v1/certificates?page_size=10&sort=name")
     assert response.status_code == 400
+
+
+def test_per_page_defaults_to_50_and_accepts_up_to_500(client_with_key):
+    bulk_certificates(600)
+    default = client_with_key.get("/api/v1/certificates").json()
+    assert (default["page"], default["per_page"], len(default["data"]), default["total"]) == (1, 50, 50, 600)
+    largest = client_with_key.get("/api/v1/certificates?per_page=500").json()
+    assert (largest["per_page"], len(largest["data"])) == (500, 500)

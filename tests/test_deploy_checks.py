@@ -92,3 +92,61 @@ def test_every_environment_variable_of_the_settings_is_documented():
     documented = (ROOT / "docs" / "configuration.md").read_text()
     assert variables, "no variables found in settings.py"
     assert sorted(v for v in variables if f"`{v}`" not in documented) == []
+
+
+def test_development_defaults_need_no_configuration_and_the_secret_key_is_kept(tmp_path):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CERTCTL_") and k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}
+    }
+    env |= {"CERTCTL_DEBUG": "true", "CERTCTL_DATA_DIR": str(tmp_path / "data")}
+    show = (
+        "from django.conf import settings as s; "
+        "print(s.SECRET_KEY, s.TIME_ZONE, s.CELERY_BROKER_URL, s.DATABASES['default']['NAME'])"
+    )
+
+    def current() -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", show],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()[-1].split()  # after the shell's auto-import notice
+
+    first = current()
+    key_file = tmp_path / "data" / "secret_key"
+    assert first == [key_file.read_text(), "UTC", "filesystem://", str(tmp_path / "data" / "certctl.sqlite3")]
+    assert len(first[0]) >= 50
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert current() == first  # generated once: a restart keeps sessions and signed values valid
+
+
+def test_every_console_script_of_pyproject_points_at_a_real_function():
+    import importlib
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert "certctl-manage" in scripts
+    for name, target in scripts.items():
+        module, _, function = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), function, None)), name
+
+
+def test_certctl_manage_runs_management_commands(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTCTL_")}
+    env |= {"CERTCTL_DEBUG": "true", "CERTCTL_DATA_DIR": str(tmp_path / "data")}
+    result = subprocess.run(
+        [sys.executable, "-m", "certctl.cli", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout

@@ -41,3 +41,20 @@ def test_registering_again_keeps_an_operators_edit():
     register_periodic_tasks()
     assert PeriodicTask.objects.get(name="heartbeat").enabled is False
     assert PeriodicTask.objects.filter(name="heartbeat").count() == 1
+
+
+@pytest.mark.django_db
+def test_postgresql_has_the_partial_retry_index_and_the_certificate_scan_indexes():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE indexname = ANY(%s)",
+            [["notif_retry_sweep", "cert_expiry_scan", "cert_keyset"]],
+        )
+        indexes = dict(cursor.fetchall())
+    retry = indexes["notif_retry_sweep"]
+    assert "(next_retry_at)" in retry
+    condition = retry.split(" WHERE ", 1)[1]
+    assert "(status)::text = 'failed'::text" in condition
+    assert "next_retry_at IS NOT NULL" in condition
+    assert "(expires_at, status)" in indexes["cert_expiry_scan"]
+    assert "(created_at DESC, id DESC)" in indexes["cert_keyset"]

@@ -1,0 +1,45 @@
+"""`manage.py prepare_run` (part of `make run`): the admin user with a printed password, and a fresh API key."""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def prepare_run() -> str:
+    out = StringIO()
+    call_command("prepare_run", "--base-url", "http://127.0.0.1:8000", stdout=out)
+    return out.getvalue()
+
+
+def test_a_generated_password_is_printed_once_and_kept_on_later_runs(client, settings):
+    settings.ADMIN_PASSWORD = ""
+    first = prepare_run()
+    password = re.search(r"\(user admin, password (\S+)\)", first).group(1)
+    assert client.login(username="admin", password=password)
+
+    second = prepare_run()
+    assert password not in second
+    assert "unchanged since the first run" in second
+    assert client.login(username="admin", password=password)
+
+
+def test_certctl_admin_password_sets_and_resets_the_password(client, settings):
+    prepare_run()
+    settings.ADMIN_PASSWORD = "chosen-password-1"
+    assert "password chosen-password-1" in prepare_run()
+    assert client.login(username="admin", password="chosen-password-1")
+
+
+def test_the_printed_curl_line_uses_a_working_key(api_client, settings):
+    settings.ADMIN_PASSWORD = ""
+    output = prepare_run()
+    assert "http://127.0.0.1:8000/admin/" in output and "http://127.0.0.1:8000/api/docs/" in output
+    key = re.search(r'curl -s -H "Authorization: Bearer (cctl_[\w-]+)"', output).group(1)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert api_client.get("/api/v1/certificates?per_page=5").status_code == 200
