@@ -306,3 +306,58 @@ def test_sweep_fails_deployments_held_by_a_silent_agent(settings):
     failure = NotificationEvent.objects.get(type="DeploymentFailure")
     assert failure.certificate_id == stuck.certificate_id and "agent offline" in failure.message
     assert AuditEvent.objects.filter(action="deployment_job_failed", actor_type="System").count() == 1
+
+
+def test_running_report_starts_an_unclaimed_job_and_confirms_a_claimed_one(api_client):
+    agent, credential = make_agent()
+    target = TargetFactory(agent=agent)
+    unclaimed = deployment_job(target)
+    claimed = deployment_job(target, status="Running", agent=agent)
+    agent_client(api_client, credential)
+
+    response = api_client.post(
+        f"/api/v1/agents/{agent.id}/jobs/{unclaimed.id}/status", {"status": "Running"}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["job_status"] == "Running"
+    unclaimed.refresh_from_db()
+    assert (unclaimed.status, unclaimed.agent_id, unclaimed.attempts) == ("Running", agent.id, 1)
+
+    response = api_client.post(
+        f"/api/v1/agents/{agent.id}/jobs/{claimed.id}/status", {"status": "Running"}, format="json"
+    )
+    assert response.status_code == 200
+    claimed.refresh_from_db()
+    assert claimed.status == "Running"
+    # Running is not an outcome: nothing stamped, nobody notified.
+    assert unclaimed.certificate.last_deployment_at is None
+    assert not NotificationEvent.objects.exists()
+
+
+def test_an_unreported_claim_is_offered_again_only_after_the_lease(api_client, settings):
+    settings.AGENT_WORK_LEASE = 600
+    agent, credential = make_agent()
+    job = deployment_job(TargetFactory(agent=agent))
+    agent_client(api_client, credential)
+    now = timezone.now()
+    with time_machine.travel(now, tick=False):
+        assert [i["id"] for i in api_client.get(f"/api/v1/agents/{agent.id}/work").json()["jobs"]] == [job.id]
+    with time_machine.travel(now + timedelta(minutes=9), tick=False):
+        assert api_client.get(f"/api/v1/agents/{agent.id}/work").json()["jobs"] == []
+    with time_machine.travel(now + timedelta(minutes=11), tick=False):
+        assert [i["id"] for i in api_client.get(f"/api/v1/agents/{agent.id}/work").json()["jobs"]] == [job.id]
+    job.refresh_from_db()
+    assert (job.status, job.agent_id) == ("Running", agent.id)
+
+
+def test_a_deployment_to_another_agents_target_is_never_claimed_nor_reportable(api_client):
+    agent, credential = make_agent()
+    other, _ = make_agent()
+    theirs = deployment_job(TargetFactory(agent=other))
+    agent_client(api_client, credential)
+    assert api_client.get(f"/api/v1/agents/{agent.id}/work").json() == {"jobs": [], "count": 0}
+    for status in ("Running", "Completed", "Failed"):
+        url = f"/api/v1/agents/{agent.id}/jobs/{theirs.id}/status"
+        response = api_client.post(url, {"status": status, "error": "x"}, format="json")
+        assert response.status_code == 404 and response.json()["error"] == "not_found"
+    theirs.refresh_from_db()
+    assert (theirs.status, theirs.agent_id) == ("Pending", None)
