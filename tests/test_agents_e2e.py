@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import connection
 
 from audit.models import AuditEvent
-from certctl_agent.keys import key_pem, spki_fingerprint
+from certctl_agent.keys import key_pem, load_key, spki_fingerprint
 from certificates.models import Agent, Job
 from certificates.services.ca_setup import init_ca
 from notifications.models import NotificationEvent
@@ -214,8 +214,12 @@ def test_full_flow_key_stays_on_the_agent_and_the_certificate_is_deployed(agent_
     leaf = x509.load_pem_x509_certificate(version.pem_chain.encode())
     key_file = agent_env["state"] / "keys" / certificate.id / f"{spki_fingerprint(leaf.public_key())}.key"
     assert mode(key_file) == 0o600 and mode(agent_env["state"] / "keys") == 0o700
+    agent_key = load_key(key_file.read_bytes())
+    assert isinstance(agent_key, ec.EllipticCurvePrivateKey) and agent_key.curve.name == "secp256r1"
     assert private_keys_in_database() == []
-    assert "PRIVATE KEY" not in result.stderr
+    credential = json.loads((agent_env["state"] / "agent.json").read_text())["credential"]
+    assert "PRIVATE KEY" not in result.stderr and credential not in result.stderr
+    assert f"job={issuance.id}" in result.stderr and f"job={deployment.id}" in result.stderr
 
     pem = sites / "haproxy" / "site.pem"
     assert mode(pem) == 0o600
