@@ -161,3 +161,27 @@ def test_a_heartbeat_is_sent_with_a_poll_only_once_it_is_due(
     agent.cycle()
     row = AgentRow.objects.get(name="beating")
     assert (row.last_heartbeat_at > long_ago, row.status == "Online") == (beats, beats)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(None, 300), ("90s", 90)])
+def test_the_server_marks_agents_offline_after_five_minutes_by_default(tmp_path, value, seconds):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTCTL_")}
+    env |= {"CERTCTL_DEBUG": "1", "CERTCTL_DATA_DIR": str(tmp_path / "data")}
+    if value is not None:
+        env["CERTCTL_AGENT_OFFLINE_AFTER"] = value
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.conf import settings as s; print(s.AGENT_OFFLINE_AFTER)",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip().splitlines()[-1]) == seconds
