@@ -361,3 +361,24 @@ def test_a_deployment_to_another_agents_target_is_never_claimed_nor_reportable(a
         assert response.status_code == 404 and response.json()["error"] == "not_found"
     theirs.refresh_from_db()
     assert (theirs.status, theirs.agent_id) == ("Pending", None)
+
+
+def test_forced_retirement_is_audited_and_hands_csr_jobs_back_to_the_pool(client_with_key):
+    agent, credential = make_agent()
+    target = TargetFactory(agent=agent)
+    certificate = CertificateFactory()
+    certificate.targets.add(target)
+    csr_job = JobFactory(type="Renewal", status="AwaitingCSR", certificate=certificate, agent=agent)
+    response = client_with_key.delete(f"/api/v1/agents/{agent.id}?force=true&reason=host+gone")
+    assert response.status_code == 200, response.content
+    assert response.json()["counts"] == {"active_targets": 1, "active_certificates": 1, "pending_jobs": 1}
+    csr_job.refresh_from_db()
+    assert (csr_job.status, csr_job.agent_id) == ("AwaitingCSR", None)
+    event = AuditEvent.objects.get(action="agent_retired", resource_id=agent.id)
+    assert event.details["reason"] == "host gone" and event.details["cascade"] is True
+    assert credential not in str(event.details)
+
+
+def test_a_reserved_scanner_agent_cannot_be_retired(client_with_key):
+    response = client_with_key.delete("/api/v1/agents/server-scanner?force=true&reason=x")
+    assert response.status_code == 403 and response.json()["error"] == "forbidden"
