@@ -382,3 +382,20 @@ def test_forced_retirement_is_audited_and_hands_csr_jobs_back_to_the_pool(client
 def test_a_reserved_scanner_agent_cannot_be_retired(client_with_key):
     response = client_with_key.delete("/api/v1/agents/server-scanner?force=true&reason=x")
     assert response.status_code == 403 and response.json()["error"] == "forbidden"
+
+
+def test_deployment_reports_are_exported_on_metrics(api_client, client):
+    agent, credential = make_agent()
+    target = TargetFactory(agent=agent, type="HAProxy")
+    done = deployment_job(target, status="Running", agent=agent)
+    broken = deployment_job(target, status="Running", agent=agent)
+    agent_client(api_client, credential)
+    for job, body in ((done, {"status": "Completed"}), (broken, {"status": "Failed", "error": "x"})):
+        url = f"/api/v1/agents/{agent.id}/jobs/{job.id}/status"
+        assert api_client.post(url, body, format="json").status_code == 200
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "# TYPE certctl_agent_deployments_total counter" in text
+    assert 'certctl_agent_deployments_total{outcome="success",target_type="HAProxy"} 1.0' in text
+    assert 'certctl_agent_deployments_total{outcome="failure",target_type="HAProxy"} 1.0' in text
