@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from audit.models import AuditEvent
 from certctl_agent import keys
 from certificates.models import Job
 from notifications.models import NotificationEvent
@@ -98,6 +99,8 @@ def test_garbage_csr_is_400(api_client, setup):
 
 def test_agent_reporting_a_csr_job_failed_fails_it_with_renewal_failure(api_client, setup):
     agent, credential, certificate, _, job = setup
+    certificate.status = "RenewalInProgress"
+    certificate.save(update_fields=["status"])
     agent_client(api_client, credential)
     response = api_client.post(
         f"/api/v1/agents/{agent.id}/jobs/{job.id}/status",
@@ -107,6 +110,9 @@ def test_agent_reporting_a_csr_job_failed_fails_it_with_renewal_failure(api_clie
     assert response.status_code == 200, response.content
     job.refresh_from_db()
     assert job.status == "Failed" and "no entropy" in job.last_error
+    certificate.refresh_from_db()
+    assert certificate.status == "Failed"  # not left RenewalInProgress (reference SRC-BUG 13)
+    assert AuditEvent.objects.filter(action="renewal_job_failed", actor_type="Agent").exists()
     assert NotificationEvent.objects.filter(type="RenewalFailure", certificate=certificate).exists()
     completed = api_client.post(
         f"/api/v1/agents/{agent.id}/jobs/{job.id}/status", {"status": "Completed"}, format="json"
