@@ -306,3 +306,96 @@ def test_sweep_fails_deployments_held_by_a_silent_agent(settings):
     failure = NotificationEvent.objects.get(type="DeploymentFailure")
     assert failure.certificate_id == stuck.certificate_id and "agent offline" in failure.message
     assert AuditEvent.objects.filter(action="deployment_job_failed", actor_type="System").count() == 1
+
+
+def test_running_report_starts_an_unclaimed_job_and_confirms_a_claimed_one(api_client):
+    agent, credential = make_agent()
+    target = TargetFactory(agent=agent)
+    unclaimed = deployment_job(target)
+    claimed = deployment_job(target, status="Running", agent=agent)
+    agent_client(api_client, credential)
+
+    response = api_client.post(
+        f"/api/v1/agents/{agent.id}/jobs/{unclaimed.id}/status", {"status": "Running"}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["job_status"] == "Running"
+    unclaimed.refresh_from_db()
+    assert (unclaimed.status, unclaimed.agent_id, unclaimed.attempts) == ("Running", agent.id, 1)
+
+    response = api_client.post(
+        f"/api/v1/agents/{agent.id}/jobs/{claimed.id}/status", {"status": "Running"}, format="json"
+    )
+    assert response.status_code == 200
+    claimed.refresh_from_db()
+    assert claimed.status == "Running"
+    # Running is not an outcome: nothing stamped, nobody notified.
+    assert unclaimed.certificate.last_deployment_at is None
+    assert not NotificationEvent.objects.exists()
+
+
+def test_an_unreported_claim_is_offered_again_only_after_the_lease(api_client, settings):
+    settings.AGENT_WORK_LEASE = 600
+    agent, credential = make_agent()
+    job = deployment_job(TargetFactory(agent=agent))
+    agent_client(api_client, credential)
+    now = timezone.now()
+    with time_machine.travel(now, tick=False):
+        assert [i["id"] for i in api_client.get(f"/api/v1/agents/{agent.id}/work").json()["jobs"]] == [job.id]
+    with time_machine.travel(now + timedelta(minutes=9), tick=False):
+        assert api_client.get(f"/api/v1/agents/{agent.id}/work").json()["jobs"] == []
+    with time_machine.travel(now + timedelta(minutes=11), tick=False):
+        assert [i["id"] for i in api_client.get(f"/api/v1/agents/{agent.id}/work").json()["jobs"]] == [job.id]
+    job.refresh_from_db()
+    assert (job.status, job.agent_id) == ("Running", agent.id)
+
+
+def test_a_deployment_to_another_agents_target_is_never_claimed_nor_reportable(api_client):
+    agent, credential = make_agent()
+    other, _ = make_agent()
+    theirs = deployment_job(TargetFactory(agent=other))
+    agent_client(api_client, credential)
+    assert api_client.get(f"/api/v1/agents/{agent.id}/work").json() == {"jobs": [], "count": 0}
+    for status in ("Running", "Completed", "Failed"):
+        url = f"/api/v1/agents/{agent.id}/jobs/{theirs.id}/status"
+        response = api_client.post(url, {"status": status, "error": "x"}, format="json")
+        assert response.status_code == 404 and response.json()["error"] == "not_found"
+    theirs.refresh_from_db()
+    assert (theirs.status, theirs.agent_id) == ("Pending", None)
+
+
+def test_forced_retirement_is_audited_and_hands_csr_jobs_back_to_the_pool(client_with_key):
+    agent, credential = make_agent()
+    target = TargetFactory(agent=agent)
+    certificate = CertificateFactory()
+    certificate.targets.add(target)
+    csr_job = JobFactory(type="Renewal", status="AwaitingCSR", certificate=certificate, agent=agent)
+    response = client_with_key.delete(f"/api/v1/agents/{agent.id}?force=true&reason=host+gone")
+    assert response.status_code == 200, response.content
+    assert response.json()["counts"] == {"active_targets": 1, "active_certificates": 1, "pending_jobs": 1}
+    csr_job.refresh_from_db()
+    assert (csr_job.status, csr_job.agent_id) == ("AwaitingCSR", None)
+    event = AuditEvent.objects.get(action="agent_retired", resource_id=agent.id)
+    assert event.details["reason"] == "host gone" and event.details["cascade"] is True
+    assert credential not in str(event.details)
+
+
+def test_a_reserved_scanner_agent_cannot_be_retired(client_with_key):
+    response = client_with_key.delete("/api/v1/agents/server-scanner?force=true&reason=x")
+    assert response.status_code == 403 and response.json()["error"] == "forbidden"
+
+
+def test_deployment_reports_are_exported_on_metrics(api_client, client):
+    agent, credential = make_agent()
+    target = TargetFactory(agent=agent, type="HAProxy")
+    done = deployment_job(target, status="Running", agent=agent)
+    broken = deployment_job(target, status="Running", agent=agent)
+    agent_client(api_client, credential)
+    for job, body in ((done, {"status": "Completed"}), (broken, {"status": "Failed", "error": "x"})):
+        url = f"/api/v1/agents/{agent.id}/jobs/{job.id}/status"
+        assert api_client.post(url, body, format="json").status_code == 200
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "# TYPE certctl_agent_deployments_total counter" in text
+    assert 'certctl_agent_deployments_total{outcome="success",target_type="HAProxy"} 1.0' in text
+    assert 'certctl_agent_deployments_total{outcome="failure",target_type="HAProxy"} 1.0' in text

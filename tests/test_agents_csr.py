@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from audit.models import AuditEvent
+from certctl_agent import keys
 from certificates.models import Job
 from notifications.models import NotificationEvent
 from tests.agent_helpers import agent_client, make_agent
@@ -96,6 +99,8 @@ def test_garbage_csr_is_400(api_client, setup):
 
 def test_agent_reporting_a_csr_job_failed_fails_it_with_renewal_failure(api_client, setup):
     agent, credential, certificate, _, job = setup
+    certificate.status = "RenewalInProgress"
+    certificate.save(update_fields=["status"])
     agent_client(api_client, credential)
     response = api_client.post(
         f"/api/v1/agents/{agent.id}/jobs/{job.id}/status",
@@ -105,6 +110,9 @@ def test_agent_reporting_a_csr_job_failed_fails_it_with_renewal_failure(api_clie
     assert response.status_code == 200, response.content
     job.refresh_from_db()
     assert job.status == "Failed" and "no entropy" in job.last_error
+    certificate.refresh_from_db()
+    assert certificate.status == "Failed"  # not left RenewalInProgress (reference SRC-BUG 13)
+    assert AuditEvent.objects.filter(action="renewal_job_failed", actor_type="Agent").exists()
     assert NotificationEvent.objects.filter(type="RenewalFailure", certificate=certificate).exists()
     completed = api_client.post(
         f"/api/v1/agents/{agent.id}/jobs/{job.id}/status", {"status": "Completed"}, format="json"
@@ -124,3 +132,61 @@ def test_csr_for_a_gated_profile_without_approval_is_409(api_client, setup):
     )
     assert response.status_code == 409 and response.json()["error"] == "approval_required"
     assert not certificate.versions.exists()
+
+
+def test_csr_creates_one_deployment_job_per_enabled_mapped_target(api_client, setup):
+    agent, credential, certificate, target, job = setup
+    second = TargetFactory(agent=agent, type="HAProxy")
+    elsewhere = TargetFactory()  # another agent's host deploys the same certificate
+    disabled = TargetFactory(agent=agent, enabled=False)
+    certificate.targets.add(second, elsewhere, disabled)
+    agent_client(api_client, credential)
+    response = api_client.post(
+        f"/api/v1/agents/{agent.id}/csr",
+        {"certificate_id": certificate.id, "csr_pem": csr_for(certificate), "job_id": job.id},
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    deployments = Job.objects.filter(type="Deployment", certificate=certificate)
+    assert {(d.target_id, d.agent_id, d.status) for d in deployments} == {
+        (target.id, agent.id, "Pending"),
+        (second.id, agent.id, "Pending"),
+        (elsewhere.id, elsewhere.agent_id, "Pending"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("allowed", "expected"),
+    [
+        ([{"algorithm": "RSA", "min_size": 3072}], ("RSA", 3072)),
+        ([{"algorithm": "ECDSA", "min_size": 384}], ("ECDSA", 384)),
+    ],
+)
+def test_a_profile_that_rules_out_p256_gets_the_key_it_requires(api_client, setup, allowed, expected):
+    agent, credential, certificate, _, job = setup
+    certificate.profile.allowed_key_algorithms = allowed
+    certificate.profile.save(update_fields=["allowed_key_algorithms"])
+    agent_client(api_client, credential)
+    (item,) = api_client.get(f"/api/v1/agents/{agent.id}/work").json()["jobs"]
+    assert (item["id"], item["key_algorithm"], item["key_size"]) == (job.id, *expected)
+
+    # What the agent program does with the work item: the key it makes satisfies the profile and is signed.
+    key = keys.generate_key(item["key_algorithm"], item["key_size"])
+    csr = keys.build_csr(key, item["common_name"], item["sans"])
+    response = api_client.post(
+        f"/api/v1/agents/{agent.id}/csr",
+        {"certificate_id": certificate.id, "csr_pem": csr, "job_id": job.id},
+        format="json",
+    )
+    assert response.status_code == 202, response.content
+    version = certificate.versions.get()
+    assert (version.key_algorithm, version.key_size) == expected
+
+
+def test_the_default_key_request_is_ecdsa_p256(api_client, setup):
+    agent, credential, _, _, _ = setup
+    agent_client(api_client, credential)
+    (item,) = api_client.get(f"/api/v1/agents/{agent.id}/work").json()["jobs"]
+    assert (item["key_algorithm"], item["key_size"]) == ("ECDSA", 256)
+    key = keys.generate_key(item["key_algorithm"], item["key_size"])
+    assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import connection
 
 from audit.models import AuditEvent
-from certctl_agent.keys import key_pem, spki_fingerprint
+from certctl_agent.keys import key_pem, load_key, spki_fingerprint
 from certificates.models import Agent, Job
 from certificates.services.ca_setup import init_ca
 from notifications.models import NotificationEvent
@@ -214,8 +214,12 @@ def test_full_flow_key_stays_on_the_agent_and_the_certificate_is_deployed(agent_
     leaf = x509.load_pem_x509_certificate(version.pem_chain.encode())
     key_file = agent_env["state"] / "keys" / certificate.id / f"{spki_fingerprint(leaf.public_key())}.key"
     assert mode(key_file) == 0o600 and mode(agent_env["state"] / "keys") == 0o700
+    agent_key = load_key(key_file.read_bytes())
+    assert isinstance(agent_key, ec.EllipticCurvePrivateKey) and agent_key.curve.name == "secp256r1"
     assert private_keys_in_database() == []
-    assert "PRIVATE KEY" not in result.stderr
+    credential = json.loads((agent_env["state"] / "agent.json").read_text())["credential"]
+    assert "PRIVATE KEY" not in result.stderr and credential not in result.stderr
+    assert f"job={issuance.id}" in result.stderr and f"job={deployment.id}" in result.stderr
 
     pem = sites / "haproxy" / "site.pem"
     assert mode(pem) == 0o600
@@ -265,3 +269,44 @@ def test_agent_speaks_https_and_trusts_only_its_ca_bundle(agent_env, live_server
         trusted = run_agent(agent_env["config"], **https, CERTCTL_SERVER_CA_BUNDLE=str(ca))
         assert trusted.returncode == 0, trusted.stderr
     assert Agent.objects.get(name="web-e2e").status == "Online"
+
+
+PROBE = """
+import json, sys
+from certctl_agent.client import RequestRejected, ServerClient
+from certctl_agent.config import load
+
+config, credential, agent_id, job_id, cert_id, other_id = sys.argv[1:]
+client = ServerClient(load(config, {}), credential=credential)
+answers = []
+for call in (
+    lambda: client.report(agent_id, job_id, "Completed"),
+    lambda: client.certificate(agent_id, cert_id),
+    lambda: client.heartbeat(other_id, {}),
+    lambda: client.work(agent_id),
+):
+    try:
+        answers.append(call())
+    except RequestRejected as exc:
+        answers.append([exc.status, exc.error])
+print(json.dumps(answers))
+"""
+
+
+def test_the_agents_own_client_gets_404_for_another_agents_job_and_certificate(agent_env):
+    agent = registered_agent(agent_env)
+    other = Agent.objects.create(name="someone-else", status="Online")
+    theirs = CertificateFactory()
+    their_target = TargetFactory(agent=other)
+    theirs.targets.add(their_target)
+    job = JobFactory(type="Deployment", status="Pending", certificate=theirs, target=their_target)
+    credential = json.loads((agent_env["state"] / "agent.json").read_text())["credential"]
+
+    args = [str(agent_env["config"]), credential, agent.id, job.id, theirs.id, other.id]
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [[404, "not_found"]] * 3 + [[]]
+    job.refresh_from_db()
+    assert (job.status, job.agent_id) == ("Pending", None)

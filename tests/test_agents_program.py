@@ -9,12 +9,18 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
+from datetime import timedelta
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
+from certctl_agent import cli
 from certctl_agent.config import ConfigError, load
 from certctl_agent.runner import Agent
+from certificates.models import Agent as AgentRow
 from tests.agent_helpers import make_agent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,3 +122,66 @@ def test_loop_mode_exits_when_registration_is_refused(tmp_path, live_server, set
     assert result.returncode == 2
     assert "409" in result.stderr and "already exists" in result.stderr
     assert not (tmp_path / "state" / "agent.json").exists()
+
+
+def test_pip_install_gives_the_certctl_agent_command():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["certctl-agent"] == "certctl_agent.cli:main"
+    (installed,) = entry_points(group="console_scripts", name="certctl-agent")
+    assert installed.load() is cli.main
+    result = subprocess.run(
+        [sys.executable, "-m", "certctl_agent", "--version"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and result.stdout.startswith("certctl-agent ")
+
+
+@pytest.mark.parametrize(("interval", "beats"), [("3600", False), ("0.001", True)])
+def test_a_heartbeat_is_sent_with_a_poll_only_once_it_is_due(
+    tmp_path, live_server, settings, interval, beats
+):
+    settings.AGENT_BOOTSTRAP_TOKEN = "heartbeat-token"
+    config = load(
+        None,
+        {
+            "CERTCTL_SERVER_URL": live_server.url,
+            "CERTCTL_AGENT_BOOTSTRAP_TOKEN": "heartbeat-token",
+            "CERTCTL_AGENT_NAME": "beating",
+            "CERTCTL_AGENT_STATE_DIR": str(tmp_path / "state"),
+            "CERTCTL_AGENT_HEARTBEAT_INTERVAL": interval,
+        },
+    )
+    agent = Agent(config)
+    agent.ensure_registered()  # registering counts as the first heartbeat
+    long_ago = timezone.now() - timedelta(hours=1)
+    AgentRow.objects.filter(name="beating").update(last_heartbeat_at=long_ago, status="Offline")
+    agent.cycle()
+    row = AgentRow.objects.get(name="beating")
+    assert (row.last_heartbeat_at > long_ago, row.status == "Online") == (beats, beats)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(None, 300), ("90s", 90)])
+def test_the_server_marks_agents_offline_after_five_minutes_by_default(tmp_path, value, seconds):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTCTL_")}
+    env |= {"CERTCTL_DEBUG": "1", "CERTCTL_DATA_DIR": str(tmp_path / "data")}
+    if value is not None:
+        env["CERTCTL_AGENT_OFFLINE_AFTER"] = value
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.conf import settings as s; print(s.AGENT_OFFLINE_AFTER)",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip().splitlines()[-1]) == seconds

@@ -111,3 +111,37 @@ def test_paths_outside_allowed_dirs_are_refused(tmp_path):
         TARGETS["NGINX"](config, policy(tmp_path)).deploy(MATERIAL)
     with pytest.raises(DeployError, match="needs 'key_path'"):
         TARGETS["NGINX"]({"cert_path": str(tmp_path / "c")}, policy(tmp_path)).deploy(MATERIAL)
+
+
+def test_changed_content_replaces_each_file_by_rename_and_leaves_no_temp_file(tmp_path):
+    cert = tmp_path / "site.crt"
+    cert.write_text("old cert")
+    old_inode = os.stat(cert).st_ino
+    # A reader holding the old file keeps reading the old content: the new one arrived by rename, not in place.
+    with open(cert) as reader:
+        assert nginx(tmp_path).deploy(MATERIAL).changed
+        assert reader.read() == "old cert"
+    assert os.stat(cert).st_ino != old_inode
+    assert cert.read_text() == LEAF + CHAIN
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site.crt", "site.key"]
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    from certctl_agent import files
+
+    cert = tmp_path / "site.crt"
+    cert.write_text("old cert")
+
+    real_fsync, calls = os.fsync, []
+
+    def disk_full_once(fd):
+        calls.append(fd)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", disk_full_once)
+    with pytest.raises(DeployError, match=r"No space left on device.*previous files restored"):
+        nginx(tmp_path).deploy(MATERIAL)
+    assert cert.read_text() == "old cert"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site.crt"]
