@@ -66,13 +66,17 @@ class CertificateSerializer(SparseFieldsMixin, InventorySerializer):
 
 
 class CertificateVersionSerializer(InventorySerializer):
+    """One issued certificate: the versions listing and the issue endpoint's response."""
+
     certificate_id = serializers.CharField(read_only=True)
+    issuer_id = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = CertificateVersion
         fields = [
             "id",
             "certificate_id",
+            "issuer_id",
             "serial_number",
             "not_before",
             "not_after",

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from certctl.api.errors import Conflict
 from certctl.api.permissions import IsAdminClient
 from certificates.api import lifecycle_serializers as s
+from certificates.api.certificate_serializers import CertificateVersionSerializer
 from certificates.enums import JobStatus
 from certificates.models import Issuer, Job, ManagedCertificate
 from certificates.services import bulk_renewal, export, issuance, issuer_health, renewal
@@ -73,7 +74,7 @@ class RenewView(APIView):
 class IssueView(APIView):
     @extend_schema(
         request=s.IssueRequestSerializer,
-        responses={201: s.IssuedVersionSerializer},
+        responses={201: CertificateVersionSerializer},
         tags=["lifecycle"],
         summary="Issue a certificate from a CSR (completes a job waiting for a CSR, if any)",
     )
@@ -102,7 +103,7 @@ class IssueView(APIView):
             raise _issuance_refused(exc) from exc
         except InvalidTransition as exc:
             raise Conflict(str(exc)) from exc
-        return Response(s.IssuedVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+        return Response(CertificateVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
 class ExportPemView(APIView):

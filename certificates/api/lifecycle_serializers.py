@@ -6,7 +6,7 @@ from datetime import UTC
 
 from rest_framework import serializers
 
-from certificates.models import ApprovalRequest, CertificateVersion, Job
+from certificates.models import ApprovalRequest, Job
 
 
 class _UTCModelSerializer(serializers.ModelSerializer):
@@ -41,29 +41,6 @@ class JobSerializer(_UTCModelSerializer):
             "completed_at",
             "created_at",
             "updated_at",
-        ]
-        read_only_fields = fields
-
-
-class IssuedVersionSerializer(_UTCModelSerializer):
-    certificate_id = serializers.CharField(read_only=True)
-    issuer_id = serializers.CharField(read_only=True, allow_null=True)
-
-    class Meta:
-        model = CertificateVersion
-        fields = [
-            "id",
-            "certificate_id",
-            "issuer_id",
-            "serial_number",
-            "not_before",
-            "not_after",
-            "fingerprint_sha256",
-            "pem_chain",
-            "csr_pem",
-            "key_algorithm",
-            "key_size",
-            "created_at",
         ]
         read_only_fields = fields
 
