@@ -18,7 +18,7 @@ def schema():
     ("path", "method", "status", "component"),
     [
         ("/api/v1/certificates/{id}/renew", "post", "202", "RenewResponse"),
-        ("/api/v1/certificates/{id}/issue", "post", "201", "IssuedVersion"),
+        ("/api/v1/certificates/{id}/issue", "post", "201", "CertificateVersion"),
         ("/api/v1/certificates/{id}/export/pem", "get", "200", "PemExport"),
         ("/api/v1/certificates/bulk-renew", "post", "200", "BulkRenewResponse"),
         ("/api/v1/issuers/{id}/test", "post", "200", "IssuerTestResponse"),
