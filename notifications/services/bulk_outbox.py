@@ -9,7 +9,7 @@ back by ID. Either way a concurrent producer that won a key holds a different ID
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -17,9 +17,10 @@ from django.db import connection, transaction
 from certctl.bulk_insert import insert_unnest
 from certctl.ids import new_id
 from notifications.models import NotificationEvent
+from notifications.services.outbox import schedule_delivery
 
-# Past this many events per commit, one Celery message each costs more than it saves: the pending sweep
-# picks the rest up within its interval.
+# Past this many events per commit the fast path is not worth its broker traffic: the pending sweep picks the
+# rest up within its interval.
 IMMEDIATE_DELIVERY_LIMIT = 500
 
 
@@ -37,20 +38,6 @@ class PendingEvent:
     severity_tier: str = ""
     threshold_days: int | None = None
     id: str = field(default_factory=lambda: new_id("notif"))
-
-
-def _schedule_delivery(event_ids: Sequence[str]) -> None:
-    if not event_ids:
-        return
-
-    def deliver() -> None:
-        from notifications.tasks import deliver_notification
-
-        for event_id in event_ids[:IMMEDIATE_DELIVERY_LIMIT]:
-            deliver_notification.delay(event_id)
-
-    # Robust: the rows are committed, so a broker hiccup must not fail the caller; the pending sweep delivers them.
-    transaction.on_commit(deliver, robust=True)
 
 
 def _insert_postgresql(batch: list[PendingEvent]) -> set[str]:
@@ -119,5 +106,5 @@ def enqueue_many(events: Iterable[PendingEvent]) -> list[PendingEvent]:
         insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_portable
         created_ids = insert(batch)
         created = [event for event in batch if event.id in created_ids]
-        _schedule_delivery([event.id for event in created])
+        schedule_delivery([event.id for event in created][:IMMEDIATE_DELIVERY_LIMIT])
     return created

@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit.services.record import record
 from notifications.enums import NotificationStatus
 from notifications.models import NotificationEvent
+from notifications.services.outbox import schedule_delivery
 
 REQUEUEABLE = (NotificationStatus.FAILED, NotificationStatus.DEAD)
 READABLE = (NotificationStatus.SENT, NotificationStatus.DEAD, NotificationStatus.READ)
@@ -33,16 +34,6 @@ _RESET = dict(
 )
 
 
-def _schedule(ids: list[str]) -> None:
-    from notifications.tasks import deliver_notification
-
-    def send() -> None:
-        for event_id in ids[:FAST_PATH_LIMIT]:
-            deliver_notification.delay(event_id)
-
-    transaction.on_commit(send)
-
-
 def requeue(event_id: str, *, actor: str, actor_type: str) -> NotificationEvent:
     """Reset a failed or dead row to pending with a fresh retry budget, and deliver it after commit.
 
@@ -64,7 +55,7 @@ def requeue(event_id: str, *, actor: str, actor_type: str) -> NotificationEvent:
             details={"channel": event.channel, "previous": previous},
             now=now,
         )
-        _schedule([event.pk])
+        schedule_delivery([event.pk])
     event.refresh_from_db()
     return event
 
@@ -110,7 +101,7 @@ def requeue_many(
             },
             now=now,
         )
-        _schedule(locked)
+        schedule_delivery(locked[:FAST_PATH_LIMIT])
     return locked
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db import IntegrityError, transaction
 
 from certctl.rows import insert as insert_row
@@ -10,9 +12,15 @@ from notifications.models import NotificationEvent
 from notifications.services import publisher
 
 
-def _schedule_delivery(event_ids: list[str]) -> None:
-    # One hand-over per transaction; the publisher batches rows of many commits into one broker message.
-    transaction.on_commit(lambda: publisher.publish(event_ids))
+def schedule_delivery(event_ids: Sequence[str]) -> None:
+    """Deliver these pending rows once the surrounding transaction commits.
+
+    One hand-over per transaction; the publisher batches rows of many commits into one broker message. Robust:
+    the rows are committed, so a broker problem must not fail the caller; the pending sweep delivers them.
+    """
+    ids = list(event_ids)
+    if ids:
+        transaction.on_commit(lambda: publisher.publish(ids), robust=True)
 
 
 def enqueue(
@@ -54,7 +62,7 @@ def enqueue(
             if not NotificationEvent.objects.filter(dedup_key=dedup_key).exists():
                 raise
             return None
-    _schedule_delivery([event.id])
+    schedule_delivery([event.id])
     return event
 
 
@@ -70,5 +78,5 @@ def enqueue_many(events: list[dict], *, deliver_now: bool = True) -> list[Notifi
         rows.append(NotificationEvent(**{**fields, **trimmed}))
     created = NotificationEvent.objects.bulk_create(rows)
     if deliver_now:
-        _schedule_delivery([event.id for event in created])
+        schedule_delivery([event.id for event in created])
     return created
