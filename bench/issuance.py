@@ -170,28 +170,18 @@ def _raw_cryptography(csrs: list[str]) -> float:
 
 def _checks_and_signing(cert_ids: list[str], csrs: list[str]) -> float:
     """issue_from_csr's CPU part alone: CSR + profile checks and signing through the issuer backend, no DB."""
-    from certificates.issuers.base import LeafRequest, backend_for
+    from django.utils import timezone
+
     from certificates.models import ManagedCertificate
     from certificates.services.csr_policy import parse_csr, plan_leaf
+    from certificates.services.issuance import sign_planned_leaf
 
     by_pk = ManagedCertificate.objects.select_related("issuer", "profile").in_bulk(cert_ids)
     started = time.perf_counter()
     for pk, pem in zip(cert_ids, csrs, strict=True):
         certificate = by_pk[pk]
         csr = parse_csr(pem)
-        plan = plan_leaf(certificate, csr)
-        backend_for(certificate.issuer).issue(
-            LeafRequest(
-                csr=csr,
-                subject=plan.subject,
-                dns_names=plan.dns_names,
-                ip_addresses=plan.ip_addresses,
-                emails=plan.emails,
-                ekus=plan.ekus,
-                must_staple=plan.must_staple,
-                validity=plan.validity,
-            )
-        )
+        sign_planned_leaf(certificate, csr, plan_leaf(certificate, csr), timezone.now())
     return time.perf_counter() - started
 
 

@@ -11,6 +11,7 @@ import hashlib
 import logging
 from datetime import datetime
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.db import connection, transaction
 from django.utils import timezone
@@ -20,11 +21,18 @@ from certctl import counters, rows
 from certctl.crypto import encrypt_bytes
 from certctl.pipeline import pipelined
 from certificates.enums import ApprovalState, CertificateStatus, JobStatus, JobType
-from certificates.issuers.base import IssuerError, LeafRequest, backend_for
+from certificates.issuers.base import IssuedCertificate, IssuerError, LeafRequest, backend_for
 from certificates.models import ApprovalRequest, CertificateVersion, Job, ManagedCertificate
 from certificates.server_keys import ServerGeneratedKey
 from certificates.services import jobs
-from certificates.services.csr_policy import CSRInvalid, IssuanceError, ProfileViolation, parse_csr, plan_leaf
+from certificates.services.csr_policy import (
+    CSRInvalid,
+    IssuanceError,
+    LeafPlan,
+    ProfileViolation,
+    parse_csr,
+    plan_leaf,
+)
 from notifications.enums import Channel, NotificationType
 from notifications.services.outbox import enqueue
 
@@ -66,6 +74,25 @@ def _fingerprint(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
+def sign_planned_leaf(
+    certificate: ManagedCertificate, csr: x509.CertificateSigningRequest, plan: LeafPlan, now: datetime
+) -> IssuedCertificate:
+    """Sign a checked CSR with the certificate's issuer (no database writes); raises IssuerError."""
+    return backend_for(certificate.issuer).issue(
+        LeafRequest(
+            csr=csr,
+            subject=plan.subject,
+            dns_names=plan.dns_names,
+            ip_addresses=plan.ip_addresses,
+            emails=plan.emails,
+            ekus=plan.ekus,
+            must_staple=plan.must_staple,
+            validity=plan.validity,
+            now=now,
+        )
+    )
+
+
 def issue_from_csr(
     certificate: ManagedCertificate,
     csr_pem: str,
@@ -99,19 +126,7 @@ def issue_from_csr(
     csr = parse_csr(csr_pem)
     plan = plan_leaf(certificate, csr)
     try:
-        issued = backend_for(issuer).issue(
-            LeafRequest(
-                csr=csr,
-                subject=plan.subject,
-                dns_names=plan.dns_names,
-                ip_addresses=plan.ip_addresses,
-                emails=plan.emails,
-                ekus=plan.ekus,
-                must_staple=plan.must_staple,
-                validity=plan.validity,
-                now=now,
-            )
-        )
+        issued = sign_planned_leaf(certificate, csr, plan, now)
     except IssuerError as exc:
         issuance_counter.increment({"issuer_type": issuer.type, "outcome": "failure"})
         message = f"issuer {issuer.name} could not sign: {exc}"
