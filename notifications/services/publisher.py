@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 logger = logging.getLogger(__name__)
 
-GATHER_SECONDS = 0.01
+GATHER_SECONDS = 0.05
 MAX_IDS_PER_TASK = 50
 
 
@@ -35,19 +35,21 @@ class _Publisher:
 
     def submit(self, event_ids: list[str]) -> None:
         with self._lock:
+            first = not self._pending  # later ids join the gathering already under way: no wake-up each
             self._pending.extend(event_ids)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="certctl-notification-publisher", daemon=True
                 )
                 self._thread.start()
-        self._wake.set()
+        if first:
+            self._wake.set()
 
     def _run(self) -> None:
         while True:
             self._wake.wait()
-            time.sleep(GATHER_SECONDS)  # let the commits of the next few milliseconds share the message
             self._wake.clear()
+            time.sleep(GATHER_SECONDS)  # let the commits of the next few milliseconds share the message
             self.flush()
 
     def flush(self) -> None:
