@@ -188,6 +188,13 @@ if IS_POSTGRES:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env_int("CERTCTL_DB_CONNECT_TIMEOUT", 5, minimum=1)
     )
+# Hot writes (issuance) are prepared once per connection (certctl.rows). Turn off behind a pooler that cannot
+# keep protocol-level prepared statements (PgBouncer < 1.21 in transaction mode).
+DB_PREPARED_STATEMENTS = env_bool("CERTCTL_DB_PREPARED_STATEMENTS", True)
+if IS_POSTGRES and DB_PREPARED_STATEMENTS:
+    # psycopg prepares nothing while the threshold is None (Django's default). Django's own cursors bind
+    # client-side and never prepare; a threshold nothing reaches leaves only certctl.rows' explicit prepare=True.
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)
 
 # --- Static files ---------------------------------------------------------------------------------------
 

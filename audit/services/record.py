@@ -31,9 +31,31 @@ def record(
 
     A plain INSERT, no lock: the event joins the hash chain when it is sealed after commit (audit.services.chain).
     """
-    event = AuditEvent(**event_row(action, resource_type, resource_id, actor, actor_type, details, now))
+    event = new_event(
+        action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        actor=actor,
+        actor_type=actor_type,
+        details=details,
+        now=now,
+    )
     rows.insert(event)  # event_row() already redacted; this is AuditEvent.save() without the ORM overhead
     return event
+
+
+def new_event(
+    action: str,
+    *,
+    resource_type: str,
+    resource_id: str,
+    actor: str = SYSTEM_ACTOR,
+    actor_type: str = ActorType.SYSTEM,
+    details: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """The unsaved event `record` would write, for callers that write it with other rows (`certctl.rows.write`)."""
+    return AuditEvent(**event_row(action, resource_type, resource_id, actor, actor_type, details, now))
 
 
 def record_many(entries: Iterable[dict[str, Any]]) -> int:

@@ -48,6 +48,7 @@ class LeafRequest:
 class IssuedCertificate:
     certificate: x509.Certificate
     chain: list[x509.Certificate]  # the issuer's certificates, nearest first, up to and including the root
+    chain_pem: str = ""  # `chain` as PEM, when the backend has it at hand (it rarely changes)
 
     @property
     def serial_hex(self) -> str:
@@ -56,9 +57,10 @@ class IssuedCertificate:
     @property
     def pem_chain(self) -> str:
         """Leaf first, then each CA up to the root."""
-        return "".join(
-            c.public_bytes(serialization.Encoding.PEM).decode() for c in [self.certificate, *self.chain]
+        chain_pem = self.chain_pem or "".join(
+            c.public_bytes(serialization.Encoding.PEM).decode() for c in self.chain
         )
+        return self.certificate.public_bytes(serialization.Encoding.PEM).decode() + chain_pem
 
 
 @dataclass(frozen=True)

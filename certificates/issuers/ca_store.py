@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -26,7 +27,7 @@ class CAMaterial:
     private_key: CertificateIssuerPrivateKeyTypes
     chain: list[x509.Certificate]  # the CA's issuers, nearest first; empty for a root
 
-    @property
+    @functools.cached_property
     def chain_pem(self) -> str:
         return "".join(
             c.public_bytes(serialization.Encoding.PEM).decode() for c in [self.certificate, *self.chain]

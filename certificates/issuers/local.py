@@ -146,7 +146,9 @@ class LocalCA(IssuerBackend):
             certificate = builder.sign(ca.private_key, signature_hash(ca.private_key))
         except (ValueError, TypeError) as exc:
             raise IssuerError(f"signing failed: {exc}") from exc
-        return IssuedCertificate(certificate=certificate, chain=[ca.certificate, *ca.chain])
+        return IssuedCertificate(
+            certificate=certificate, chain=[ca.certificate, *ca.chain], chain_pem=ca.chain_pem
+        )
 
     def revoke(self, serial_hex: str, reason: str) -> None:
         # The CertificateRevocation row is the local CA's revocation list; nothing else to tell.

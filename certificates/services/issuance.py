@@ -6,20 +6,22 @@ processor in server-keygen mode), so the checks, the bookkeeping and the notific
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from audit.services.record import record
+from audit.services.record import new_event as new_audit_event
 from certctl import counters, rows
 from certctl.crypto import encrypt_bytes
-from certctl.pipeline import pipelined
 from certificates.enums import ApprovalState, CertificateStatus, JobStatus, JobType
 from certificates.issuers.base import IssuedCertificate, IssuerError, LeafRequest, backend_for
 from certificates.models import ApprovalRequest, CertificateVersion, Job, ManagedCertificate
@@ -34,16 +36,19 @@ from certificates.services.csr_policy import (
     plan_leaf,
 )
 from notifications.enums import Channel, NotificationType
-from notifications.services.outbox import enqueue
+from notifications.services import outbox
 
 __all__ = [
     "ApprovalRequired",
     "CSRInvalid",
     "CertificateNotIssuable",
     "IssuanceError",
+    "IssueOutcome",
+    "IssueRequest",
     "IssuerFailed",
     "ProfileViolation",
     "issue_from_csr",
+    "issue_many",
 ]
 
 logger = logging.getLogger(__name__)
@@ -52,6 +57,8 @@ NOT_ISSUABLE = (CertificateStatus.ARCHIVED, CertificateStatus.REVOKED)
 ISSUANCE_COUNTER = "certctl_issuance_total"
 # Counted in memory and written in batches: one UPSERT per issuance cost ~0.4 ms and a round trip.
 issuance_counter = counters.BufferedCounter(ISSUANCE_COUNTER)
+# issue_many writes this many issuances per transaction and statement (about 40 parameters each).
+WRITE_BATCH = 200
 
 
 class CertificateNotIssuable(IssuanceError):
@@ -93,6 +100,30 @@ def sign_planned_leaf(
     )
 
 
+@dataclass
+class IssueRequest:
+    """One certificate to issue from a CSR (and, in server keygen mode, the key to store with it)."""
+
+    certificate: ManagedCertificate
+    csr_pem: str
+    job: Job | None = None
+    server_key_pem: str | None = None
+
+
+@dataclass
+class IssueOutcome:
+    request: IssueRequest
+    version: CertificateVersion | None = None
+    error: Exception | None = None  # IssuanceError (nothing written, or the job failed) or InvalidTransition
+
+
+@dataclass
+class _Signed:
+    request: IssueRequest
+    version: CertificateVersion
+    error: Exception | None = None  # the database refused its write (issue_many)
+
+
 def issue_from_csr(
     certificate: ManagedCertificate,
     csr_pem: str,
@@ -103,16 +134,86 @@ def issue_from_csr(
     now: datetime | None = None,
     server_key_pem: str | None = None,
 ) -> CertificateVersion:
-    """Verify the CSR, check it against the profile, sign it and record the result in one transaction.
+    """Verify the CSR, check it against the profile, sign it and record the result atomically.
 
     On success: a CertificateVersion (serial as lower-case hex, SHA-256 fingerprint, leaf-first chain, CSR), the
     certificate Active with the new expiry and `last_renewal_at`, `job` Completed, one Deployment job per mapped
     target, a RenewalSuccess notification and the audit rows. CSR and profile problems raise CSRInvalid /
     ProfileViolation and change nothing (an agent may resubmit); a signing failure raises IssuerFailed and,
-    when a job is given, fails it, sets the certificate to Failed and queues RenewalFailure. `server_key_pem` (server keygen mode)
-    is stored encrypted next to the version.
+    when a job is given, fails it, sets the certificate to Failed and queues RenewalFailure. `server_key_pem`
+    (server keygen mode) is stored encrypted next to the version.
     """
     now = now or timezone.now()
+    signed = _check_and_sign(IssueRequest(certificate, csr_pem, job, server_key_pem), actor, actor_type, now)
+    # A job's transitions need a transaction around the write; without a job the write is a single statement
+    # on PostgreSQL, atomic on its own: no BEGIN/COMMIT round trips.
+    with transaction.atomic() if job is not None else contextlib.nullcontext():
+        if job is not None and job.status != JobStatus.RUNNING:
+            jobs.transition(job, JobStatus.RUNNING, actor=actor, actor_type=actor_type, now=now)
+        _record([signed], actor, actor_type, now, strict=True)
+    return signed.version
+
+
+def issue_many(
+    requests: list[IssueRequest], *, actor: str, actor_type: str = "System", now: datetime | None = None
+) -> list[IssueOutcome]:
+    """`issue_from_csr` for many certificates: the same checks, rows and notifications per certificate, with
+    the writes of up to WRITE_BATCH issuances in one transaction and one statement.
+
+    For producers that issue many at once (the job processor in server keygen mode). Jobs must be Running
+    (claimed). One outcome per request, in order: a request that fails its checks or its signing carries the
+    error issue_from_csr would have raised (its job failed likewise); a request whose job was moved by someone
+    else meanwhile carries InvalidTransition and is not issued. If the database refuses a batch, its issuances
+    are retried one by one, so one bad row cannot sink the others.
+    """
+    now = now or timezone.now()
+    outcomes = [IssueOutcome(request) for request in requests]
+    signed: list[_Signed] = []
+    for outcome in outcomes:
+        job = outcome.request.job
+        if job is not None and job.status != JobStatus.RUNNING:
+            outcome.error = jobs.InvalidTransition(job, job.status, JobStatus.COMPLETED)
+            continue
+        try:
+            signed.append(_check_and_sign(outcome.request, actor, actor_type, now))
+        except IssuanceError as exc:
+            outcome.error = exc
+    written: list[_Signed] = []
+    for start in range(0, len(signed), WRITE_BATCH):
+        batch = signed[start : start + WRITE_BATCH]
+        try:
+            with transaction.atomic():
+                written += _record(batch, actor, actor_type, now, strict=False)
+        except DatabaseError:
+            logger.warning("an issuance batch was refused; writing it one by one", exc_info=True)
+            for one in batch:
+                try:
+                    with transaction.atomic():
+                        written += _record([one], actor, actor_type, now, strict=False)
+                except DatabaseError as exc:
+                    one.error = exc
+    versions = {id(one.request): one.version for one in written}
+    errors = {id(one.request): one.error for one in signed if one.error is not None}
+    for outcome in outcomes:
+        key = id(outcome.request)
+        if outcome.error is not None:
+            continue
+        if key in versions:
+            outcome.version = versions[key]
+        elif key in errors:
+            outcome.error = errors[key]
+        else:  # its job moved meanwhile
+            job = outcome.request.job
+            outcome.error = jobs.InvalidTransition(
+                job, JobStatus.RUNNING, JobStatus.COMPLETED, f"job {job.pk} changed concurrently"
+            )
+    return outcomes
+
+
+def _check_and_sign(request: IssueRequest, actor: str, actor_type: str, now: datetime) -> _Signed:
+    """Everything before the write: certificate, issuer, job and approval checks, the CSR and profile checks,
+    and the signature. Raises IssuanceError (IssuerFailed after failing the job, if any)."""
+    certificate, job = request.certificate, request.job
     if certificate.status in NOT_ISSUABLE:
         raise CertificateNotIssuable(
             f"certificate {certificate.pk} is {certificate.status} and cannot be issued"
@@ -123,7 +224,7 @@ def issue_from_csr(
     if job is not None and job.status not in (JobStatus.PENDING, JobStatus.AWAITING_CSR, JobStatus.RUNNING):
         raise jobs.InvalidTransition(job, job.status, JobStatus.COMPLETED, f"job {job.pk} is {job.status}")
     _check_approval(certificate, job)
-    csr = parse_csr(csr_pem)
+    csr = parse_csr(request.csr_pem)
     plan = plan_leaf(certificate, csr)
     try:
         issued = sign_planned_leaf(certificate, csr, plan, now)
@@ -135,56 +236,66 @@ def issue_from_csr(
 
             fail_issuing_job(job, message, actor=actor, actor_type=actor_type, now=now)
         raise IssuerFailed(message) from exc
-
     leaf = issued.certificate
-    der = leaf.public_bytes(serialization.Encoding.DER)
-    with transaction.atomic():
-        if job is not None:
-            if job.status != JobStatus.RUNNING:
-                jobs.transition(job, JobStatus.RUNNING, actor=actor, actor_type=actor_type, now=now)
-            jobs.transition(
-                job,
-                JobStatus.COMPLETED,
-                actor=actor,
-                actor_type=actor_type,
-                now=now,
-                audit_action="renewal_job_completed" if job.type == JobType.RENEWAL else "job_completed",
-            )
-        # The writes below check no row counts: pipelined, they cost one round trip with BEGIN.
-        with pipelined():
-            version = CertificateVersion(
-                certificate=certificate,
-                issuer=issuer,
-                serial_number=issued.serial_hex,
-                not_before=leaf.not_valid_before_utc,
-                not_after=leaf.not_valid_after_utc,
-                fingerprint_sha256=_fingerprint(der),
-                pem_chain=issued.pem_chain,
-                csr_pem=csr_pem.strip() + "\n",
-                key_algorithm=plan.key_algorithm,
-                key_size=plan.key_size,
-            )
-            _store_version(version, now)
-            if server_key_pem:
-                ServerGeneratedKey.objects.create(
-                    version=version, encrypted_private_key=encrypt_bytes(server_key_pem.encode())
+    version = CertificateVersion(
+        certificate=certificate,
+        issuer=issuer,
+        serial_number=issued.serial_hex,
+        not_before=leaf.not_valid_before_utc,
+        not_after=leaf.not_valid_after_utc,
+        fingerprint_sha256=_fingerprint(leaf.public_bytes(serialization.Encoding.DER)),
+        pem_chain=issued.pem_chain,
+        csr_pem=request.csr_pem.strip() + "\n",
+        key_algorithm=plan.key_algorithm,
+        key_size=plan.key_size,
+    )
+    return _Signed(request, version)
+
+
+def _record(
+    signed: list[_Signed], actor: str, actor_type: str, now: datetime, *, strict: bool
+) -> list[_Signed]:
+    """Write what `signed` issued, in the caller's transaction (or as one autocommitted statement when no job
+    is involved): jobs Completed, versions, server keys, deployment jobs, certificates Active, RenewalSuccess
+    rows and audit rows. Returns what was written: all of it, or without the issuances whose job moved
+    meanwhile when not `strict` (when `strict`, that raises InvalidTransition)."""
+    running = [one.request.job for one in signed if one.request.job is not None]
+    completed, new_rows = jobs.complete_running(
+        running, actor=actor, actor_type=actor_type, now=now, strict=strict
+    )
+    if len(completed) != len(running):
+        kept = {job.pk for job in completed}
+        signed = [one for one in signed if one.request.job is None or one.request.job.pk in kept]
+    if not signed:
+        return []
+    events = []
+    for one in signed:
+        certificate, version, job = one.request.certificate, one.version, one.request.job
+        new_rows.append(version)
+        if one.request.server_key_pem:
+            new_rows.append(
+                ServerGeneratedKey(
+                    version=version, encrypted_private_key=encrypt_bytes(one.request.server_key_pem.encode())
                 )
-            certificate.status = CertificateStatus.ACTIVE
-            certificate.expires_at = version.not_after
-            certificate.last_renewal_at = now
-            deployments = _create_deployment_jobs(certificate, now)
-            enqueue(
-                type=NotificationType.RENEWAL_SUCCESS,
-                channel=Channel.EMAIL,
-                recipient=certificate.owner.email,
-                subject=f"Certificate {certificate.common_name} issued",
-                message=(
-                    f"Certificate {certificate.name} ({certificate.common_name}) was issued by {issuer.name}: serial "
-                    f"{version.serial_number}, valid until {version.not_after:%Y-%m-%d}."
-                ),
-                certificate_id=certificate.pk,
             )
-            record(
+        deployments = _deployment_jobs(certificate, now)
+        new_rows += deployments
+        event = outbox.new_event(
+            type=NotificationType.RENEWAL_SUCCESS,
+            channel=Channel.EMAIL,
+            recipient=certificate.owner.email,
+            subject=f"Certificate {certificate.common_name} issued",
+            message=(
+                f"Certificate {certificate.name} ({certificate.common_name}) was issued by "
+                f"{certificate.issuer.name}: serial {version.serial_number}, valid until "
+                f"{version.not_after:%Y-%m-%d}."
+            ),
+            certificate_id=certificate.pk,
+        )
+        events.append(event)
+        new_rows.append(event)
+        new_rows.append(
+            new_audit_event(
                 "certificate_issued",
                 resource_type="certificate",
                 resource_id=certificate.pk,
@@ -194,50 +305,78 @@ def issue_from_csr(
                     "version_id": version.pk,
                     "serial": version.serial_number,
                     "fingerprint_sha256": version.fingerprint_sha256,
-                    "issuer_id": issuer.pk,
+                    "issuer_id": certificate.issuer_id,
                     "not_after": version.not_after.isoformat(),
                     "job_id": job.pk if job else None,
                     "deployment_job_ids": [d.pk for d in deployments],
                 },
                 now=now,
             )
-        transaction.on_commit(
-            lambda: issuance_counter.increment({"issuer_type": issuer.type, "outcome": "success"})
         )
-    logger.info(
-        "certificate issued",
-        extra={
-            "certificate_id": certificate.pk,
-            "serial": version.serial_number,
-            "job_id": job.pk if job else None,
-        },
-    )
-    return version
+    rows.write(new_rows, postgres_updates=_activate([one.version for one in signed], now))
+    for one in signed:
+        certificate = one.request.certificate
+        certificate.status = CertificateStatus.ACTIVE
+        certificate.expires_at = one.version.not_after
+        certificate.last_renewal_at = certificate.updated_at = now
+    outbox.schedule_delivery([event.id for event in events])
+    by_type = Counter(one.request.certificate.issuer.type for one in signed)
+    transaction.on_commit(lambda: _count_success(by_type))
+    for one in signed:
+        logger.info(
+            "certificate issued",
+            extra={
+                "certificate_id": one.request.certificate.pk,
+                "serial": one.version.serial_number,
+                "job_id": one.request.job.pk if one.request.job else None,
+            },
+        )
+    return signed
 
 
-def _store_version(version: CertificateVersion, now: datetime) -> None:
-    """INSERT the version and make it the certificate's current state (Active, new expiry) in one statement."""
-    if connection.vendor != "postgresql":  # SQLite (the zero-config default) has no data-modifying CTEs
-        ManagedCertificate.objects.filter(pk=version.certificate_id).update(
-            status=CertificateStatus.ACTIVE, expires_at=version.not_after, last_renewal_at=now, updated_at=now
-        )
-        rows.insert(version)
-        return
-    rows.insert(
-        version,
-        prefix_sql=_activate_sql(),
-        prefix_params=(CertificateStatus.ACTIVE, version.not_after, now, now, version.certificate_id),
-    )
+def _count_success(by_type: Counter) -> None:
+    for issuer_type, count in by_type.items():
+        issuance_counter.increment({"issuer_type": issuer_type, "outcome": "success"}, count)
+
+
+def _activate(versions: list[CertificateVersion], now: datetime) -> list[rows.Statement]:
+    """Each certificate's new current state (Active, expiry, last renewal): a CTE of the write on PostgreSQL;
+    elsewhere updated here, in the caller's transaction."""
+    if connection.vendor != "postgresql":
+        for version in versions:
+            ManagedCertificate.objects.filter(pk=version.certificate_id).update(
+                status=CertificateStatus.ACTIVE,
+                expires_at=version.not_after,
+                last_renewal_at=now,
+                updated_at=now,
+            )
+        return []
+    if len(versions) == 1:  # the common case keeps a plan PostgreSQL can cache (unnest's estimate cannot)
+        (version,) = versions
+        return [
+            (
+                _activate_sql(False),
+                (CertificateStatus.ACTIVE, now, now, version.not_after, version.certificate_id),
+            )
+        ]
+    ids = [version.certificate_id for version in versions]
+    expiries = [version.not_after for version in versions]
+    return [(_activate_sql(True), (CertificateStatus.ACTIVE, now, now, ids, expiries))]
 
 
 @functools.cache
-def _activate_sql() -> str:
+def _activate_sql(many: bool) -> str:
     qn = connection.ops.quote_name
     cert = ManagedCertificate._meta
-    columns = ("status", "expires_at", "last_renewal_at", "updated_at")
-    assignments = ", ".join(f"{qn(cert.get_field(name).column)} = %s" for name in columns)
+    status, renewed, updated, expires = (
+        qn(cert.get_field(name).column) for name in ("status", "last_renewal_at", "updated_at", "expires_at")
+    )
+    table, pk = qn(cert.db_table), qn(cert.pk.column)
+    if not many:
+        return f"UPDATE {table} SET {status} = %s, {renewed} = %s, {updated} = %s, {expires} = %s WHERE {pk} = %s"  # noqa: S608 - names from our models
     return (
-        f"WITH activated AS (UPDATE {qn(cert.db_table)} SET {assignments} WHERE {qn(cert.pk.column)} = %s) "  # noqa: S608 - names from our models
+        f"UPDATE {table} AS c SET {status} = %s, {renewed} = %s, {updated} = %s, {expires} = v.expires_at "  # noqa: S608
+        f"FROM unnest(%s::varchar[], %s::timestamptz[]) AS v(id, expires_at) WHERE c.{pk} = v.id"
     )
 
 
@@ -253,13 +392,13 @@ def _check_approval(certificate: ManagedCertificate, job: Job | None) -> None:
     )
 
 
-def _create_deployment_jobs(certificate: ManagedCertificate, now: datetime) -> list[Job]:
-    """One Pending Deployment job per enabled, live target the certificate is mapped to, owned by its agent."""
+def _deployment_jobs(certificate: ManagedCertificate, now: datetime) -> list[Job]:
+    """Unsaved: one Pending Deployment job per enabled, live target the certificate is mapped to, owned by its agent."""
     if "targets" in getattr(certificate, "_prefetched_objects_cache", {}):  # callers issuing many prefetch
         targets = [t for t in certificate.targets.all() if t.enabled and t.retired_at is None]
     else:
         targets = certificate.targets.filter(enabled=True, retired_at__isnull=True).only("id", "agent_id")
-    deployments = [
+    return [
         Job(
             type=JobType.DEPLOYMENT,
             certificate=certificate,
@@ -271,4 +410,3 @@ def _create_deployment_jobs(certificate: ManagedCertificate, now: datetime) -> l
         )
         for target in targets
     ]
-    return Job.objects.bulk_create(deployments) if deployments else []

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from audit.services.record import new_event as new_audit_event
 from audit.services.record import record
 from certificates.enums import JobStatus, JobType
 from certificates.models import Job
@@ -131,6 +133,70 @@ def transition(
             now=now,
         )
     return job
+
+
+def complete_running(
+    running: list[Job], *, actor: str, actor_type: str, now: datetime, strict: bool = True
+) -> tuple[list[Job], list[AuditEvent]]:
+    """Running -> Completed for many jobs in one conditional UPDATE, inside the caller's transaction.
+
+    Returns the jobs that moved (updated in place) and their unsaved audit events, for the caller to write with
+    its own rows. A job that is no longer Running with the attempts the caller saw (cancelled or reaped
+    meanwhile) does not move: with `strict` that raises InvalidTransition, otherwise it is left out.
+    """
+    if not running:
+        return [], []
+    for job in running:
+        if job.status != S.RUNNING:
+            raise InvalidTransition(job, job.status, S.COMPLETED)
+    moved_ids = _complete_where_running(running, now)
+    moved = [job for job in running if job.pk in moved_ids]
+    if strict and len(moved) != len(running):
+        stale = next(job for job in running if job.pk not in moved_ids)
+        raise InvalidTransition(
+            stale, S.RUNNING, S.COMPLETED, f"job {stale.pk} changed concurrently; cannot move it to Completed"
+        )
+    events = []
+    for job in moved:
+        job.status, job.updated_at, job.completed_at, job.last_error = S.COMPLETED, now, now, ""
+        events.append(
+            new_audit_event(
+                "renewal_job_completed" if job.type == JobType.RENEWAL else "job_completed",
+                resource_type="job",
+                resource_id=job.pk,
+                actor=actor,
+                actor_type=actor_type,
+                details={
+                    "from_status": S.RUNNING,
+                    "to_status": S.COMPLETED,
+                    "job_type": job.type,
+                    "certificate_id": job.certificate_id,
+                    "attempts": job.attempts,
+                },
+                now=now,
+            )
+        )
+    return moved, events
+
+
+def _complete_where_running(running: list[Job], now: datetime) -> set[str]:
+    if connection.vendor != "postgresql":
+        moved = set()
+        for job in running:
+            if Job.objects.filter(pk=job.pk, status=S.RUNNING, attempts=job.attempts).update(
+                status=S.COMPLETED, updated_at=now, completed_at=now, last_error=""
+            ):
+                moved.add(job.pk)
+        return moved
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Job._meta.db_table} AS j SET status = %s, updated_at = %s, completed_at = %s, "  # noqa: S608
+            "last_error = '' "
+            "FROM unnest(%s::varchar[], %s::integer[]) AS seen(id, attempts) "
+            "WHERE j.id = seen.id AND j.status = %s AND j.attempts = seen.attempts RETURNING j.id",
+            [S.COMPLETED, now, now, [j.pk for j in running], [j.attempts for j in running], S.RUNNING],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def cancel(job: Job, *, actor: str, actor_type: str = "User", now: datetime | None = None) -> Job:

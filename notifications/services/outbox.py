@@ -23,6 +23,15 @@ def schedule_delivery(event_ids: Sequence[str]) -> None:
         transaction.on_commit(lambda: publisher.publish(ids), robust=True)
 
 
+def new_event(*, recipient: str = "", subject: str = "", **fields) -> NotificationEvent:
+    """An unsaved pending notification (recipient and subject trimmed to their columns).
+
+    For callers that write it together with other rows (`certctl.rows.write`); they call `schedule_delivery`
+    once it is written.
+    """
+    return NotificationEvent(recipient=recipient[:255], subject=subject[:255], **fields)
+
+
 def enqueue(
     *,
     type: str,
@@ -40,24 +49,23 @@ def enqueue(
     With a `dedup_key`, a second call for the same key creates nothing and returns None (the database decides,
     so two concurrent producers cannot both create it).
     """
-    fields = dict(
+    event = new_event(
         type=type,
         channel=channel,
         message=message,
-        recipient=recipient[:255],
-        subject=subject[:255],
+        recipient=recipient,
+        subject=subject,
         certificate_id=certificate_id,
         severity_tier=severity_tier,
         threshold_days=threshold_days,
         dedup_key=dedup_key,
     )
     if dedup_key is None:
-        event = NotificationEvent(**fields)
         insert_row(event)  # save() without the query machinery: producers such as issuance are hot paths
     else:
         try:
             with transaction.atomic():
-                event = NotificationEvent.objects.create(**fields)
+                event.save(force_insert=True)
         except IntegrityError:
             if not NotificationEvent.objects.filter(dedup_key=dedup_key).exists():
                 raise
@@ -72,11 +80,7 @@ def enqueue_many(events: list[dict], *, deliver_now: bool = True) -> list[Notifi
     For bulk producers (bulk revocation). With `deliver_now=False` no task is published per row: the pending
     sweep delivers them, which keeps a 20,000-row burst from costing 20,000 broker round trips.
     """
-    rows = []
-    for fields in events:
-        trimmed = {"recipient": fields.get("recipient", "")[:255], "subject": fields.get("subject", "")[:255]}
-        rows.append(NotificationEvent(**{**fields, **trimmed}))
-    created = NotificationEvent.objects.bulk_create(rows)
+    created = NotificationEvent.objects.bulk_create([new_event(**fields) for fields in events])
     if deliver_now:
         schedule_delivery([event.id for event in created])
     return created
