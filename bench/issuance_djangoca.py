@@ -3,8 +3,10 @@
 Run with the python of a separate venv that has django-ca (`pip install "django-ca>=3.2,<3.3"`); bench/issuance.py
 calls it with --django-ca-python. It configures a throw-away Django project on SQLite (django-ca's headless
 default) or, with --database-url, on the same PostgreSQL server certctl uses (install `psycopg[binary]` in that
-venv too), so both write through the same database; it creates an EC P-256 root + intermediate with the DB key backend, signs `count` P-256 CSRs with the
-default profile, and prints one JSON line: {"version", "count", "seconds", "rate"}.
+venv too), so both write through the same database; it creates an EC P-256 root + intermediate with the DB key
+backend and, timed, does what `manage.py sign_cert` does for each of `count` pre-made P-256 PEM CSRs: load the
+PEM (sign_cert does not verify the CSR's signature; certctl does) and `create_cert` with the default profile.
+Prints one JSON line: {"version", "database", "count", "seconds", "rate"}.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         _configure(Path(tmp), args.database_url)
         from cryptography import x509
-        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import NameOID
         from django.core.management import call_command
@@ -112,12 +114,15 @@ def main() -> None:
                     x509.CertificateSigningRequestBuilder()
                     .subject_name(name(cn))
                     .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False)
-                    .sign(key, hashes.SHA256()),
+                    .sign(key, hashes.SHA256())
+                    .public_bytes(serialization.Encoding.PEM),
                 )
             )
         options = DBUsePrivateKeyOptions()
         started = time.perf_counter()
-        for cn, csr in csrs:
+        for cn, pem in csrs:
+            # What `manage.py sign_cert` does with a PEM request: load it, then create_cert (no signature check).
+            csr = x509.load_pem_x509_csr(pem)
             Certificate.objects.create_cert(
                 issuing, options, csr, subject=name(cn), not_after=timedelta(days=90)
             )
