@@ -15,7 +15,7 @@ def check_renewals() -> None:
 
 @shared_task(name="certificates.process_jobs", acks_late=True, ignore_result=True)
 def process_jobs() -> None:
-    job_processor.process_pending()
+    job_processor.drain_pending()
 
 
 @shared_task(name="certificates.retry_failed_jobs", acks_late=True, ignore_result=True)

@@ -9,6 +9,7 @@ to agents and are never claimed here; in agent keygen mode issuance/renewal jobs
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -46,6 +47,13 @@ class SweepResult:
     retried: list[str] = field(default_factory=list)
     timed_out: list[str] = field(default_factory=list)
     approvals_expired: int = 0
+    claimed: int = 0
+
+    def add(self, other: SweepResult) -> None:
+        for name in ("completed", "failed", "handed_to_agent", "retried", "timed_out"):
+            getattr(self, name).extend(getattr(other, name))
+        self.approvals_expired += other.approvals_expired
+        self.claimed += other.claimed
 
 
 def _claim(now: datetime, batch_size: int, result: SweepResult) -> list[Job]:
@@ -57,6 +65,7 @@ def _claim(now: datetime, batch_size: int, result: SweepResult) -> list[Job]:
             .filter(status=JobStatus.PENDING, type__in=SERVER_TYPES, scheduled_at__lte=now)
             .order_by("scheduled_at", "pk")[:batch_size]
         )
+        result.claimed += len(batch)
         for job in batch:
             if job.type in jobs.ISSUING_TYPES and settings.KEYGEN_MODE == "agent":
                 jobs.transition(job, JobStatus.AWAITING_CSR, now=now, **SYSTEM)
@@ -142,13 +151,30 @@ def _settle(outcome: IssueOutcome, now: datetime, result: SweepResult) -> None:
 
 
 def process_pending(*, now: datetime | None = None, batch_size: int | None = None) -> SweepResult:
-    """Claim and run due Pending jobs (beat: CERTCTL_JOB_PROCESSOR_INTERVAL)."""
+    """Claim and run one batch of due Pending jobs."""
     now = now or timezone.now()
     result = SweepResult()
     running = _claim(now, batch_size or settings.JOB_PROCESSOR_BATCH_SIZE, result)
     if running:
         _run_claimed(running, now, result)
     return result
+
+
+def drain_pending(*, budget_seconds: float | None = None, batch_size: int | None = None) -> SweepResult:
+    """Batch after batch until fewer than a full batch is due or `budget_seconds` (default: the processor's
+    interval, CERTCTL_JOB_PROCESSOR_INTERVAL) has passed: what the beat task runs, so a renewal wave of
+    thousands of jobs is issued in one run instead of one batch per interval. Other workers draining at the
+    same time take other rows (SKIP LOCKED)."""
+    batch_size = batch_size or settings.JOB_PROCESSOR_BATCH_SIZE
+    deadline = time.monotonic() + (
+        budget_seconds if budget_seconds is not None else settings.JOB_PROCESSOR_INTERVAL
+    )
+    total = SweepResult()
+    while True:
+        result = process_pending(batch_size=batch_size)
+        total.add(result)
+        if result.claimed < batch_size or time.monotonic() >= deadline:
+            return total
 
 
 def retry_failed(*, now: datetime | None = None, batch_size: int = 500) -> SweepResult:
