@@ -1,7 +1,7 @@
 """Benchmark of issuance: 5,000 leaves from pre-made CSRs through the service layer vs raw `cryptography`.
 
     scripts/with-services.sh /work/venv/bin/python bench/issuance.py [--count 5000] [--workers 1] [--ca-key ec|rsa]
-    [--django-ca-python /work/venv-djangoca/bin/python]
+    [--batch N] [--django-ca-python /work/venv-djangoca/bin/python]
 
 Creates a fresh PostgreSQL database, a local root + intermediate CA (P-256 by default), `count` managed
 certificates and one ECDSA P-256 CSR for each. Then, in the same run:
@@ -11,9 +11,9 @@ certificates and one ECDSA P-256 CSR for each. Then, in the same run:
      row, certificate update, RenewalSuccess outbox row, audit row: one atomic statement each, as an API or agent
      request issues; the delivery tasks and the buffered issuance counter are published/written as in
      production, and flushed before the clock stops); with --workers N the certificates are split over N processes;
-  4. service layer, batched: `issue_many` with 200 requests per call, as the job processor issues a claimed
-     batch: the same checks, rows and notifications per certificate, 200 issuances per transaction (the same
-     certificates again: each gets a second version);
+  4. service layer, batched: `issue_many` with CERTCTL_JOB_PROCESSOR_BATCH_SIZE (25) requests per call (or
+     --batch), as the job processor issues a claimed batch: the same checks, rows and notifications per
+     certificate, one transaction per call (the same certificates again: each gets a second version);
   5. optionally django-ca 3.2's `sign_cert` path in its own venv (bench/issuance_djangoca.py), if given.
 Prints certificates/s and ratios. Target: >= 500 certificates/s through the service layer. Never fails on timing.
 """
@@ -295,10 +295,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--ca-key", choices=["ec", "rsa"], default="ec")
     parser.add_argument("--django-ca-python", help="python of a venv with django-ca 3.2 installed")
+    parser.add_argument(
+        "--batch", type=int, help="issue_many requests per call (default: the processor's batch)"
+    )
     args = parser.parse_args()
 
     _prepare_database()
     _setup_django()
+    from django.conf import settings
+
+    global BATCH  # read by the forked workers
+    BATCH = args.batch or settings.JOB_PROCESSOR_BATCH_SIZE
     from audit.models import AuditEvent
     from certificates.models import CertificateVersion
     from notifications.models import NotificationEvent
