@@ -63,19 +63,3 @@ def revocation_families() -> Iterable[Metric]:
         for labels, value in family["samples"]:
             metric.add_metric([labels[k] for k in label_names], value)
         yield metric
-
-
-def prometheus_text() -> str:
-    """The families in Prometheus text exposition format 0.0.4."""
-    lines = []
-    for family in metric_families():
-        lines.append(f"# HELP {family['name']} {family['help']}")
-        lines.append(f"# TYPE {family['name']} {family['type']}")
-        for labels, value in family["samples"]:
-            rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-            lines.append(f"{family['name']}{{{rendered}}} {value}")
-    return "\n".join(lines) + "\n"
-
-
-def _escape(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
