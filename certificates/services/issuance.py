@@ -11,6 +11,7 @@ import functools
 import hashlib
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -181,15 +182,18 @@ def issue_many(
     written: list[_Signed] = []
     for start in range(0, len(signed), WRITE_BATCH):
         batch = signed[start : start + WRITE_BATCH]
+        # Counted as written once committed: a deferred foreign key refuses a transaction only at COMMIT.
         try:
-            with transaction.atomic():
-                written += _record(batch, actor, actor_type, now, strict=False)
+            with _restored_if_refused(batch), transaction.atomic():
+                recorded = _record(batch, actor, actor_type, now, strict=False)
+            written += recorded
         except DatabaseError:
             logger.warning("an issuance batch was refused; writing it one by one", exc_info=True)
             for one in batch:
                 try:
-                    with transaction.atomic():
-                        written += _record([one], actor, actor_type, now, strict=False)
+                    with _restored_if_refused([one]), transaction.atomic():
+                        recorded = _record([one], actor, actor_type, now, strict=False)
+                    written += recorded
                 except DatabaseError as exc:
                     one.error = exc
     versions = {id(one.request): one.version for one in written}
@@ -208,6 +212,29 @@ def issue_many(
                 job, JobStatus.RUNNING, JobStatus.COMPLETED, f"job {job.pk} changed concurrently"
             )
     return outcomes
+
+
+@contextlib.contextmanager
+def _restored_if_refused(batch: list[_Signed]) -> Iterator[None]:
+    """_record moves the caller's jobs to Completed and certificates to Active in memory; when the transaction is
+    refused (as late as COMMIT, for a foreign key) put them back, so a retry sees its jobs Running again."""
+    saved = [
+        (obj, {name: getattr(obj, name) for name in names})
+        for one in batch
+        for obj, names in ((one.request.job, _JOB_FIELDS), (one.request.certificate, _CERTIFICATE_FIELDS))
+        if obj is not None
+    ]
+    try:
+        yield
+    except DatabaseError:
+        for obj, values in saved:
+            for name, value in values.items():
+                setattr(obj, name, value)
+        raise
+
+
+_JOB_FIELDS = ("status", "updated_at", "completed_at", "last_error")
+_CERTIFICATE_FIELDS = ("status", "expires_at", "last_renewal_at", "updated_at")
 
 
 def _check_and_sign(request: IssueRequest, actor: str, actor_type: str, now: datetime) -> _Signed:

@@ -1,0 +1,198 @@
+"""`issue_many`: issue_from_csr for many certificates at once, each outcome on its own."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import DatabaseError
+
+from audit.models import AuditEvent
+from certificates.enums import CertificateStatus, JobStatus
+from certificates.models import CertificateVersion, Job, ManagedCertificate
+from certificates.services import issuance
+from certificates.services.issuance import (
+    CertificateNotIssuable,
+    CSRInvalid,
+    IssueRequest,
+    ProfileViolation,
+    issue_many,
+)
+from certificates.services.jobs import InvalidTransition
+from notifications.models import NotificationEvent
+from tests.factories import JobFactory
+from tests.issuance_helpers import issuable_certificate, make_csr, make_root, names_of
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def issuer(db):
+    return make_root()
+
+
+def _request(certificate, job=None) -> IssueRequest:
+    return IssueRequest(certificate, make_csr(names_of(certificate))[0], job=job)
+
+
+def _running_job(certificate) -> Job:
+    return JobFactory(certificate=certificate, type="Renewal", status=JobStatus.RUNNING, attempts=1)
+
+
+def _assert_issued(outcome) -> None:
+    """The version is stored and the certificate carries it, with exactly one notification and audit row."""
+    certificate, version = outcome.request.certificate, outcome.version
+    assert outcome.error is None and version is not None
+    assert CertificateVersion.objects.get(certificate=certificate) == version
+    certificate.refresh_from_db()
+    assert certificate.status == CertificateStatus.ACTIVE
+    assert certificate.expires_at == version.not_after
+    assert certificate.last_renewal_at == NOW
+    note = NotificationEvent.objects.get(certificate=certificate)
+    assert note.type == "RenewalSuccess" and note.recipient == certificate.owner.email
+    audit = AuditEvent.objects.get(action="certificate_issued", resource_id=certificate.pk)
+    assert audit.details["version_id"] == version.pk and audit.details["serial"] == version.serial_number
+
+
+def _assert_not_issued(certificate, status=CertificateStatus.PENDING) -> None:
+    assert not CertificateVersion.objects.filter(certificate=certificate).exists()
+    assert not NotificationEvent.objects.filter(certificate=certificate).exists()
+    assert not AuditEvent.objects.filter(action="certificate_issued", resource_id=certificate.pk).exists()
+    certificate.refresh_from_db()
+    assert (certificate.status, certificate.expires_at) == (status, None)
+
+
+def test_a_mixed_batch_issues_the_good_requests_and_reports_each_bad_one(issuer):
+    good = [issuable_certificate(issuer) for _ in range(3)]
+    wrong_names = issuable_certificate(issuer)
+    garbage = issuable_certificate(issuer)
+    disabled_issuer = make_root("disabled-ca")
+    disabled_issuer.enabled = False
+    disabled_issuer.save(update_fields=["enabled"])
+    on_disabled = issuable_certificate(disabled_issuer)
+    requests = [
+        _request(good[0]),
+        IssueRequest(wrong_names, make_csr(["someone-else.example.test"])[0]),
+        _request(good[1]),
+        IssueRequest(
+            garbage, "-----BEGIN CERTIFICATE REQUEST-----\nnot base64\n-----END CERTIFICATE REQUEST-----"
+        ),
+        _request(on_disabled),
+        _request(good[2]),
+    ]
+
+    outcomes = issue_many(requests, actor="alice", actor_type="User", now=NOW)
+
+    assert [outcome.request for outcome in outcomes] == requests
+    errors = [type(outcome.error) if outcome.error else None for outcome in outcomes]
+    assert errors == [None, ProfileViolation, None, CSRInvalid, CertificateNotIssuable, None]
+    for n in (0, 2, 5):
+        _assert_issued(outcomes[n])
+    for certificate in (wrong_names, garbage, on_disabled):
+        _assert_not_issued(certificate)
+        assert next(o for o in outcomes if o.request.certificate is certificate).version is None
+    assert CertificateVersion.objects.count() == NotificationEvent.objects.count() == 3
+    assert AuditEvent.objects.filter(action="certificate_issued").count() == 3
+    assert AuditEvent.objects.get(resource_id=good[0].pk).actor == "alice"
+
+
+def test_requests_are_written_in_chunks_of_the_write_batch(issuer, monkeypatch):
+    monkeypatch.setattr(issuance, "WRITE_BATCH", 2)
+    requests = [_request(issuable_certificate(issuer)) for _ in range(5)]
+
+    outcomes = issue_many(requests, actor="system", now=NOW)
+
+    for outcome in outcomes:
+        _assert_issued(outcome)
+    assert len({outcome.version.fingerprint_sha256 for outcome in outcomes}) == 5
+    assert CertificateVersion.objects.count() == 5
+
+
+def test_running_jobs_are_completed_without_counting_another_attempt(issuer):
+    certificates = [
+        issuable_certificate(issuer, status=CertificateStatus.RENEWAL_IN_PROGRESS) for _ in range(3)
+    ]
+    running = [_running_job(certificate) for certificate in certificates]
+
+    outcomes = issue_many(
+        [_request(c, job) for c, job in zip(certificates, running, strict=True)], actor="system", now=NOW
+    )
+
+    for outcome, job in zip(outcomes, running, strict=True):
+        _assert_issued(outcome)
+        job.refresh_from_db()
+        assert (job.status, job.attempts, job.completed_at, job.last_error) == (
+            JobStatus.COMPLETED,
+            1,
+            NOW,
+            "",
+        )
+        audit = AuditEvent.objects.get(action="renewal_job_completed", resource_id=job.pk)
+        assert audit.details["from_status"] == JobStatus.RUNNING and audit.details["attempts"] == 1
+        issued = AuditEvent.objects.get(action="certificate_issued", resource_id=job.certificate_id)
+        assert issued.details["job_id"] == job.pk
+
+
+def test_a_job_cancelled_after_it_was_loaded_is_left_out_and_the_others_are_issued(issuer):
+    certificates = [
+        issuable_certificate(issuer, status=CertificateStatus.RENEWAL_IN_PROGRESS) for _ in range(3)
+    ]
+    running = [_running_job(certificate) for certificate in certificates]
+    Job.objects.filter(pk=running[1].pk).update(
+        status=JobStatus.CANCELLED
+    )  # the caller's copy still says Running
+
+    outcomes = issue_many(
+        [_request(c, job) for c, job in zip(certificates, running, strict=True)], actor="system", now=NOW
+    )
+
+    assert isinstance(outcomes[1].error, InvalidTransition) and outcomes[1].version is None
+    _assert_not_issued(certificates[1], status=CertificateStatus.RENEWAL_IN_PROGRESS)
+    assert Job.objects.get(pk=running[1].pk).status == JobStatus.CANCELLED
+    assert not AuditEvent.objects.filter(resource_id=running[1].pk).exists()
+    for n in (0, 2):
+        _assert_issued(outcomes[n])
+        assert Job.objects.get(pk=running[n].pk).status == JobStatus.COMPLETED
+
+
+def test_a_job_that_is_not_running_is_refused_before_signing(issuer):
+    certificate = issuable_certificate(issuer)
+    pending = JobFactory(certificate=certificate, type="Renewal", status=JobStatus.PENDING)
+
+    (outcome,) = issue_many([_request(certificate, pending)], actor="system", now=NOW)
+
+    assert isinstance(outcome.error, InvalidTransition)
+    _assert_not_issued(certificate)
+    pending.refresh_from_db()
+    assert (pending.status, pending.attempts) == (JobStatus.PENDING, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_the_database_refuses_is_retried_one_by_one():
+    """A certificate deleted after the caller loaded it: the checks and the signing use the caller's objects, and
+    PostgreSQL checks the foreign keys of its new rows at COMMIT, so the whole batch is refused and only a
+    one-by-one retry tells the bad issuance apart."""
+    issuer = make_root()
+    certificates = [
+        issuable_certificate(issuer, status=CertificateStatus.RENEWAL_IN_PROGRESS) for _ in range(4)
+    ]
+    running = [_running_job(certificate) for certificate in certificates[:3]]
+    requests = [_request(c, job) for c, job in zip(certificates[:3], running, strict=True)]
+    deleted_pk = certificates[3].pk
+    requests.insert(1, _request(certificates[3]))
+    ManagedCertificate.objects.filter(pk=deleted_pk).delete()  # an operator, meanwhile
+
+    outcomes = issue_many(requests, actor="system", now=NOW)
+
+    assert isinstance(outcomes[1].error, DatabaseError) and outcomes[1].version is None
+    assert not CertificateVersion.objects.filter(certificate_id=deleted_pk).exists()
+    assert not NotificationEvent.objects.filter(certificate_id=deleted_pk).exists()
+    assert not AuditEvent.objects.filter(action="certificate_issued", resource_id=deleted_pk).exists()
+    for outcome in (outcomes[0], *outcomes[2:]):
+        _assert_issued(outcome)
+    for job in running:
+        job.refresh_from_db()
+        assert (job.status, job.attempts) == (JobStatus.COMPLETED, 1)
+        assert AuditEvent.objects.filter(action="renewal_job_completed", resource_id=job.pk).count() == 1
+    assert CertificateVersion.objects.count() == 3
