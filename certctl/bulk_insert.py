@@ -40,12 +40,30 @@ def insert_unnest(
     With `ignore_conflicts_on` (a unique column) rows that would violate it are skipped; with `returning` the
     values of that column for the rows actually inserted are returned.
     """
-    assert connection.vendor == "postgresql", "insert_unnest needs PostgreSQL"
-    constants = dict(constants or {})
     lengths = {len(values) for values in columns.values()}
     assert len(lengths) == 1, "every column needs one value per row"
     if lengths == {0}:
         return []
+    sql, params = unnest_statement(model, columns, constants=constants)
+    if ignore_conflicts_on:
+        sql += f" ON CONFLICT ({connection.ops.quote_name(ignore_conflicts_on)}) DO NOTHING"
+    if returning:
+        sql += f" RETURNING {connection.ops.quote_name(returning)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()] if returning else []
+
+
+def unnest_statement(
+    model: type[models.Model],
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    constants: Mapping[str, Any] | None = None,
+) -> tuple[str, list[Any]]:
+    """The `INSERT … SELECT … FROM unnest(…)` statement and its parameters (PostgreSQL only), for
+    `insert_unnest` and for callers that send it with other statements (`certctl.rows.write`)."""
+    assert connection.vendor == "postgresql", "unnest inserts need PostgreSQL"
+    constants = dict(constants or {})
     now = timezone.now()
     names, selects, scalar_params, array_casts, array_params = [], [], [], [], []
     for field in model._meta.concrete_fields:
@@ -68,10 +86,4 @@ def insert_unnest(
     table = connection.ops.quote_name(model._meta.db_table)
     sql = f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(selects)} "
     sql += f"FROM unnest({', '.join(array_casts)}) AS u({aliases})"
-    if ignore_conflicts_on:
-        sql += f" ON CONFLICT ({connection.ops.quote_name(ignore_conflicts_on)}) DO NOTHING"
-    if returning:
-        sql += f" RETURNING {connection.ops.quote_name(returning)}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*scalar_params, *array_params])
-        return [row[0] for row in cursor.fetchall()] if returning else []
+    return sql, [*scalar_params, *array_params]

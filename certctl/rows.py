@@ -26,6 +26,8 @@ import psycopg
 from django.conf import settings
 from django.db import connection, models, transaction
 
+from certctl.bulk_insert import unnest_statement
+
 Statement = tuple[str, Sequence[Any]]
 # Statements of up to this many rows (one issuance: version, outbox and audit rows, a few more) are prepared
 # once per connection; bigger batches vary in shape and are planned each time.
@@ -60,8 +62,11 @@ def write(instances: Sequence[models.Model], *, postgres_updates: Sequence[State
             values = [value for instance in group for value in _values(instance)]
             statements.append((_insert_sql(model, len(group)), values))
         else:  # one array per column: the statement text stays short whatever the number of rows
-            columns = list(zip(*(_values(instance) for instance in group), strict=True))
-            statements.append((_unnest_insert_sql(model), [list(column) for column in columns]))
+            fields = model._meta.concrete_fields
+            columns = {
+                field.attname: [field.pre_save(instance, True) for instance in group] for field in fields
+            }
+            statements.append(unnest_statement(model, columns))
     *ctes, (last_sql, last_params) = statements
     sql = "".join(f"{'WITH' if n == 0 else ','} w{n} AS ({cte_sql}) " for n, (cte_sql, _) in enumerate(ctes))
     params = [value for _, values in ctes for value in values] + last_params
@@ -99,12 +104,3 @@ def _insert_sql(model: type[models.Model], rows: int) -> str:
     columns = ", ".join(qn(field.column) for field in fields)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     return f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES {', '.join([row] * rows)}"  # noqa: S608 - our model
-
-
-@functools.cache
-def _unnest_insert_sql(model: type[models.Model]) -> str:
-    qn = connection.ops.quote_name
-    fields = model._meta.concrete_fields
-    columns = ", ".join(qn(field.column) for field in fields)
-    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
-    return f"INSERT INTO {qn(model._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608 - our model
