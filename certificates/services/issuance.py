@@ -148,7 +148,10 @@ def issue_from_csr(
     signed = _check_and_sign(IssueRequest(certificate, csr_pem, job, server_key_pem), actor, actor_type, now)
     # A job's transitions need a transaction around the write; without a job the write is a single statement
     # on PostgreSQL, atomic on its own: no BEGIN/COMMIT round trips.
-    with transaction.atomic() if job is not None else contextlib.nullcontext():
+    with (
+        _restored_if_refused([signed]),
+        transaction.atomic() if job is not None else contextlib.nullcontext(),
+    ):
         if job is not None and job.status != JobStatus.RUNNING:
             jobs.transition(job, JobStatus.RUNNING, actor=actor, actor_type=actor_type, now=now)
         _record([signed], actor, actor_type, now, strict=True)
@@ -216,8 +219,9 @@ def issue_many(
 
 @contextlib.contextmanager
 def _restored_if_refused(batch: list[_Signed]) -> Iterator[None]:
-    """_record moves the caller's jobs to Completed and certificates to Active in memory; when the transaction is
-    refused (as late as COMMIT, for a foreign key) put them back, so a retry sees its jobs Running again."""
+    """_record (and a job's move to Running) change the caller's jobs and certificates in memory; when the
+    transaction is refused (as late as COMMIT, for a foreign key) put them back, so a retry, or the caller failing
+    the job, sees them as they are in the database."""
     saved = [
         (obj, {name: getattr(obj, name) for name in names})
         for one in batch
@@ -233,7 +237,7 @@ def _restored_if_refused(batch: list[_Signed]) -> Iterator[None]:
         raise
 
 
-_JOB_FIELDS = ("status", "updated_at", "completed_at", "last_error")
+_JOB_FIELDS = ("status", "attempts", "started_at", "updated_at", "completed_at", "last_error")
 _CERTIFICATE_FIELDS = ("status", "expires_at", "last_renewal_at", "updated_at")
 
 
