@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
 from certificates.enums import ApprovalState, CertificateStatus, JobStatus
 from certificates.models import ApprovalRequest, CertificateVersion, Job
 from certificates.server_keys import ServerGeneratedKey
+from certificates.services import job_processor
 from certificates.services.approvals import open_request
 from certificates.services.job_processor import process_pending, reap_timeouts, retry_failed
 from notifications.models import NotificationEvent
@@ -270,3 +272,70 @@ def test_timeouts_follow_their_settings(issuer, settings):
     request.refresh_from_db()
     approval_job.refresh_from_db()
     assert (request.state, approval_job.status) == (ApprovalState.EXPIRED, JobStatus.CANCELLED)
+
+
+def _sweep_queries(issuer, jobs_due: int) -> list[str]:
+    """The SQL Django's cursor ran for one sweep of `jobs_due` server-keygen renewals (rows.write bypasses it)."""
+    for _ in range(jobs_due):
+        _renewal_job(issuable_certificate(issuer, status=CertificateStatus.RENEWAL_IN_PROGRESS))
+    with CaptureQueriesContext(connection) as captured:
+        assert len(process_pending(now=NOW).completed) == jobs_due
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def test_one_sweep_issues_every_claimed_server_keygen_job(issuer, settings):
+    settings.KEYGEN_MODE = "server"
+    certs = [issuable_certificate(issuer, status=CertificateStatus.RENEWAL_IN_PROGRESS) for _ in range(5)]
+    job_ids = [_renewal_job(cert).pk for cert in certs]
+
+    result = process_pending(now=NOW)
+
+    assert sorted(result.completed) == sorted(job_ids) and result.failed == []
+    for job in Job.objects.filter(pk__in=job_ids):
+        assert (job.status, job.attempts, job.completed_at) == (JobStatus.COMPLETED, 1, NOW)
+        assert AuditEvent.objects.filter(action="renewal_job_completed", resource_id=job.pk).count() == 1
+    for cert in certs:
+        version = CertificateVersion.objects.get(certificate=cert)
+        assert ServerGeneratedKey.objects.filter(version=version).count() == 1
+        cert.refresh_from_db()
+        assert (cert.status, cert.expires_at) == (CertificateStatus.ACTIVE, version.not_after)
+    assert NotificationEvent.objects.filter(type="RenewalSuccess").count() == 5
+
+
+def test_a_sweep_reads_its_certificates_in_one_query_whatever_the_number_of_jobs(issuer, settings):
+    settings.KEYGEN_MODE = "server"
+    two, six = _sweep_queries(issuer, 2), _sweep_queries(issuer, 6)
+
+    def certificate_reads(queries):
+        return [
+            sql
+            for sql in queries
+            if sql.startswith("SELECT") and 'FROM "certificates_managedcertificate" ' in sql
+        ]
+
+    assert len(certificate_reads(two)) == len(certificate_reads(six)) == 1
+    # No read of any kind per job: only the claim's Running transitions grow with the batch (SAVEPOINT, the
+    # conditional UPDATE, the audit INSERT and RELEASE each); the issuance writes are one statement per batch.
+    assert sum(sql.startswith("SELECT") for sql in six) == sum(sql.startswith("SELECT") for sql in two)
+    assert len(six) - len(two) == (6 - 2) * 4
+
+
+def test_a_crash_of_the_batch_issuance_falls_back_to_issuing_each_job(issuer, settings, monkeypatch):
+    settings.KEYGEN_MODE = "server"
+    certs = [issuable_certificate(issuer, status=CertificateStatus.RENEWAL_IN_PROGRESS) for _ in range(3)]
+    job_ids = [_renewal_job(cert).pk for cert in certs]
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("a bug in issue_many")
+
+    monkeypatch.setattr(job_processor, "issue_many", crash)
+
+    result = process_pending(now=NOW)
+
+    assert sorted(result.completed) == sorted(job_ids) and result.failed == []
+    assert {(job.status, job.attempts) for job in Job.objects.filter(pk__in=job_ids)} == {
+        (JobStatus.COMPLETED, 1)
+    }
+    for cert in certs:
+        version = CertificateVersion.objects.get(certificate=cert)
+        assert ServerGeneratedKey.objects.filter(version=version).exists()
