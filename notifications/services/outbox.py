@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from django.db import IntegrityError, transaction
 
 from certctl.rows import insert as insert_row
+from certctl.rows import write as write_rows
 from notifications.models import NotificationEvent
 from notifications.services import publisher
 
@@ -77,10 +78,13 @@ def enqueue(
 def enqueue_many(events: list[dict], *, deliver_now: bool = True) -> list[NotificationEvent]:
     """Several pending notifications (keyword dicts as for `enqueue`, without dedup_key) in one INSERT.
 
-    For bulk producers (bulk revocation). With `deliver_now=False` no task is published per row: the pending
-    sweep delivers them, which keeps a 20,000-row burst from costing 20,000 broker round trips.
+    For bulk producers (bulk revocation); `notifications.services.bulk_outbox` is the deduplicating twin. With
+    `deliver_now=False` no task is published per row: the pending sweep delivers them, which keeps a
+    20,000-row burst from costing 20,000 broker round trips.
     """
-    created = NotificationEvent.objects.bulk_create([new_event(**fields) for fields in events])
+    created = [new_event(**fields) for fields in events]
+    if created:
+        write_rows(created)
     if deliver_now:
         schedule_delivery([event.id for event in created])
     return created
