@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import transaction
 
 from audit.models import AuditEvent
 from certificates.enums import JobStatus
 from certificates.models import Job
-from certificates.services.jobs import TRANSITIONS, InvalidTransition, cancel, transition
+from certificates.services.jobs import TRANSITIONS, InvalidTransition, cancel, complete_running, transition
 from tests.factories import JobFactory
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +113,81 @@ def test_a_stale_copy_with_the_same_status_cannot_miscount_attempts():
         transition(stale, S.RUNNING, actor="worker-2", actor_type="System", now=NOW)
     job.refresh_from_db()
     assert (job.status, job.attempts) == (S.PENDING, 1)
+
+
+def _running(**kwargs) -> Job:
+    return JobFactory(status=S.RUNNING, attempts=1, **kwargs)
+
+
+def test_complete_running_moves_every_running_job_and_returns_their_unsaved_audit_rows():
+    renewal, issuance, deployment = (
+        _running(type="Renewal"),
+        _running(type="Issuance"),
+        _running(type="Deployment"),
+    )
+
+    moved, events = complete_running(
+        [renewal, issuance, deployment], actor="worker-1", actor_type="System", now=NOW
+    )
+
+    assert moved == [renewal, issuance, deployment]
+    for job in moved:
+        stored = Job.objects.get(pk=job.pk)
+        assert (stored.status, stored.attempts, stored.completed_at, stored.updated_at) == (
+            S.COMPLETED,
+            1,
+            NOW,
+            NOW,
+        )
+        assert (job.status, job.completed_at) == (S.COMPLETED, NOW)  # the caller's objects too
+    assert [event.action for event in events] == ["renewal_job_completed", "job_completed", "job_completed"]
+    for event, job in zip(events, moved, strict=True):
+        assert isinstance(event, AuditEvent) and event._state.adding
+        assert (event.resource_type, event.resource_id) == ("job", job.pk)
+        assert (event.actor, event.actor_type, event.timestamp) == ("worker-1", "System", NOW)
+        assert event.details == {
+            "from_status": S.RUNNING,
+            "to_status": S.COMPLETED,
+            "job_type": job.type,
+            "certificate_id": job.certificate_id,
+            "attempts": 1,
+        }
+    assert not AuditEvent.objects.exists()  # the caller writes them with its own rows
+
+
+def test_strict_complete_running_refuses_when_one_job_moved_meanwhile():
+    jobs = [_running(), _running(), _running()]
+    Job.objects.filter(pk=jobs[1].pk).update(status=S.CANCELLED)  # the caller's copy still says Running
+
+    with pytest.raises(InvalidTransition, match="changed concurrently") as refused, transaction.atomic():
+        complete_running(jobs, actor="worker-1", actor_type="System", now=NOW)
+
+    assert refused.value.job is jobs[1]
+    # the caller's transaction rolls back: nothing moved, in the database or in memory
+    stored = dict(Job.objects.filter(pk__in=[j.pk for j in jobs]).values_list("pk", "status"))
+    assert stored == {jobs[0].pk: S.RUNNING, jobs[1].pk: S.CANCELLED, jobs[2].pk: S.RUNNING}
+    assert {job.status for job in jobs} == {S.RUNNING}
+
+
+def test_non_strict_complete_running_returns_only_the_jobs_it_moved():
+    jobs = [_running(type="Renewal"), _running(type="Renewal"), _running(type="Renewal")]
+    Job.objects.filter(pk=jobs[0].pk).update(status=S.CANCELLED)
+    Job.objects.filter(pk=jobs[2].pk).update(attempts=2)  # reaped and re-run meanwhile: still Running
+
+    moved, events = complete_running(jobs, actor="worker-1", actor_type="System", now=NOW, strict=False)
+
+    assert moved == [jobs[1]]
+    assert [event.resource_id for event in events] == [jobs[1].pk]
+    stored = {job.pk: (job.status, job.attempts) for job in Job.objects.filter(pk__in=[j.pk for j in jobs])}
+    assert stored == {jobs[0].pk: (S.CANCELLED, 1), jobs[1].pk: (S.COMPLETED, 1), jobs[2].pk: (S.RUNNING, 2)}
+    assert (jobs[0].status, jobs[2].status) == (S.RUNNING, S.RUNNING)  # left as the caller saw them
+
+
+def test_complete_running_refuses_a_job_the_caller_does_not_hold_running():
+    running, pending = _running(), JobFactory(status=S.PENDING)
+
+    with pytest.raises(InvalidTransition):
+        complete_running([running, pending], actor="worker-1", actor_type="System", now=NOW, strict=False)
+
+    assert Job.objects.get(pk=running.pk).status == S.RUNNING
+    assert complete_running([], actor="worker-1", actor_type="System", now=NOW) == ([], [])
