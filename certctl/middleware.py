@@ -1,4 +1,5 @@
-"""Request IDs on every response, and JSON error envelopes for API paths outside DRF."""
+"""Request IDs and the Content-Security-Policy on every response, and JSON error envelopes for API paths outside
+DRF."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import re
 import uuid
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from certctl.api.errors import json_error
@@ -27,6 +29,25 @@ class RequestIDMiddleware:
         request.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else str(uuid.uuid4())
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """`Content-Security-Policy: settings.CONTENT_SECURITY_POLICY` on every response that has none.
+
+    Self-only: no page of certctl loads anything from elsewhere or runs inline script (the Swagger UI's start-up
+    script is served as a file), so an injected `<script>` or a stray CDN link cannot run. Inline `style`
+    attributes stay allowed (Django admin and Swagger UI use them).
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        policy = settings.CONTENT_SECURITY_POLICY
+        if policy and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = policy
         return response
 
 
