@@ -317,6 +317,8 @@ JOB_RUNNING_LEASE = env_seconds("CERTCTL_JOB_RUNNING_LEASE", "10m", minimum=60)
 JOB_PROCESSOR_BATCH_SIZE = env_int("CERTCTL_JOB_PROCESSOR_BATCH_SIZE", 25, minimum=1, maximum=1000)
 CRL_INTERVAL = env_seconds("CERTCTL_CRL_INTERVAL", "1h", minimum=60)
 CRL_VALIDITY = env_seconds("CERTCTL_CRL_VALIDITY", "24h", minimum=300)
+# Requests per minute one source address may send the OCSP responder, per web process; 0 = no limit.
+OCSP_RATE_LIMIT_PER_IP_MIN = env_int("CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN", 1000, minimum=0)
 OCSP_RESPONSE_VALIDITY = env_seconds("CERTCTL_OCSP_RESPONSE_VALIDITY", "1h", minimum=60)
 OCSP_RESPONDER_VALIDITY = env_seconds("CERTCTL_OCSP_RESPONDER_VALIDITY", "720h", minimum=3600)
 OCSP_RESPONDER_ROTATION_GRACE = env_seconds("CERTCTL_OCSP_RESPONDER_ROTATION_GRACE", "168h", minimum=60)

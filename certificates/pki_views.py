@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from certctl.api.errors import json_error
 from certificates.pki.crl import der_to_pem
 from certificates.pki.ocsp import MalformedRequest, decode_get_path, error_response
+from certificates.pki.rate_limit import RETRY_AFTER_SECONDS, limiter
 from certificates.services import crl_cache, ocsp_cache
 
 OCSP_REQUEST_TYPE = "application/ocsp-request"
@@ -55,6 +56,8 @@ def crl(request: HttpRequest, issuer_id: str) -> HttpResponse:
 @require_http_methods(["POST"])
 def ocsp_post(request: HttpRequest, issuer_id: str) -> HttpResponse:
     """RFC 6960 POST: the body is the DER OCSPRequest."""
+    if not limiter.allow(request.META.get("REMOTE_ADDR", "")):
+        return _rate_limited()
     content_type = request.headers.get("Content-Type", "")
     if content_type and "ocsp-request" not in content_type:
         return json_error(request, 415, f"Content-Type must be {OCSP_REQUEST_TYPE}")
@@ -66,6 +69,8 @@ def ocsp_post(request: HttpRequest, issuer_id: str) -> HttpResponse:
 @require_GET
 def ocsp_get(request: HttpRequest, issuer_id: str, encoded: str) -> HttpResponse:
     """RFC 6960 appendix A.1 GET: the path ends with the URL-encoded base64 of the DER OCSPRequest."""
+    if not limiter.allow(request.META.get("REMOTE_ADDR", "")):
+        return _rate_limited()
     try:
         der = decode_get_path(encoded)
     except MalformedRequest:
@@ -76,6 +81,13 @@ def ocsp_get(request: HttpRequest, issuer_id: str, encoded: str) -> HttpResponse
 def _answer(issuer_id: str, der: bytes) -> HttpResponse:
     result = ocsp_cache.answer(issuer_id, der)
     return _ocsp_response(result.der, result.next_update)
+
+
+def _rate_limited() -> HttpResponse:
+    """Over the per-address limit: the OCSP `unauthorized` response (HTTP 200, as OCSP clients expect)."""
+    response = _ocsp_response(error_response("unauthorized"), None)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _ocsp_response(der: bytes, next_update) -> HttpResponse:

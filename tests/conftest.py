@@ -68,6 +68,14 @@ def _audit_api_rows_stay_queued(settings):
 # perf stream: counts a test buffered in memory (certctl.counters.BufferedCounter) belong to that test's
 # database; never write them into the next test's.
 @pytest.fixture(autouse=True)
+def _fresh_ocsp_rate_limit():
+    """Each test starts with an empty per-address OCSP count (the whole suite comes from 127.0.0.1)."""
+    from certificates.pki.rate_limit import limiter
+
+    limiter.reset()
+
+
+@pytest.fixture(autouse=True)
 def _discard_buffered_counters():
     from certctl import counters
 

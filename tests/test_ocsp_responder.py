@@ -270,3 +270,60 @@ def _sha1(data: bytes) -> bytes:
     digest = hashes.Hash(hashes.SHA1())  # noqa: S303 - the OCSP CertID hash
     digest.update(data)
     return digest.finalize()
+
+
+def test_a_source_over_its_per_minute_limit_gets_unauthorized_with_retry_after(client, ca, settings):
+    settings.OCSP_RATE_LIMIT_PER_IP_MIN = 3
+    _, _, leaf = issue_leaf(ca)
+    der = ocsp_request(leaf, ca)
+    encoded = urllib.parse.quote(base64.b64encode(der).decode(), safe="")
+    answers = [post(client, ca.issuer.id, der) for _ in range(2)]
+    answers.append(
+        ocsp.load_der_ocsp_response(client.get(f"/.well-known/pki/ocsp/{ca.issuer.id}/{encoded}").content)
+    )
+    assert [a.response_status for a in answers] == [ocsp.OCSPResponseStatus.SUCCESSFUL] * 3
+
+    tripped = client.post(
+        f"/.well-known/pki/ocsp/{ca.issuer.id}", data=der, content_type="application/ocsp-request"
+    )
+    assert tripped.status_code == 200 and tripped["Retry-After"] == "60"
+    assert tripped["Content-Type"] == "application/ocsp-response"
+    assert (
+        ocsp.load_der_ocsp_response(tripped.content).response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
+    )
+    # GET counts against the same address; another address is not affected.
+    assert client.get(f"/.well-known/pki/ocsp/{ca.issuer.id}/{encoded}")["Retry-After"] == "60"
+    other = client.post(
+        f"/.well-known/pki/ocsp/{ca.issuer.id}",
+        data=der,
+        content_type="application/ocsp-request",
+        REMOTE_ADDR="192.0.2.7",
+    )
+    assert ocsp.load_der_ocsp_response(other.content).response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+    # X-Forwarded-For is the client's to forge: it does not reset the count.
+    forged = client.post(
+        f"/.well-known/pki/ocsp/{ca.issuer.id}",
+        data=der,
+        content_type="application/ocsp-request",
+        HTTP_X_FORWARDED_FOR="198.51.100.9",
+    )
+    assert "Retry-After" in forged
+
+
+def test_the_limit_window_rolls_over_and_zero_disables_it(client, ca, settings):
+    settings.OCSP_RATE_LIMIT_PER_IP_MIN = 1
+    _, _, leaf = issue_leaf(ca)
+    der = ocsp_request(leaf, ca)
+
+    def send():
+        return client.post(
+            f"/.well-known/pki/ocsp/{ca.issuer.id}", data=der, content_type="application/ocsp-request"
+        )
+
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        assert "Retry-After" not in send()
+        assert "Retry-After" in send()
+        clock.shift(timedelta(seconds=61))
+        assert "Retry-After" not in send()
+    settings.OCSP_RATE_LIMIT_PER_IP_MIN = 0
+    assert all("Retry-After" not in send() for _ in range(5))
