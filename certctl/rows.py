@@ -35,18 +35,23 @@ PREPARE_MAX_ROWS = 16
 
 
 def insert(instance: models.Model) -> None:
+    _require_ids([instance])
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(type(instance), 1), _values(instance))
     _mark_saved(instance)
 
 
 def write(instances: Sequence[models.Model], *, postgres_updates: Sequence[Statement] = ()) -> None:
-    """Insert `instances` (new rows of any models) and, on PostgreSQL, run `postgres_updates` with them.
+    """Insert `instances` (new rows of models whose primary key is set in Python, as certctl's ids are) and, on
+    PostgreSQL, run `postgres_updates` with them.
 
     All or nothing: on PostgreSQL one statement (one multi-row INSERT per model, each update a CTE), elsewhere
     one atomic block of single-row INSERTs; callers do their updates with the ORM there. Errors surface as
     Django's database exceptions (IntegrityError, ...).
     """
+    if not instances and not postgres_updates:
+        return
+    _require_ids(instances)
     if connection.vendor != "postgresql":
         with transaction.atomic():
             for instance in instances:
@@ -83,6 +88,14 @@ def _execute(sql: str, params: list[Any], *, prepare: bool) -> None:
     prepare = prepare and settings.DB_PREPARED_STATEMENTS
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=prepare)
+
+
+def _require_ids(instances: Sequence[models.Model]) -> None:
+    for instance in instances:
+        if instance.pk is None:  # an AutoField would be written as NULL: nothing here asks for RETURNING
+            raise ValueError(
+                f"{type(instance).__name__} has no primary key value; certctl.rows writes set ids only"
+            )
 
 
 def _values(instance: models.Model) -> list[Any]:

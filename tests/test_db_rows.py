@@ -257,3 +257,14 @@ def test_a_duplicate_key_inside_a_transaction_can_be_rolled_back_to_its_savepoin
     # the surrounding transaction goes on
     rows.insert(NotificationEvent(type="RenewalSuccess", channel="Email", message="three"))
     assert sorted(NotificationEvent.objects.values_list("message", flat=True)) == ["one", "three"]
+
+
+def test_an_empty_write_does_nothing_and_a_row_without_id_is_refused():
+    from django.contrib.auth.models import Group
+
+    rows.write([])
+    with pytest.raises(ValueError, match="no primary key value"):
+        rows.write([Group(name="auto id")])
+    with pytest.raises(ValueError, match="no primary key value"):
+        rows.insert(Group(name="auto id"))
+    assert not Group.objects.filter(name="auto id").exists()

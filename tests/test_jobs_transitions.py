@@ -191,3 +191,11 @@ def test_complete_running_refuses_a_job_the_caller_does_not_hold_running():
 
     assert Job.objects.get(pk=running.pk).status == S.RUNNING
     assert complete_running([], actor="worker-1", actor_type="System", now=NOW) == ([], [])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_complete_running_refuses_to_run_outside_a_transaction():
+    job = _running(type="Renewal")
+    with pytest.raises(RuntimeError, match="inside the caller's transaction"):
+        complete_running([job], actor="worker-1", actor_type="System", now=NOW)
+    assert Job.objects.get(pk=job.pk).status == S.RUNNING

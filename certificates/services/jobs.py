@@ -146,6 +146,8 @@ def complete_running(
     """
     if not running:
         return [], []
+    if not connection.in_atomic_block:  # a strict refusal must be able to undo the jobs that did move
+        raise RuntimeError("complete_running must run inside the caller's transaction")
     for job in running:
         if job.status != S.RUNNING:
             raise InvalidTransition(job, job.status, S.COMPLETED)
