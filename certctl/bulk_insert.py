@@ -69,7 +69,9 @@ def unnest_statement(
     for field in model._meta.concrete_fields:
         names.append(connection.ops.quote_name(field.column))
         if field.attname in columns:
-            array_casts.append(f"%s::{_cast(field)}[]")
+            # Binary arrays: psycopg's text array dumper quotes every element in Python (~10 % of a batched
+            # issuance); the binary one packs them and lets the server skip parsing the array literal.
+            array_casts.append(f"%b::{_cast(field)}[]")
             array_params.append([_prepare(field, value) for value in columns[field.attname]])
             selects.append(f"u.c{len(array_casts)}")
             continue

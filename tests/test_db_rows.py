@@ -178,7 +178,7 @@ def test_a_big_write_stores_every_row_with_its_values_nulls_and_json():
         NotificationEvent(
             type="ExpirationWarning",
             channel="Webhook" if n % 2 else "Email",
-            message=f"message {n} with 'quotes', \"doubles\", {{braces}}, commas and a\nnewline",
+            message=f"message {n} with 'quotes', \"doubles\", {{braces}}, commas, a\nnewline, a backslash \\ and ünïcödé ✓",
             recipient="" if n % 3 else f"r{n}@example.test",
             severity_tier="critical" if n % 2 else "",
             threshold_days=None if n % 4 == 0 else n,
