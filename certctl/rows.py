@@ -26,7 +26,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection, models, transaction
 
-from certctl.bulk_insert import unnest_statement
+from certctl.bulk_insert import db_value, unnest_statement
 
 Statement = tuple[str, Sequence[Any]]
 # Statements of up to this many rows (one issuance: version, outbox and audit rows, a few more) are prepared
@@ -100,9 +100,14 @@ def _require_ids(instances: Sequence[models.Model]) -> None:
 
 def _values(instance: models.Model) -> list[Any]:
     return [
-        field.get_db_prep_save(field.pre_save(instance, True), connection)
-        for field in instance._meta.concrete_fields
+        prepare(field.pre_save(instance, True))
+        for field, prepare in _preparers(type(instance), connection.vendor)
     ]
+
+
+@functools.cache
+def _preparers(model: type[models.Model], vendor: str) -> list[tuple[models.Field, Any]]:
+    return [(field, db_value(field)) for field in model._meta.concrete_fields]
 
 
 def _mark_saved(instance: models.Model) -> None:

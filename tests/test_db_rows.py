@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, models, transaction
+from psycopg.types.json import Jsonb
 
 from audit.models import AuditEvent
 from certctl import rows
-from certificates.models import CertificateProfile, Team
+from certctl.bulk_insert import db_value
+from certificates.models import CertificateProfile, CertificateVersion, Job, ManagedCertificate, Team
 from notifications.models import NotificationEvent
 
 pytestmark = pytest.mark.django_db
@@ -268,3 +273,47 @@ def test_an_empty_write_does_nothing_and_a_row_without_id_is_refused():
     with pytest.raises(ValueError, match="no primary key value"):
         rows.insert(Group(name="auto id"))
     assert not Group.objects.filter(name="auto id").exists()
+
+
+class _Tier(models.TextChoices):
+    CRITICAL = "critical"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "text",
+        "",
+        None,
+        7,
+        True,
+        _Tier.CRITICAL,
+        NOW,
+        datetime(2026, 4, 1, 9, 30),  # naive: Django warns and makes it aware
+        {"nested": [1, None, "x"]},
+        Decimal("1.5"),
+    ],
+    ids=repr,
+)
+def test_the_fast_value_preparation_gives_what_get_db_prep_save_gives(value):
+    """`db_value` skips Django's field machinery for the values it returns unchanged; for every field of the
+    models written in bulk, and values of every kind, it must give exactly what save() would send."""
+    checked = 0
+    for model in (ManagedCertificate, CertificateVersion, NotificationEvent, AuditEvent, Job):
+        for field in model._meta.concrete_fields:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    expected = field.get_db_prep_save(value, connection)
+            except (TypeError, ValueError, ValidationError):
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                prepared = db_value(field)(value)
+            assert type(prepared) is type(expected), (model.__name__, field.name)
+            if isinstance(expected, Jsonb):
+                assert prepared.obj == expected.obj, (model.__name__, field.name)
+            else:
+                assert prepared == expected, (model.__name__, field.name)
+            checked += 1
+    assert checked >= 5
