@@ -182,7 +182,10 @@ def test_validity_never_outlives_the_ca_and_an_expired_ca_does_not_sign(settings
 
 def test_sans_are_the_certificates_names_classified_by_kind(two_tier):
     _, issuing = two_tier
-    cert = issuable_certificate(issuing, sans=["10.0.0.7", "ops@example.test", "alt.example.test"])
+    cert = issuable_certificate(
+        issuing,
+        sans=["10.0.0.7", "2001:db8::7", "ops@example.test", "alt.example.test", "1.2.3.example.test"],
+    )
     csr_pem, _ = make_csr([cert.common_name])  # the CSR may ask for fewer names than the certificate has
     version = issue_from_csr(cert, csr_pem, actor="alice")
     san = (
@@ -190,8 +193,12 @@ def test_sans_are_the_certificates_names_classified_by_kind(two_tier):
         .extensions.get_extension_for_class(x509.SubjectAlternativeName)
         .value
     )
-    assert san.get_values_for_type(x509.DNSName) == [cert.common_name, "alt.example.test"]
-    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["10.0.0.7"]
+    assert san.get_values_for_type(x509.DNSName) == [
+        cert.common_name,
+        "alt.example.test",
+        "1.2.3.example.test",
+    ]
+    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["10.0.0.7", "2001:db8::7"]
     assert san.get_values_for_type(x509.RFC822Name) == ["ops@example.test"]
 
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
 from certctl.crypto import decrypt_json, encrypt_json
 from certificates.models import Issuer
+from certificates.pki import authority_key_identifier, signature_hash
 
 
 class CANotConfigured(Exception):
@@ -32,6 +34,23 @@ class CAMaterial:
         return "".join(
             c.public_bytes(serialization.Encoding.PEM).decode() for c in [self.certificate, *self.chain]
         )
+
+    # What every leaf reads from its CA: kept here, the certificate's accessors parse on every call.
+    @functools.cached_property
+    def subject(self) -> x509.Name:
+        return self.certificate.subject
+
+    @functools.cached_property
+    def not_after(self) -> datetime:
+        return self.certificate.not_valid_after_utc
+
+    @functools.cached_property
+    def authority_key_identifier(self) -> x509.AuthorityKeyIdentifier:
+        return authority_key_identifier(self.certificate)
+
+    @functools.cached_property
+    def signature_algorithm(self) -> hashes.HashAlgorithm | None:
+        return signature_hash(self.private_key)
 
 
 def store_ca(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from certificates.issuers.base import (
     register,
 )
 from certificates.issuers.ca_store import CAMaterial, CANotConfigured, load_ca
-from certificates.pki import authority_key_identifier, key_usage, signature_hash
+from certificates.pki import key_usage
 
 EKU_OIDS = {
     "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH,
@@ -57,6 +58,33 @@ def cached_material(issuer) -> CAMaterial:
     return material
 
 
+@functools.lru_cache(maxsize=256)
+def _url_extensions(
+    issuer_id: str, public_url: str
+) -> tuple[x509.CRLDistributionPoints, x509.AuthorityInformationAccess]:
+    """The CRL and OCSP pointers every leaf of one issuer carries (built once per issuer and public URL)."""
+    return (
+        x509.CRLDistributionPoints(
+            [
+                x509.DistributionPoint(
+                    full_name=[x509.UniformResourceIdentifier(crl_url(issuer_id))],
+                    relative_name=None,
+                    reasons=None,
+                    crl_issuer=None,
+                )
+            ]
+        ),
+        x509.AuthorityInformationAccess(
+            [
+                x509.AccessDescription(
+                    x509.AuthorityInformationAccessOID.OCSP,
+                    x509.UniformResourceIdentifier(ocsp_url(issuer_id)),
+                )
+            ]
+        ),
+    )
+
+
 def crl_url(issuer_id: str) -> str:
     return f"{settings.PUBLIC_URL}/.well-known/pki/crl/{issuer_id}"
 
@@ -80,13 +108,13 @@ class LocalCA(IssuerBackend):
 
     def issue(self, request: LeafRequest) -> IssuedCertificate:
         ca = self._material()
+        crl_pointer, ocsp_pointer = _url_extensions(self.issuer.pk, settings.PUBLIC_URL)
         now = (request.now or datetime.now(UTC)).replace(microsecond=0)
-        ca_not_after = ca.certificate.not_valid_after_utc
-        if ca_not_after <= now:
+        if ca.not_after <= now:
             raise IssuerError(
-                f"the CA certificate of issuer {self.issuer.name} expired on {ca_not_after:%Y-%m-%d}"
+                f"the CA certificate of issuer {self.issuer.name} expired on {ca.not_after:%Y-%m-%d}"
             )
-        not_after = min(now + request.validity, ca_not_after)
+        not_after = min(now + request.validity, ca.not_after)
         public_key = request.csr.public_key()
         names: list[x509.GeneralName] = [x509.DNSName(n) for n in request.dns_names]
         names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in request.ip_addresses]
@@ -95,7 +123,7 @@ class LocalCA(IssuerBackend):
         builder = (
             x509.CertificateBuilder()
             .subject_name(request.subject)
-            .issuer_name(ca.certificate.subject)
+            .issuer_name(ca.subject)
             .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now)
@@ -106,31 +134,9 @@ class LocalCA(IssuerBackend):
                 critical=True,
             )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(authority_key_identifier(ca.certificate), critical=False)
-            .add_extension(
-                x509.CRLDistributionPoints(
-                    [
-                        x509.DistributionPoint(
-                            full_name=[x509.UniformResourceIdentifier(crl_url(self.issuer.pk))],
-                            relative_name=None,
-                            reasons=None,
-                            crl_issuer=None,
-                        )
-                    ]
-                ),
-                critical=False,
-            )
-            .add_extension(
-                x509.AuthorityInformationAccess(
-                    [
-                        x509.AccessDescription(
-                            x509.AuthorityInformationAccessOID.OCSP,
-                            x509.UniformResourceIdentifier(ocsp_url(self.issuer.pk)),
-                        )
-                    ]
-                ),
-                critical=False,
-            )
+            .add_extension(ca.authority_key_identifier, critical=False)
+            .add_extension(crl_pointer, critical=False)
+            .add_extension(ocsp_pointer, critical=False)
         )
         if names:
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
@@ -143,7 +149,7 @@ class LocalCA(IssuerBackend):
                 x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False
             )
         try:
-            certificate = builder.sign(ca.private_key, signature_hash(ca.private_key))
+            certificate = builder.sign(ca.private_key, ca.signature_algorithm)
         except (ValueError, TypeError) as exc:
             raise IssuerError(f"signing failed: {exc}") from exc
         return IssuedCertificate(
@@ -167,10 +173,8 @@ class LocalCA(IssuerBackend):
                 return HealthResult(False, "the CA certificate does not allow certificate signing")
         except x509.ExtensionNotFound:
             pass
-        if ca.certificate.not_valid_after_utc <= now:
-            return HealthResult(
-                False, f"the CA certificate expired on {ca.certificate.not_valid_after_utc:%Y-%m-%d}"
-            )
+        if ca.not_after <= now:
+            return HealthResult(False, f"the CA certificate expired on {ca.not_after:%Y-%m-%d}")
         probe_key = ec.generate_private_key(ec.SECP256R1())
         csr = (
             x509.CertificateSigningRequestBuilder()
@@ -186,5 +190,5 @@ class LocalCA(IssuerBackend):
             issued.certificate.verify_directly_issued_by(ca.certificate)
         except (IssuerError, ValueError, TypeError, InvalidSignature) as exc:
             return HealthResult(False, f"test signature failed: {exc}")
-        days = (ca.certificate.not_valid_after_utc - now).days
+        days = (ca.not_after - now).days
         return HealthResult(True, f"signed a test certificate; the CA is valid for {days} more days")

@@ -101,11 +101,13 @@ def _check_key(profile: CertificateProfile | None, algorithm: str, size: int) ->
 def _classify(names: list[str]) -> tuple[list[str], list[str], list[str]]:
     dns, ips, emails = [], [], []
     for name in names:
-        try:
-            ips.append(str(ipaddress.ip_address(name)))
-            continue
-        except ValueError:
-            pass
+        # An IP literal is dotted decimal or has a colon; trying ip_address on every DNS name costs a raise.
+        if ":" in name or name.replace(".", "").isdigit():
+            try:
+                ips.append(str(ipaddress.ip_address(name)))
+                continue
+            except ValueError:
+                pass
         (emails if "@" in name else dns).append(name)
     return dns, ips, emails
 

@@ -407,7 +407,7 @@ def _activate_sql(many: bool) -> str:
         return f"UPDATE {table} SET {status} = %s, {renewed} = %s, {updated} = %s, {expires} = %s WHERE {pk} = %s"  # noqa: S608 - names from our models
     return (
         f"UPDATE {table} AS c SET {status} = %s, {renewed} = %s, {updated} = %s, {expires} = v.expires_at "  # noqa: S608
-        f"FROM unnest(%s::varchar[], %s::timestamptz[]) AS v(id, expires_at) WHERE c.{pk} = v.id"
+        f"FROM unnest(%b::varchar[], %b::timestamptz[]) AS v(id, expires_at) WHERE c.{pk} = v.id"
     )
 
 
@@ -425,8 +425,10 @@ def _check_approval(certificate: ManagedCertificate, job: Job | None) -> None:
 
 def _deployment_jobs(certificate: ManagedCertificate, now: datetime) -> list[Job]:
     """Unsaved: one Pending Deployment job per enabled, live target the certificate is mapped to, owned by its agent."""
-    if "targets" in getattr(certificate, "_prefetched_objects_cache", {}):  # callers issuing many prefetch
-        targets = [t for t in certificate.targets.all() if t.enabled and t.retired_at is None]
+    # Callers issuing many prefetch; the prefetched (evaluated) queryset is read as it is: `.all()` would clone it.
+    prefetched = getattr(certificate, "_prefetched_objects_cache", {}).get("targets")
+    if prefetched is not None:
+        targets = [t for t in prefetched if t.enabled and t.retired_at is None]
     else:
         targets = certificate.targets.filter(enabled=True, retired_at__isnull=True).only("id", "agent_id")
     return [
