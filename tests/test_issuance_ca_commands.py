@@ -9,9 +9,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.core.management import CommandError, call_command
 
-from certificates.issuers.ca_store import load_ca
+from certificates.issuers.ca_store import load_ca, store_ca
 from certificates.models import Issuer
 from certificates.services.ca_setup import build_ca_certificate, parse_subject
 from certificates.services.issuance import issue_from_csr
@@ -144,3 +145,22 @@ def test_init_ca_validity_days_and_the_parent_cap():
     assert brief.not_valid_after_utc - brief.not_valid_before_utc == timedelta(days=7)
     with pytest.raises(CommandError, match="at least one day"):
         _run("init_ca", "Zero", "--subject", "CN=Zero", "--validity-days", "0")
+
+
+def test_an_issuer_whose_ca_is_replaced_signs_with_the_new_ca_at_once(tmp_path):
+    """The decrypted CA is cached per process; replacing the stored material must not leave the old key in use."""
+    first = _write_ca(tmp_path)
+    _run("import_ca", "Rotated", "--cert", str(tmp_path / "ca.pem"), "--key", str(tmp_path / "ca.key"),
+         "--key-password-file", str(tmp_path / "pw"))  # fmt: skip
+    issuer = Issuer.objects.get(name="Rotated")
+    cert = issuable_certificate(issuer)
+    leaf, _ = split_chain(issue_from_csr(cert, make_csr(names_of(cert))[0], actor="alice").pem_chain)
+    leaf.verify_directly_issued_by(first)
+
+    second = _write_ca(tmp_path)
+    store_ca(issuer, second, load_pem_private_key((tmp_path / "ca.key").read_bytes(), b"pw-123"))
+    issuer.save()
+    cert.refresh_from_db()
+    leaf, root = split_chain(issue_from_csr(cert, make_csr(names_of(cert))[0], actor="alice").pem_chain)
+    assert root == second != first
+    leaf.verify_directly_issued_by(second)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import ipaddress
 from datetime import UTC, datetime, timedelta
 from threading import Lock
@@ -36,25 +35,24 @@ EKU_OIDS = {
 }
 
 _cache_lock = Lock()
-_material_cache: dict[tuple[str, str], CAMaterial] = {}
+# issuer id -> (the stored material it was decrypted from, the material)
+_material_cache: dict[str, tuple[tuple[str, str], CAMaterial]] = {}
 _CACHE_LIMIT = 64
 
 
 def cached_material(issuer) -> CAMaterial:
     """The issuer's CA, decrypted once per process and re-read whenever its stored material changes."""
-    fingerprint = hashlib.sha256(
-        (issuer.encrypted_config or "").encode() + (issuer.config or {}).get("ca_cert_pem", "").encode()
-    ).hexdigest()
-    key = (issuer.pk, fingerprint)
+    # Compared as strings, not hashed: the same objects compare by identity, changed ones by memcmp.
+    source = (issuer.encrypted_config or "", (issuer.config or {}).get("ca_cert_pem", ""))
     with _cache_lock:
-        material = _material_cache.get(key)
-    if material is not None:
-        return material
+        cached = _material_cache.get(issuer.pk)
+    if cached is not None and cached[0] == source:
+        return cached[1]
     material = load_ca(issuer)
     with _cache_lock:
         if len(_material_cache) >= _CACHE_LIMIT:
             _material_cache.clear()
-        _material_cache[key] = material
+        _material_cache[issuer.pk] = (source, material)
     return material
 
 
