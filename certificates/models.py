@@ -211,6 +211,9 @@ class DeploymentTarget(TimestampedModel):
 
 class ManagedCertificate(TimestampedModel):
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("cert"), editable=False)
+    # No index of its own: cert_keyset (created_at DESC, id DESC) serves sorting either way and ranges, and every
+    # index of this table gets a new entry on each issuance's update.
+    created_at = models.DateTimeField(auto_now_add=True)
     name = models.CharField(max_length=255, unique=True)
     common_name = models.CharField(max_length=253)
     sans = models.JSONField(default=list, blank=True, validators=[validators.validate_string_list])
@@ -253,7 +256,10 @@ class CertificateVersion(models.Model):
     """One issued certificate (leaf + chain) of a managed certificate; the newest is the current one."""
 
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("certver"), editable=False)
-    certificate = models.ForeignKey(ManagedCertificate, on_delete=models.CASCADE, related_name="versions")
+    # Indexed by certver_latest (certificate, -created_at), which also serves the cascade and the join.
+    certificate = models.ForeignKey(
+        ManagedCertificate, on_delete=models.CASCADE, related_name="versions", db_index=False
+    )
     issuer = models.ForeignKey(Issuer, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     serial_number = models.CharField(max_length=64, db_index=True)
     not_before = models.DateTimeField()
