@@ -1,10 +1,10 @@
 """Benchmark of issuance: 5,000 leaves from pre-made CSRs through the service layer vs raw `cryptography`.
 
-    scripts/with-services.sh /work/venv/bin/python bench/issuance.py [--count 5000] [--workers 1] [--ca-key ec|rsa]
-    [--batch N] [--django-ca-python /work/venv-djangoca/bin/python]
+    scripts/with-services.sh /work/venv/bin/python bench/issuance.py [--count 5000] [--rounds 10] [--workers 1]
+    [--ca-key ec|rsa] [--batch N] [--django-ca-python /work/venv-djangoca/bin/python]
 
 Creates a fresh PostgreSQL database, a local root + intermediate CA (P-256 by default), `count` managed
-certificates and one ECDSA P-256 CSR for each. Then, in the same run:
+certificates and one ECDSA P-256 CSR for each. Then it measures, on the same certificates:
   1. raw cryptography: parse + verify each CSR, build the same 8 extensions, sign (no database);
   2. checks + issuer backend: issue_from_csr's CPU part (CSR + profile checks, LocalCA signing), no database;
   3. service layer, one at a time: `issue_from_csr` for each certificate (CSR + profile checks, signing, version
@@ -14,8 +14,13 @@ certificates and one ECDSA P-256 CSR for each. Then, in the same run:
   4. service layer, batched: `issue_many` with CERTCTL_JOB_PROCESSOR_BATCH_SIZE (25) requests per call (or
      --batch), as the job processor issues a claimed batch: the same checks, rows and notifications per
      certificate, one transaction per call (the same certificates again: each gets a second version);
-  5. optionally django-ca 3.2's `sign_cert` path in its own venv (bench/issuance_djangoca.py), if given.
-Prints certificates/s and ratios. Target: >= 500 certificates/s through the service layer. Never fails on timing.
+  5. optionally django-ca 3.2's `sign_cert` path in its own venv (bench/issuance_djangoca.py --serve), on SQLite
+     and on a fresh database of the same PostgreSQL server.
+The certificates are split into --rounds slices and every contestant does each slice in turn, in a rotating order,
+because this shared machine's speed drifts by tens of percent within a minute: run one after the other, the
+ratios moved between 0.9x and 1.5x from run to run. Prints certificates/s, CPU per certificate, the ratios
+(overall and the range over rounds). Target: >= 500 certificates/s through the service layer and faster than
+django-ca. Never fails on timing.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import resource
 import secrets
 import subprocess
 import sys
@@ -191,7 +195,8 @@ def _checks_and_signing(cert_ids: list[str], csrs: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def _service_worker(pairs: list[tuple[str, str]], batched: bool = False) -> float:
+def _service_worker(pairs: list[tuple[str, str]], batched: bool = False) -> tuple[float, float]:
+    """Issue `pairs` in this process; returns (start, end) on the machine-wide monotonic clock."""
     from django.db import connection
 
     from certctl import counters
@@ -199,7 +204,8 @@ def _service_worker(pairs: list[tuple[str, str]], batched: bool = False) -> floa
     from certificates.services.issuance import IssueRequest, issue_from_csr, issue_many
     from notifications.services import publisher
 
-    connection.close()  # a forked child needs its own connection
+    if multiprocessing.parent_process() is not None:
+        connection.close()  # a forked child needs its own connection
     by_pk = (
         ManagedCertificate.objects.select_related("issuer", "profile", "owner", "renewal_policy")
         .prefetch_related("targets")
@@ -216,29 +222,61 @@ def _service_worker(pairs: list[tuple[str, str]], batched: bool = False) -> floa
             issue_from_csr(by_pk[pk], csr, actor="bench", actor_type="System")
     publisher.flush()  # delivery tasks still queued in this process (pool children skip atexit)
     counters.flush_buffered()
-    return time.perf_counter() - started
+    return started, time.perf_counter()
 
 
-def _cpu_seconds() -> float:
-    """CPU time (user + system) of this process and its finished children."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+def _worker_cpu(pairs: list[tuple[str, str]], batched: bool) -> tuple[float, float, float]:
+    cpu = time.process_time()
+    started, ended = _service_worker(pairs, batched)
+    return started, ended, time.process_time() - cpu
 
 
-def _service_layer(cert_ids: list[str], csrs: list[str], workers: int, batched: bool) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the issuing processes)."""
-    pairs = list(zip(cert_ids, csrs, strict=True))
-    cpu = _cpu_seconds()
-    if workers == 1:
-        return _service_worker(pairs, batched), _cpu_seconds() - cpu
-    from django.db import connection
+def _service_layer(pool, pairs: list[tuple[str, str]], workers: int, batched: bool) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the issuing processes); with a pool, from the first worker's start to the
+    last one's end (perf_counter is CLOCK_MONOTONIC: one clock for every process)."""
+    if pool is None:
+        cpu = time.process_time()
+        started, ended = _service_worker(pairs, batched)
+        return ended - started, time.process_time() - cpu
+    results = pool.starmap(_worker_cpu, [(pairs[i::workers], batched) for i in range(workers)])
+    return max(r[1] for r in results) - min(r[0] for r in results), sum(r[2] for r in results)
 
-    connection.close()
-    chunks = [(pairs[i::workers], batched) for i in range(workers)]
-    started = time.perf_counter()
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        pool.starmap(_service_worker, chunks)
-    return time.perf_counter() - started, _cpu_seconds() - cpu
+
+class _DjangoCA:
+    """django-ca's sign_cert path in its own venv (bench/issuance_djangoca.py --serve), signing on demand."""
+
+    def __init__(self, python: str, count: int, database_url: str | None) -> None:
+        import tempfile
+
+        self.database = "PostgreSQL" if database_url else "SQLite"
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
+        command = [python, str(ROOT / "bench" / "issuance_djangoca.py"), "--count", str(count), "--serve"]
+        if database_url:
+            command += ["--database-url", database_url]
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, cwd=ROOT
+        )
+
+    def _reply(self) -> dict:
+        line = self._process.stdout.readline()
+        if not line:
+            self._stderr.seek(0)
+            sys.exit(f"django-ca ({self.database}) stopped:\n{self._stderr.read()[-2000:]}")
+        return json.loads(line)
+
+    def ready(self) -> str:
+        return self._reply()["version"]
+
+    def sign(self, count: int) -> tuple[float, float]:
+        self._process.stdin.write(f"{count}\n")
+        self._process.stdin.flush()
+        reply = self._reply()
+        return reply["seconds"], reply["cpu_seconds"]
+
+    def close(self) -> None:
+        self._process.stdin.close()
+        self._process.wait(timeout=60)
+        self._stderr.close()
 
 
 def _report_published(rows: int) -> None:
@@ -277,21 +315,16 @@ def _django_ca_database_url() -> str:
     return urlunsplit(parts._replace(path="/certctl_bench_djangoca"))
 
 
-def _django_ca(python: str, count: int, database_url: str | None = None) -> dict | None:
-    script = ROOT / "bench" / "issuance_djangoca.py"
-    command = [python, str(script), "--count", str(count)]
-    if database_url:
-        command += ["--database-url", database_url]
-    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
-    if result.returncode != 0:
-        print(f"django-ca run failed:\n{result.stderr[-2000:]}")
-        return None
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def _timed(function, *args) -> tuple[float, float]:
+    cpu = time.process_time()
+    seconds = function(*args)
+    return seconds, time.process_time() - cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=10, help="interleaved rounds the count is split into")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--ca-key", choices=["ec", "rsa"], default="ec")
     parser.add_argument("--django-ca-python", help="python of a venv with django-ca 3.2 installed")
@@ -310,53 +343,87 @@ def main() -> None:
     from certificates.models import CertificateVersion
     from notifications.models import NotificationEvent
 
+    others: list[_DjangoCA] = []
+    if args.django_ca_python:  # set up (and make its CSRs) while certctl seeds
+        # SQLite in-process is django-ca's headless default; PostgreSQL is the like-for-like comparison.
+        others = [
+            _DjangoCA(args.django_ca_python, args.count, url) for url in (None, _django_ca_database_url())
+        ]
     t0 = time.perf_counter()
     cert_ids, csrs = _seed(args.count, args.ca_key)
     print(
         f"seeded {args.count} certificates and CSRs in {time.perf_counter() - t0:.1f} s (CA key: {args.ca_key})"
     )
-
+    versions = {other.database: other.ready() for other in others}
     print(
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, {_round_trip_ms():.3f} ms per SELECT 1"
     )
-    raw = _raw_cryptography(csrs)
-    checked = _checks_and_signing(cert_ids, csrs)
-    service, service_cpu = _service_layer(cert_ids, csrs, args.workers, batched=False)
-    batched, batched_cpu = _service_layer(cert_ids, csrs, args.workers, batched=True)
+    pool = None
+    if args.workers > 1:
+        from django.db import connection
+
+        connection.close()
+        pool = multiprocessing.get_context("fork").Pool(args.workers)
+
+    workers = f"{args.workers} worker(s)"
+    contestants = {
+        "raw cryptography (parse+verify+sign, no DB)": lambda ids, pems: _timed(_raw_cryptography, pems),
+        "service checks + issuer backend, no DB": lambda ids, pems: _timed(_checks_and_signing, ids, pems),
+        f"certctl issue_from_csr, one at a time, {workers}": lambda ids, pems: _service_layer(
+            pool, list(zip(ids, pems, strict=True)), args.workers, batched=False
+        ),
+        f"certctl issue_many, {BATCH} per call, {workers}": lambda ids, pems: _service_layer(
+            pool, list(zip(ids, pems, strict=True)), args.workers, batched=True
+        ),
+    }
+    for other in others:
+        contestants[f"django-ca {versions[other.database]} sign_cert ({other.database}), 1 process"] = (
+            lambda ids, pems, other=other: other.sign(len(ids))
+        )
+    # Interleaved: this shared machine's speed drifts by tens of percent within a minute, so every contestant
+    # runs a slice of the certificates in every round (in a rotating order) instead of all of them in turn.
+    names = list(contestants)
+    wall = dict.fromkeys(names, 0.0)
+    cpu = dict.fromkeys(names, 0.0)
+    per_round: dict[str, list[float]] = {name: [] for name in names}
+    size = -(-args.count // args.rounds)
+    for number, start in enumerate(range(0, args.count, size)):
+        ids, pems = cert_ids[start : start + size], csrs[start : start + size]
+        for name in names[number % len(names) :] + names[: number % len(names)]:
+            seconds, cpu_seconds = contestants[name](ids, pems)
+            wall[name] += seconds
+            cpu[name] += cpu_seconds
+            per_round[name].append(len(ids) / seconds)
+    if pool is not None:
+        pool.close()
+        pool.join()
+    for other in others:
+        other.close()
+
     issued = CertificateVersion.objects.count()
     assert issued == 2 * args.count, f"expected {2 * args.count} versions, found {issued}"
     assert NotificationEvent.objects.filter(type="RenewalSuccess").count() == 2 * args.count
     assert AuditEvent.objects.filter(action="certificate_issued").count() == 2 * args.count
 
-    raw_rate, service_rate, batched_rate = args.count / raw, args.count / service, args.count / batched
-    print(f"raw cryptography (parse+verify+sign, no DB): {raw_rate:8.0f} certs/s  ({raw:.2f} s)")
-    print(
-        f"service checks + issuer backend, no DB:      {args.count / checked:8.0f} certs/s  ({checked:.2f} s)"
-    )
-    for label, rate, seconds, cpu in (
-        ("issue_from_csr, one at a time", service_rate, service, service_cpu),
-        (f"issue_many, {BATCH} per call", batched_rate, batched, batched_cpu),
-    ):
+    rate = {name: args.count / wall[name] for name in names}
+    print(f"{args.count} certificates in {args.rounds} interleaved rounds:")
+    for name in names:
         print(
-            f"service layer, {label + ',':30s} {args.workers} worker(s): {rate:8.0f} certs/s  ({seconds:.2f} s)"
-            f"  = {rate / raw_rate:.0%} of raw; CPU {cpu / args.count * 1000:.2f} ms per certificate"
+            f"  {name + ':':62s} {rate[name]:7.0f} certs/s ({wall[name]:5.2f} s; rounds "
+            f"{min(per_round[name]):.0f}-{max(per_round[name]):.0f}/s; CPU {cpu[name] / args.count * 1000:.2f} ms each)"
         )
     _report_published(2 * args.count)
-    if args.django_ca_python:
-        # SQLite in-process is django-ca's headless default; PostgreSQL is the like-for-like comparison.
-        for database_url in (None, _django_ca_database_url()):
-            other = _django_ca(args.django_ca_python, args.count, database_url)
-            if other:
-                print(
-                    f"django-ca {other['version']} sign_cert path ({other['database']}): {other['rate']:8.0f} certs/s "
-                    f"({other['seconds']:.2f} s); certctl one at a time {service_rate / other['rate']:.2f}x, "
-                    f"issue_many {batched_rate / other['rate']:.2f}x"
-                )
+    ours = [name for name in names if name.startswith("certctl")]
+    for other in [name for name in names if name.startswith("django-ca")]:
+        for name in ours:
+            ratios = [a / b for a, b in zip(per_round[name], per_round[other], strict=True)]
+            print(
+                f"{name.split(',')[0]} vs django-ca {other.split(' sign_cert ')[1].split(',')[0]}: "
+                f"{rate[name] / rate[other]:.2f}x (rounds {min(ratios):.2f}-{max(ratios):.2f}x)"
+            )
     print(f"load average after the run: {os.getloadavg()[0]:.1f}")
-    for label, rate in (("one at a time", service_rate), ("issue_many", batched_rate)):
-        print(
-            f"target >= 500 certs/s through the service layer ({label}): {'met' if rate >= 500 else 'NOT met'}"
-        )
+    for name in ours:
+        print(f"target >= 500 certs/s ({name.split(',')[0]}): {'met' if rate[name] >= 500 else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -7,12 +7,17 @@ venv too), so both write through the same database; it creates an EC P-256 root 
 backend and, timed, does what `manage.py sign_cert` does for each of `count` pre-made P-256 PEM CSRs: load the
 PEM (sign_cert does not verify the CSR's signature; certctl does) and `create_cert` with the default profile.
 Prints one JSON line: {"version", "database", "count", "seconds", "rate"}.
+
+With --serve it signs on demand instead, so that bench/issuance.py can interleave it with certctl's runs (this
+shared machine's speed drifts by tens of percent within a minute): after setup it prints {"ready": true}, then
+for each line N read from stdin signs the next N CSRs and prints {"count", "seconds", "cpu_seconds"}.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -68,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--database-url", help="PostgreSQL URL of an empty database (default: SQLite file)")
+    parser.add_argument("--serve", action="store_true", help="sign N more CSRs per line N on stdin")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         _configure(Path(tmp), args.database_url)
@@ -119,13 +125,29 @@ def main() -> None:
                 )
             )
         options = DBUsePrivateKeyOptions()
+
+        def sign(batch: list[tuple[str, bytes]]) -> None:
+            for cn, pem in batch:
+                # What `manage.py sign_cert` does with a PEM request: load it, then create_cert (no signature check).
+                csr = x509.load_pem_x509_csr(pem)
+                Certificate.objects.create_cert(
+                    issuing, options, csr, subject=name(cn), not_after=timedelta(days=90)
+                )
+
+        if args.serve:
+            print(json.dumps({"ready": True, "version": __version__}), flush=True)
+            position = 0
+            for line in sys.stdin:
+                count = int(line)
+                batch = csrs[position : position + count]
+                position += count
+                started, cpu = time.perf_counter(), time.process_time()
+                sign(batch)
+                seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+                print(json.dumps({"count": len(batch), "seconds": seconds, "cpu_seconds": cpu}), flush=True)
+            return
         started = time.perf_counter()
-        for cn, pem in csrs:
-            # What `manage.py sign_cert` does with a PEM request: load it, then create_cert (no signature check).
-            csr = x509.load_pem_x509_csr(pem)
-            Certificate.objects.create_cert(
-                issuing, options, csr, subject=name(cn), not_after=timedelta(days=90)
-            )
+        sign(csrs)
         seconds = time.perf_counter() - started
     print(
         json.dumps(
