@@ -14,7 +14,7 @@ from django.utils import timezone
 from notifications.enums import Channel, NotificationStatus
 from notifications.models import NotificationEvent
 from notifications.services import publisher
-from notifications.services.outbox import enqueue, enqueue_many
+from notifications.services.outbox import PendingEvent, enqueue, enqueue_many
 from notifications.tasks import deliver_notifications
 from tests.sinks import point_channels_at
 
@@ -64,7 +64,7 @@ def test_a_commit_of_120_rows_is_published_as_three_messages_and_each_row_is_del
             with transaction.atomic():
                 rows = enqueue_many(
                     [
-                        {"type": "RenewalSuccess", "channel": Channel.WEBHOOK, "message": f"row {i}"}
+                        PendingEvent(type="RenewalSuccess", channel=Channel.WEBHOOK, message=f"row {i}")
                         for i in range(120)
                     ]
                 )

@@ -35,7 +35,7 @@ from certificates.services.alert_routing import (
 from certificates.services.expiry_audit import AuditEntry, write_audit_batch
 from notifications.enums import NotificationType
 from notifications.models import NotificationEvent
-from notifications.services.bulk_outbox import PendingEvent, enqueue_many
+from notifications.services.outbox import PendingEvent, enqueue_many
 
 logger = logging.getLogger(__name__)
 

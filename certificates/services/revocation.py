@@ -25,7 +25,7 @@ from certificates.models import (
 )
 from certificates.pki import serial_hex as canonical_serial
 from notifications.enums import Channel, NotificationType, SeverityTier
-from notifications.services.outbox import enqueue_many
+from notifications.services.outbox import IMMEDIATE_DELIVERY_LIMIT, PendingEvent, enqueue_many
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +270,7 @@ def _apply(
     notifications = [
         n for cert, version in pairs for n in _notifications(cert, version.serial_number, reason)
     ]
-    enqueue_many(notifications, deliver_now=deliver_now)
+    enqueue_many(notifications, deliver_now=IMMEDIATE_DELIVERY_LIMIT if deliver_now else 0)
     counters.increment(REVOKED_METRIC, {"reason": reason}, len(pairs))
 
     by_issuer: dict[str, list[str]] = {}
@@ -281,19 +281,19 @@ def _apply(
     return rows
 
 
-def _notifications(cert: ManagedCertificate, serial: str, reason: str) -> list[dict]:
+def _notifications(cert: ManagedCertificate, serial: str, reason: str) -> list[PendingEvent]:
     message = f"Certificate {cert.name} ({cert.common_name}) was revoked: serial {serial}, reason {reason}."
     subject = f"[certctl] Certificate revoked: {cert.common_name}"
     return [
-        {
-            "type": NotificationType.REVOCATION,
-            "channel": channel,
-            "message": message,
-            "recipient": cert.owner.email if channel == Channel.EMAIL else "",
-            "subject": subject,
-            "certificate_id": cert.pk,
-            "severity_tier": SeverityTier.CRITICAL,
-        }
+        PendingEvent(
+            type=NotificationType.REVOCATION,
+            channel=channel,
+            message=message,
+            recipient=cert.owner.email if channel == Channel.EMAIL else "",
+            subject=subject,
+            certificate_id=cert.pk,
+            severity_tier=SeverityTier.CRITICAL,
+        )
         for channel in revocation_channels(cert)
     ]
 

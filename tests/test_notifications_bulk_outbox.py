@@ -1,4 +1,5 @@
-"""`enqueue_many`: the database's unique dedup_key decides which events a bulk write created."""
+"""`enqueue_many`, the one bulk notification writer (expiry alerts, revocations): the database's unique dedup_key
+decides which keyed events a bulk write created; events without a key are always created."""
 
 import threading
 
@@ -6,7 +7,7 @@ import pytest
 from django.db import connection, transaction
 
 from notifications.models import NotificationEvent
-from notifications.services.bulk_outbox import PendingEvent, enqueue_many
+from notifications.services.outbox import PendingEvent, enqueue_many
 
 
 def _event(key: str, channel: str = "Slack") -> PendingEvent:
@@ -97,3 +98,33 @@ def test_bulk_rows_match_what_the_single_row_outbox_writes():
     single_row.pop("created_at")
     single_row.pop("updated_at")
     assert bulk_row == single_row
+
+
+@pytest.mark.django_db
+def test_events_without_a_key_are_always_created_beside_deduplicated_ones(django_capture_on_commit_callbacks):
+    """Revocation notifications carry no key: two identical ones are two rows, in one statement with keyed ones."""
+    plain = [PendingEvent(type="Revocation", channel="Email", message="revoked") for _ in range(2)]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        created = enqueue_many([_event("k1"), *plain, _event("k1"), _event("k2")])
+    assert [e.dedup_key for e in created] == ["k1", None, None, "k2"]
+    assert NotificationEvent.objects.filter(type="Revocation", dedup_key__isnull=True).count() == 2
+    assert NotificationEvent.objects.count() == 4
+    assert len(callbacks) == 1
+
+    again = enqueue_many([_event("k2"), *[PendingEvent(type="Revocation", channel="Email", message="x")]])
+    assert [e.dedup_key for e in again] == [None]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("deliver_now, scheduled", [(0, 0), (2, 2), (500, 3)])
+def test_only_the_first_deliver_now_events_are_handed_to_the_publisher(
+    monkeypatch, django_capture_on_commit_callbacks, deliver_now, scheduled
+):
+    from notifications.services import publisher
+
+    handed: list[str] = []
+    monkeypatch.setattr(publisher, "publish", handed.extend)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = enqueue_many([_event("a"), _event("b"), _event("c")], deliver_now=deliver_now)
+    assert handed == [e.id for e in created][:scheduled]
+    assert NotificationEvent.objects.filter(status="pending").count() == 3
