@@ -12,7 +12,7 @@ from cryptography import x509
 from django.db import connection
 from django.utils import timezone
 
-from certificates.models import CRLCache
+from certificates.models import CertificateRevocation, CRLCache
 from certificates.services import crl_cache
 from certificates.services.revocation import revoke_certificate
 from tests.factories import IssuerFactory, ProfileFactory
@@ -53,9 +53,16 @@ def test_crl_is_signed_der_v2_with_reasons_number_and_aki(client, ca, settings):
     assert aki.key_identifier == ski.digest
     assert crl.next_update_utc - crl.last_update_utc == timedelta(seconds=settings.CRL_VALIDITY)
     assert len(crl) == 4
+    revoked_at = {
+        int(serial, 16): at
+        for serial, at in CertificateRevocation.objects.filter(issuer=ca.issuer).values_list(
+            "serial_number", "revoked_at"
+        )
+    }
     for leaf, reason in leaves:
         entry = crl.get_revoked_certificate_by_serial_number(leaf.serial_number)
-        assert entry.revocation_date_utc is not None
+        # The stored moment in UTC, to the second (the database session's time zone must not shift it).
+        assert entry.revocation_date_utc == revoked_at[leaf.serial_number].replace(microsecond=0)
         flag = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
         assert flag.name == {"keyCompromise": "key_compromise", "superseded": "superseded",
                              "unspecified": "unspecified", "privilegeWithdrawn": "privilege_withdrawn"}[reason]  # fmt: skip

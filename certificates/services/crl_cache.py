@@ -40,24 +40,39 @@ class CRLNotSupported(Exception):
 
 
 def stream_revocations(issuer_id: str):
-    """(serial hex, revoked_at, reason) of every revocation on the issuer's CRL, read with a server-side cursor.
+    """(serial hex, revoked_at as a naive UTC datetime, reason) of every revocation on the issuer's CRL, read with
+    a server-side cursor; cryptography reads naive datetimes as UTC.
 
-    Raw SQL: per-row ORM conversion cost more than signing the CRL (100,000 rows).
+    Raw SQL: per-row ORM conversion cost more than signing the CRL (100,000 rows). Naive UTC because Django's
+    loader for aware timestamps is Python code: ~8 us a row, 0.9 of the 1.1 s that reading 100,000 took.
     """
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(_REVOCATIONS_ON_CRL, [issuer_id])
-        while rows := cursor.fetchmany(STREAM_CHUNK):
-            yield from rows
+    postgresql = connection.vendor == "postgresql"
+    with transaction.atomic():
+        if postgresql:
+            with connection.cursor() as cursor:
+                # Every row is read: plan for the whole result, not for the first 10 % (a cursor's default, which
+                # chose a fast-start plan on tables not analyzed yet: 5 s instead of 1 s for 100,000 rows).
+                cursor.execute("SET LOCAL cursor_tuple_fraction = 1.0")
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(_revocations_on_crl(postgresql), [issuer_id])
+            while rows := cursor.fetchmany(STREAM_CHUNK):
+                yield from rows
+        if postgresql:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL cursor_tuple_fraction TO DEFAULT")
 
 
-_REVOCATIONS_ON_CRL = f"""
-    SELECT r.serial_number, r.revoked_at, r.reason
-    FROM {CertificateRevocation._meta.db_table} r
-    JOIN {ManagedCertificate._meta.db_table} c ON c.id = r.certificate_id
-    LEFT JOIN {CertificateProfile._meta.db_table} p ON p.id = c.profile_id
-    WHERE r.issuer_id = %s
-      AND NOT (COALESCE(p.allow_short_lived, FALSE) AND p.max_ttl_seconds > 0 AND p.max_ttl_seconds < 3600)
-"""  # noqa: S608 - table names are ours
+def _revocations_on_crl(postgresql: bool) -> str:
+    # SQLite's driver already gives naive UTC datetimes for Django's datetime columns.
+    revoked_at = "r.revoked_at AT TIME ZONE 'UTC'" if postgresql else "r.revoked_at"
+    return f"""
+        SELECT r.serial_number, {revoked_at}, r.reason
+        FROM {CertificateRevocation._meta.db_table} r
+        JOIN {ManagedCertificate._meta.db_table} c ON c.id = r.certificate_id
+        LEFT JOIN {CertificateProfile._meta.db_table} p ON p.id = c.profile_id
+        WHERE r.issuer_id = %s
+          AND NOT (COALESCE(p.allow_short_lived, FALSE) AND p.max_ttl_seconds > 0 AND p.max_ttl_seconds < 3600)
+    """  # noqa: S608 - table names are ours
 
 
 def etag_of(der: bytes) -> str:
