@@ -1,9 +1,13 @@
-"""The hot tables carry no `varchar_pattern_ops` indexes (migration certificates.0005 dropped them)."""
+"""How the hot tables are stored: no `varchar_pattern_ops` indexes (certificates.0005), no single-column index a
+composite covers (0006), version chains inline (0007)."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection
+
+from certificates.services.issuance import issue_from_csr
+from tests.issuance_helpers import issuable_certificate, make_csr, make_intermediate, make_root, names_of
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +63,25 @@ def test_indexes_covered_by_a_composite_are_gone_and_the_composite_serves_their_
             cursor.execute(f"EXPLAIN {query}")
             plan = " ".join(row[0] for row in cursor.fetchall())
             assert index in plan, (query, plan)
+
+
+def test_a_version_chain_is_stored_in_its_row_not_in_the_toast_table():
+    """certificates.0007: issuing writes no TOAST rows for an ordinary chain (~2.2 KB)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    cert = issuable_certificate(make_intermediate(make_root()))
+    version = issue_from_csr(cert, make_csr(names_of(cert))[0], actor="alice")
+    assert len(version.pem_chain) > 2032  # over PostgreSQL's default toast threshold
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.relname FROM pg_class c JOIN pg_class t ON t.oid = c.reltoastrelid "
+            "WHERE c.relname = 'certificates_certificateversion'"
+        )
+        (toast,) = cursor.fetchone()
+        cursor.execute(f"SELECT count(*) FROM pg_toast.{toast}")  # noqa: S608 - a catalog name
+        assert cursor.fetchone() == (0,)
+        cursor.execute(
+            "SELECT pg_column_size(pem_chain) FROM certificates_certificateversion WHERE id = %s",
+            [version.pk],
+        )
+        assert cursor.fetchone()[0] >= len(version.pem_chain)  # inline and uncompressed
