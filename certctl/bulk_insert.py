@@ -52,9 +52,8 @@ def _db_value(field: models.Field, json_as_text: bool, vendor: str) -> Callable[
             return lambda value: None if value is None else json.dumps(value, cls=field.encoder)
         return lambda value: field.get_db_prep_save(value, connection)
     target = field.target_field if isinstance(field, models.ForeignKey) else field
-    if (
-        type(target) is models.DateTimeField and vendor == "postgresql"
-    ):  # adapt_datetimefield_value is identity
+    # On PostgreSQL adapt_datetimefield_value is an identity: aware datetimes pass as they are.
+    if type(target) is models.DateTimeField and vendor == "postgresql":
 
         def prepare_datetime(value: Any) -> Any:
             if value is None or (type(value) is datetime and value.tzinfo is not None):

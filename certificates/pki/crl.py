@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from certificates.issuers.ca_store import CAMaterial
-from certificates.pki import REASON_FLAGS, authority_key_identifier, signature_hash
+from certificates.pki import REASON_FLAGS
 
 # One extension object per reason, shared by every entry.
 _REASON_EXTENSIONS = {
@@ -42,16 +42,16 @@ def build_crl(
     """DER CRL signed by the CA; `revocations` yields (serial hex, revoked_at, reason name)."""
     entries = [revoked_entry(serial, revoked_at, reason) for serial, revoked_at, reason in revocations]
     builder = x509.CertificateRevocationListBuilder(
-        issuer_name=ca.certificate.subject,
+        issuer_name=ca.subject,
         last_update=this_update,
         next_update=next_update,
         extensions=[
-            x509.Extension(x509.AuthorityKeyIdentifier.oid, False, authority_key_identifier(ca.certificate)),
+            x509.Extension(x509.AuthorityKeyIdentifier.oid, False, ca.authority_key_identifier),
             x509.Extension(x509.CRLNumber.oid, False, x509.CRLNumber(crl_number)),
         ],
         revoked_certificates=entries,
     )
-    crl = builder.sign(ca.private_key, signature_hash(ca.private_key))
+    crl = builder.sign(ca.private_key, ca.signature_algorithm)
     return crl.public_bytes(serialization.Encoding.DER)
 
 

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from certificates.issuers.ca_store import CAMaterial
-from certificates.pki import authority_key_identifier, key_usage, signature_hash
+from certificates.pki import key_usage
 
 # Backdate a little so a client with a slightly slow clock accepts a fresh responder certificate.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -20,15 +20,15 @@ def issue_responder_certificate(
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     """A new P-256 key and its OCSP signing certificate, valid from now (minus skew) for `validity`."""
     key = ec.generate_private_key(ec.SECP256R1())
-    ca_cn = ca.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    label = ca_cn[0].value if ca_cn else ca.certificate.subject.rfc4514_string()
-    not_after = min(now + validity, ca.certificate.not_valid_after_utc)
+    ca_cn = ca.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    label = ca_cn[0].value if ca_cn else ca.subject.rfc4514_string()
+    not_after = min(now + validity, ca.not_after)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(
             x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"OCSP Responder for {label}"[:64])])
         )
-        .issuer_name(ca.certificate.subject)
+        .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - CLOCK_SKEW)
@@ -41,8 +41,8 @@ def issue_responder_certificate(
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
         .add_extension(x509.OCSPNoCheck(), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(authority_key_identifier(ca.certificate), critical=False)
-        .sign(ca.private_key, signature_hash(ca.private_key))
+        .add_extension(ca.authority_key_identifier, critical=False)
+        .sign(ca.private_key, ca.signature_algorithm)
     )
     return certificate, key
 
