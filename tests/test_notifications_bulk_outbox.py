@@ -116,15 +116,22 @@ def test_events_without_a_key_are_always_created_beside_deduplicated_ones(django
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("deliver_now, scheduled", [(0, 0), (2, 2), (500, 3)])
-def test_only_the_first_deliver_now_events_are_handed_to_the_publisher(
-    monkeypatch, django_capture_on_commit_callbacks, deliver_now, scheduled
+@pytest.mark.parametrize("deliver_first, scheduled", [(0, 0), (2, 2), (500, 3)])
+def test_only_the_first_deliver_first_events_are_handed_to_the_publisher(
+    monkeypatch, django_capture_on_commit_callbacks, deliver_first, scheduled
 ):
     from notifications.services import publisher
 
     handed: list[str] = []
     monkeypatch.setattr(publisher, "publish", handed.extend)
     with django_capture_on_commit_callbacks(execute=True):
-        created = enqueue_many([_event("a"), _event("b"), _event("c")], deliver_now=deliver_now)
+        created = enqueue_many([_event("a"), _event("b"), _event("c")], deliver_first=deliver_first)
     assert handed == [e.id for e in created][:scheduled]
     assert NotificationEvent.objects.filter(status="pending").count() == 3
+
+
+@pytest.mark.django_db
+def test_a_bool_for_deliver_first_is_refused_before_anything_is_written():
+    with pytest.raises(TypeError, match="not a bool"):
+        enqueue_many([_event("a")], deliver_first=True)
+    assert not NotificationEvent.objects.exists()

@@ -270,7 +270,7 @@ def _apply(
     notifications = [
         n for cert, version in pairs for n in _notifications(cert, version.serial_number, reason)
     ]
-    enqueue_many(notifications, deliver_now=IMMEDIATE_DELIVERY_LIMIT if deliver_now else 0)
+    enqueue_many(notifications, deliver_first=IMMEDIATE_DELIVERY_LIMIT if deliver_now else 0)
     counters.increment(REVOKED_METRIC, {"reason": reason}, len(pairs))
 
     by_issuer: dict[str, list[str]] = {}

@@ -99,7 +99,7 @@ IMMEDIATE_DELIVERY_LIMIT = 500
 
 
 def enqueue_many(
-    events: Iterable[PendingEvent], *, deliver_now: int = IMMEDIATE_DELIVERY_LIMIT
+    events: Iterable[PendingEvent], *, deliver_first: int = IMMEDIATE_DELIVERY_LIMIT
 ) -> list[PendingEvent]:
     """Create many pending notifications in one statement; the bulk twin of `enqueue`. Returns those created,
     in input order.
@@ -107,10 +107,12 @@ def enqueue_many(
     Events with a `dedup_key` are created only when the key is new, within the batch and against the table (the
     unique key decides, so a concurrent producer that won a key keeps it and its row is not counted twice);
     events without one are always created. Runs in the caller's transaction (a savepoint, or its own when there
-    is none). Delivery of the first `deliver_now` created events is scheduled after commit (put the most urgent
-    first); the rest, or all with `deliver_now=0` (bulk producers: a 20,000-row burst must not cost 20,000 broker
+    is none). Delivery of the first `deliver_first` created events is scheduled after commit (put the most urgent
+    first); the rest, or all with `deliver_first=0` (bulk producers: a 20,000-row burst must not cost 20,000 broker
     messages), are delivered by the pending sweep.
     """
+    if isinstance(deliver_first, bool):  # a count, not a switch: True would deliver one event
+        raise TypeError("deliver_first is how many created events to deliver at once, not a bool")
     seen: set[str] = set()
     batch = []
     for event in events:
@@ -125,7 +127,7 @@ def enqueue_many(
         insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_portable
         created_ids = insert(batch)
         created = [event for event in batch if event.id in created_ids]
-        schedule_delivery([event.id for event in created][:deliver_now])
+        schedule_delivery([event.id for event in created][:deliver_first])
     return created
 
 
