@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection
 
 from audit.models import AuditEvent
 from certificates.admin_revocation import revoke_selected
@@ -170,3 +171,43 @@ def test_revoke_selected_through_the_admin_changelist(client, ca):
     assert b"Revoked 2 of 2 certificates" in done.content
     reasons = ManagedCertificate.objects.filter(pk__in=ids).values_list("revocation_reason", flat=True)
     assert set(reasons) == {"superseded"}
+
+
+def test_a_chunk_the_database_refuses_fails_alone_and_is_reported(admin_client_with_key, ca, monkeypatch):
+    """A real PostgreSQL error in the second of three chunks: that chunk is rolled back as a whole and reported per
+    certificate; the chunks before and after it are revoked; the answer is the usual 200 with honest totals."""
+    if connection.vendor != "postgresql":
+        pytest.skip("uses a PostgreSQL trigger to make the database refuse one chunk")
+    monkeypatch.setattr(revocation, "BULK_CHUNK_SIZE", 4)
+    owner = OwnerFactory()
+    certs = [issue_leaf(ca, owner=owner)[0] for _ in range(12)]  # resolved oldest first: chunks of 4 in order
+    refused = certs[5]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_refuse_revocation() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'refused by the test'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_refuse_revocation BEFORE UPDATE ON certificates_managedcertificate FOR EACH ROW "
+            f"WHEN (NEW.id = '{refused.id}' AND NEW.status = 'Revoked') EXECUTE FUNCTION test_refuse_revocation()"
+        )
+
+    response = admin_client_with_key.post(URL, {"reason": "superseded", "owner_id": owner.id}, format="json")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    second_chunk = {c.id for c in certs[4:8]}
+    assert (body["total_matched"], body["total_revoked"], body["total_failed"]) == (12, 8, 4)
+    assert {e["certificate_id"] for e in body["errors"]} == second_chunk
+    assert all("database error" in e["error"] for e in body["errors"])
+    for cert in certs:
+        cert.refresh_from_db()
+        expected = CertificateStatus.ACTIVE if cert.id in second_chunk else CertificateStatus.REVOKED
+        assert cert.status == expected, cert.id
+    # Nothing of the refused chunk was kept: no revocation rows, audit events or notifications for it.
+    assert not CertificateRevocation.objects.filter(certificate_id__in=second_chunk).exists()
+    assert not AuditEvent.objects.filter(action="certificate_revoked", resource_id__in=second_chunk).exists()
+    assert not NotificationEvent.objects.filter(certificate_id__in=second_chunk).exists()
+    assert CertificateRevocation.objects.filter(certificate__owner=owner).count() == 8
+    summary = AuditEvent.objects.get(action="bulk_revocation_initiated")
+    assert (summary.details["total_revoked"], summary.details["total_failed"]) == (8, 4)

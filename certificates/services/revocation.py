@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from audit.services.record import record, record_many
@@ -157,7 +157,19 @@ def bulk_revoke(
     result = BulkResult(total_matched=len(ids))
     chunk_size = chunk_size or BULK_CHUNK_SIZE
     for start in range(0, len(ids), chunk_size):
-        _revoke_chunk(ids[start : start + chunk_size], reason, actor, actor_type, now, result)
+        chunk = ids[start : start + chunk_size]
+        try:
+            _revoke_chunk(chunk, reason, actor, actor_type, now, result)
+        except DatabaseError:
+            # The chunk's transaction rolled back as a whole; earlier chunks stay revoked and later ones are
+            # still tried (a deadlock or a lost connection need not stop them). Report it rather than a 500.
+            logger.exception(
+                "bulk revocation: a chunk of %d certificates failed and was rolled back", len(chunk)
+            )
+            result.total_failed += len(chunk)
+            result.errors.extend(
+                {"certificate_id": pk, "error": "database error; not revoked, retry"} for pk in chunk
+            )
     if result.total_revoked:
         _kick_pending_sweep()
     summary = {k: (",".join(v) if k == "certificate_ids" else v) for k, v in given.items()}
@@ -181,6 +193,9 @@ def bulk_revoke(
 def _revoke_chunk(
     ids: list[str], reason: str, actor: str, actor_type: str, now: datetime, result: BulkResult
 ) -> None:
+    """One chunk in one transaction; `result` is updated only once it committed (a refused chunk counts as
+    failed as a whole, in bulk_revoke)."""
+    chunk = BulkResult()
     with transaction.atomic():
         certs = list(
             ManagedCertificate.objects.select_for_update(of=("self",))
@@ -188,22 +203,26 @@ def _revoke_chunk(
             .filter(pk__in=ids)
         )
         revocable = [c for c in certs if c.status not in NOT_REVOCABLE]
-        result.total_skipped += len(certs) - len(revocable)
+        chunk.total_skipped += len(certs) - len(revocable)
         versions = _latest_versions([c.pk for c in revocable])
         pairs = []
         for cert in revocable:
             if cert.pk in versions:
                 pairs.append((cert, versions[cert.pk]))
             else:
-                result.total_failed += 1
-                result.errors.append({"certificate_id": cert.pk, "error": "no issued version to revoke"})
+                chunk.total_failed += 1
+                chunk.errors.append({"certificate_id": cert.pk, "error": "no issued version to revoke"})
         if pairs:
             _apply(pairs, reason, actor=actor, actor_type=actor_type, now=now, deliver_now=False)
-        result.total_revoked += len(pairs)
+        chunk.total_revoked += len(pairs)
     # Certificates deleted between resolution and the chunk count as failed, so the totals add up.
     missing = set(ids) - {c.pk for c in certs}
-    result.total_failed += len(missing)
-    result.errors.extend({"certificate_id": pk, "error": "certificate not found"} for pk in sorted(missing))
+    chunk.total_failed += len(missing)
+    chunk.errors.extend({"certificate_id": pk, "error": "certificate not found"} for pk in sorted(missing))
+    result.total_revoked += chunk.total_revoked
+    result.total_skipped += chunk.total_skipped
+    result.total_failed += chunk.total_failed
+    result.errors += chunk.errors
 
 
 def _latest_versions(cert_ids: list[str]) -> dict[str, CertificateVersion]:
