@@ -79,11 +79,13 @@ def test_revocation_with_unrouted_policy_falls_back_to_email(client_with_key, ca
     assert sorted(channels) == ["Email", "Webhook"]
 
 
-def test_missing_reason_and_empty_body_mean_unspecified(client_with_key, ca):
-    first, _, _ = issue_leaf(ca)
-    second, _, _ = issue_leaf(ca)
-    assert revoke(client_with_key, first.id, {}).json()["reason"] == "unspecified"
-    assert revoke(client_with_key, second.id, None).json()["reason"] == "unspecified"
+def test_missing_empty_or_null_reason_and_empty_body_mean_unspecified(client_with_key, ca):
+    certs = [issue_leaf(ca)[0] for _ in range(4)]
+    for cert, body in zip(certs, [{}, None, {"reason": None}, {"reason": ""}], strict=True):
+        response = revoke(client_with_key, cert.id, body)
+        assert response.status_code == 200, (body, response.content)
+        assert response.json()["reason"] == "unspecified"
+        assert CertificateRevocation.objects.get(certificate=cert).reason == "unspecified"
 
 
 def test_unknown_reason_is_400_listing_the_valid_ones(client_with_key, ca):

@@ -41,6 +41,11 @@ def test_at_least_one_criterion_and_a_valid_reason_are_required(admin_client_wit
     response = admin_client_with_key.post(URL, {"reason": "nope", "owner_id": "owner-x"}, format="json")
     assert response.status_code == 400
     assert "keyCompromise" in response.json()["message"]
+    # Bulk revocation requires a reason, unlike a single one.
+    for missing in ({"owner_id": "owner-x"}, {"reason": None, "owner_id": "owner-x"}):
+        response = admin_client_with_key.post(URL, missing, format="json")
+        assert response.status_code == 400, missing
+        assert "reason" in response.json()["message"]
 
 
 def test_every_match_is_processed_in_chunks_not_the_first_fifty(admin_client_with_key, ca, monkeypatch):

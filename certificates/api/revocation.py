@@ -25,7 +25,10 @@ class ReasonField(serializers.CharField):
 
 
 class RevokeRequestSerializer(serializers.Serializer):
-    reason = ReasonField(required=False, allow_blank=True, default="unspecified", help_text=REASON_HELP)
+    # Missing, empty or null all mean unspecified, as in the reference (its JSON decoding turns null into "").
+    reason = ReasonField(
+        required=False, allow_blank=True, allow_null=True, default="unspecified", help_text=REASON_HELP
+    )
 
 
 class RevokeResponseSerializer(serializers.Serializer):
