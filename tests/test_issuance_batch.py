@@ -156,16 +156,46 @@ def test_a_job_cancelled_after_it_was_loaded_is_left_out_and_the_others_are_issu
         assert Job.objects.get(pk=running[n].pk).status == JobStatus.COMPLETED
 
 
-def test_a_job_that_is_not_running_is_refused_before_signing(issuer):
+@pytest.mark.parametrize("final", [JobStatus.CANCELLED, JobStatus.COMPLETED])
+def test_a_job_in_a_final_state_is_refused_before_signing(issuer, final):
     certificate = issuable_certificate(issuer)
-    pending = JobFactory(certificate=certificate, type="Renewal", status=JobStatus.PENDING)
+    done = JobFactory(certificate=certificate, type="Renewal", status=final)
 
-    (outcome,) = issue_many([_request(certificate, pending)], actor="system", now=NOW)
+    (outcome,) = issue_many([_request(certificate, done)], actor="system", now=NOW)
 
     assert isinstance(outcome.error, InvalidTransition)
     _assert_not_issued(certificate)
-    pending.refresh_from_db()
-    assert (pending.status, pending.attempts) == (JobStatus.PENDING, 0)
+    done.refresh_from_db()
+    assert (done.status, done.attempts) == (final, 0)
+
+
+@pytest.mark.parametrize("waiting", [JobStatus.PENDING, JobStatus.AWAITING_CSR])
+def test_a_waiting_job_is_started_and_completed_with_its_issuance_as_issue_from_csr_does(issuer, waiting):
+    """Agents submit CSRs for AwaitingCSR jobs: the job goes through Running (one attempt, audited) to Completed in
+    the write's transaction, and a CSR the checks refuse leaves its job waiting, untouched."""
+    good, bad = issuable_certificate(issuer), issuable_certificate(issuer)
+    good_job = JobFactory(certificate=good, type="Renewal", status=waiting)
+    bad_job = JobFactory(certificate=bad, type="Renewal", status=waiting)
+
+    ok, refused = issue_many(
+        [_request(good, good_job), IssueRequest(bad, make_csr(["evil.example.org"])[0], bad_job)],
+        actor="agent-1",
+        actor_type="Agent",
+        now=NOW,
+    )
+
+    assert ok.error is None and ok.version is not None
+    good_job.refresh_from_db()
+    assert (good_job.status, good_job.attempts, good_job.started_at) == (JobStatus.COMPLETED, 1, NOW)
+    moves = AuditEvent.objects.filter(resource_type="job", resource_id=good_job.pk)
+    assert {(e.details["from_status"], e.details["to_status"]) for e in moves} == {
+        (waiting, JobStatus.RUNNING),
+        (JobStatus.RUNNING, JobStatus.COMPLETED),
+    }
+    assert isinstance(refused.error, ProfileViolation)
+    bad_job.refresh_from_db()
+    assert (bad_job.status, bad_job.attempts) == (waiting, 0)
+    _assert_not_issued(bad)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -19,7 +19,7 @@ from certctl.api.agent_auth import (
     IsAgent,
 )
 from certctl.api.authentication import APIKeyAuthentication, StaffSessionAuthentication
-from certctl.api.errors import Conflict, Gone, envelope
+from certctl.api.errors import ERROR_CODES, Conflict, Gone, envelope
 from certctl.api.pagination import PagePagination
 from certctl.api.permissions import IsAuthenticatedClient
 from certificates.enums import AgentStatus
@@ -82,6 +82,13 @@ class CSRSerializer(serializers.Serializer):
     certificate_id = serializers.CharField(max_length=40)
     csr_pem = serializers.CharField(max_length=65536)
     job_id = serializers.CharField(max_length=40, required=False, allow_blank=True)
+
+
+MAX_CSR_BATCH = 100
+
+
+class CSRBatchSerializer(serializers.Serializer):
+    submissions = serializers.ListField(child=CSRSerializer(), min_length=1, max_length=MAX_CSR_BATCH)
 
 
 class StatusSerializer(serializers.Serializer):
@@ -294,6 +301,42 @@ class CSRView(AgentEndpoint):
         )
 
 
+def _csr_result(result: agent_work.CSRResult) -> dict:
+    item = {"certificate_id": result.certificate_id, "job_id": result.job_id or None}
+    if result.error is None:
+        version = result.version
+        return {
+            **item,
+            "status": "csr_signed",
+            "version_id": version.pk,
+            "serial_number": version.serial_number,
+        }
+    answer = _domain_error(result.error)
+    if not isinstance(answer, exceptions.APIException):
+        raise result.error  # not a refusal this endpoint knows: the usual 500 path, logged
+    code = getattr(answer, "error_code", None) or ERROR_CODES.get(answer.status_code, answer.default_code)
+    return {
+        **item,
+        "status": "rejected",
+        "http_status": answer.status_code,
+        "error": code,
+        "message": str(answer.detail),
+    }
+
+
+class CSRBatchView(AgentEndpoint):
+    """Many CSRs in one request, each answered on its own; the signed ones are written together."""
+
+    @extend_schema(request=CSRBatchSerializer, responses={200: None})
+    def post(self, request, agent_id: str):
+        agent = self.agent(request, agent_id)
+        body = CSRBatchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        results = [_csr_result(r) for r in agent_work.submit_csrs(agent, body.validated_data["submissions"])]
+        signed = sum(1 for r in results if r["status"] == "csr_signed")
+        return Response({"results": results, "signed": signed, "rejected": len(results) - signed})
+
+
 class CertificatePickupView(AgentEndpoint):
     @extend_schema(responses={200: None})
     def get(self, request, agent_id: str, cert_id: str):
@@ -329,6 +372,7 @@ agent_urlpatterns = [
     re_path(rf"^agents/{_ID}/heartbeat/?$", HeartbeatView.as_view(), name="agent-heartbeat"),
     re_path(rf"^agents/{_ID}/work/?$", WorkView.as_view(), name="agent-work"),
     re_path(rf"^agents/{_ID}/csr/?$", CSRView.as_view(), name="agent-csr"),
+    re_path(rf"^agents/{_ID}/csrs/?$", CSRBatchView.as_view(), name="agent-csr-batch"),
     re_path(
         rf"^agents/{_ID}/certificates/(?P<cert_id>[A-Za-z0-9_.-]+)/?$",
         CertificatePickupView.as_view(),

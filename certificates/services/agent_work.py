@@ -20,7 +20,7 @@ from certificates.enums import JobStatus, JobType
 from certificates.models import Agent, CertificateVersion, DeploymentTarget, Job, ManagedCertificate
 from certificates.services import jobs as job_service
 from certificates.services.agents import AgentError, AgentRetired
-from certificates.services.issuance import issue_from_csr
+from certificates.services.issuance import IssueRequest, issue_from_csr, issue_many
 from certificates.services.renewal import fail_issuing_job
 from notifications.enums import Channel, NotificationType
 from notifications.services.outbox import enqueue
@@ -173,22 +173,67 @@ def submit_csr(
     """Have the certificate's issuer sign a CSR made on the agent's host for one of its AwaitingCSR jobs."""
     ensure_active(agent)
     certificate = _certificate_for(agent, certificate_id)
-    jobs = Job.objects.filter(
-        certificate=certificate, type__in=CSR_JOB_TYPES, status=JobStatus.AWAITING_CSR
-    ).filter(Q(agent=agent) | Q(agent__isnull=True))
-    if job_id:
-        jobs = jobs.filter(pk=job_id)
-    job = jobs.order_by("created_at", "id").first()
-    if job is None:
-        raise NoCSRJob(f"no job is awaiting a CSR for certificate {certificate_id}")
-    if job.agent_id is None and not Job.objects.filter(pk=job.pk, agent__isnull=True).update(agent=agent):
-        raise NoCSRJob(f"job {job.pk} was taken by another agent")
-    job.agent = agent
+    job = _job_awaiting_csr(agent, certificate, job_id)
     # Not wrapped in a transaction here: issue_from_csr commits a signing failure (job Failed, RenewalFailure)
     # itself, and its conditional job transition makes a duplicate submission fail with InvalidTransition.
     return issue_from_csr(
         certificate, csr_pem, actor=agent.name, actor_type=AGENT_ACTOR_TYPE, job=job, now=now
     )
+
+
+@dataclass
+class CSRResult:
+    """One submission of `submit_csrs`: the version issued, or the error `submit_csr` would have raised."""
+
+    certificate_id: str
+    job_id: str = ""
+    version: CertificateVersion | None = None
+    error: Exception | None = None
+
+
+def submit_csrs(agent: Agent, submissions: list[dict], *, now: datetime | None = None) -> list[CSRResult]:
+    """`submit_csr` for many certificates in one call: each {certificate_id, csr_pem, job_id?} is checked and
+    answered on its own (one refused CSR does not hold up the others), and the signed ones are written together
+    through `issue_many`. Results in input order; a second submission for a job already taken in this call is
+    refused as a second `submit_csr` would be."""
+    ensure_active(agent)
+    results = [CSRResult(certificate_id=item["certificate_id"]) for item in submissions]
+    requests: dict[int, IssueRequest] = {}
+    taken: set[str] = set()
+    for index, (result, item) in enumerate(zip(results, submissions, strict=True)):
+        try:
+            certificate = _certificate_for(agent, item["certificate_id"])
+            job = _job_awaiting_csr(agent, certificate, item.get("job_id", ""), exclude=taken)
+        except AgentError as exc:
+            result.error = exc
+            continue
+        taken.add(job.pk)
+        result.job_id = job.pk
+        requests[index] = IssueRequest(certificate, item["csr_pem"], job)
+    outcomes = issue_many(list(requests.values()), actor=agent.name, actor_type=AGENT_ACTOR_TYPE, now=now)
+    for index, outcome in zip(requests, outcomes, strict=True):
+        results[index].version, results[index].error = outcome.version, outcome.error
+    return results
+
+
+def _job_awaiting_csr(
+    agent: Agent, certificate: ManagedCertificate, job_id: str, exclude: set[str] | None = None
+) -> Job:
+    """The certificate's oldest job waiting for a CSR from this agent (or from any agent, which it then takes)."""
+    jobs = Job.objects.filter(
+        certificate=certificate, type__in=CSR_JOB_TYPES, status=JobStatus.AWAITING_CSR
+    ).filter(Q(agent=agent) | Q(agent__isnull=True))
+    if job_id:
+        jobs = jobs.filter(pk=job_id)
+    if exclude:
+        jobs = jobs.exclude(pk__in=exclude)
+    job = jobs.order_by("created_at", "id").first()
+    if job is None:
+        raise NoCSRJob(f"no job is awaiting a CSR for certificate {certificate.pk}")
+    if job.agent_id is None and not Job.objects.filter(pk=job.pk, agent__isnull=True).update(agent=agent):
+        raise NoCSRJob(f"job {job.pk} was taken by another agent")
+    job.agent = agent
+    return job
 
 
 def report_status(

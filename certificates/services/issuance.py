@@ -164,18 +164,20 @@ def issue_many(
     """`issue_from_csr` for many certificates: the same checks, rows and notifications per certificate, with
     the writes of up to WRITE_BATCH issuances in one transaction and one statement.
 
-    For producers that issue many at once (the job processor in server keygen mode). Jobs must be Running
-    (claimed). One outcome per request, in order: a request that fails its checks or its signing carries the
-    error issue_from_csr would have raised (its job failed likewise); a request whose job was moved by someone
-    else meanwhile carries InvalidTransition and is not issued. If the database refuses a batch, its issuances
-    are retried one by one, so one bad row cannot sink the others.
+    For producers that issue many at once: the job processor in server keygen mode (its jobs are Running,
+    claimed) and agents submitting many CSRs (their jobs are AwaitingCSR: like issue_from_csr, the checks come
+    first and change nothing, then the job moves to Running in the write's transaction). One outcome per
+    request, in order: a request that fails its checks or its signing carries the error issue_from_csr would
+    have raised (its job failed likewise); a request whose job was moved by someone else meanwhile carries
+    InvalidTransition and is not issued. If the database refuses a batch, its issuances are retried one by one,
+    so one bad row cannot sink the others.
     """
     now = now or timezone.now()
     outcomes = [IssueOutcome(request) for request in requests]
     signed: list[_Signed] = []
     for outcome in outcomes:
         job = outcome.request.job
-        if job is not None and job.status != JobStatus.RUNNING:
+        if job is not None and job.status not in _ISSUABLE_JOB_STATES:
             outcome.error = jobs.InvalidTransition(job, job.status, JobStatus.COMPLETED)
             continue
         try:
@@ -188,14 +190,18 @@ def issue_many(
         # Counted as written once committed: a deferred foreign key refuses a transaction only at COMMIT.
         try:
             with _restored_if_refused(batch), transaction.atomic():
-                recorded = _record(batch, actor, actor_type, now, strict=False)
+                recorded = _record(
+                    _started(batch, actor, actor_type, now), actor, actor_type, now, strict=False
+                )
             written += recorded
         except DatabaseError:
             logger.warning("an issuance batch was refused; writing it one by one", exc_info=True)
             for one in batch:
                 try:
                     with _restored_if_refused([one]), transaction.atomic():
-                        recorded = _record([one], actor, actor_type, now, strict=False)
+                        recorded = _record(
+                            _started([one], actor, actor_type, now), actor, actor_type, now, strict=False
+                        )
                     written += recorded
                 except DatabaseError as exc:
                     one.error = exc
@@ -215,6 +221,25 @@ def issue_many(
                 job, JobStatus.RUNNING, JobStatus.COMPLETED, f"job {job.pk} changed concurrently"
             )
     return outcomes
+
+
+_ISSUABLE_JOB_STATES = (JobStatus.PENDING, JobStatus.AWAITING_CSR, JobStatus.RUNNING)
+
+
+def _started(batch: list[_Signed], actor: str, actor_type: str, now: datetime) -> list[_Signed]:
+    """Move the batch's waiting jobs (Pending, AwaitingCSR) to Running in the caller's transaction, as
+    issue_from_csr does; one moved by someone else meanwhile gets InvalidTransition and is left out."""
+    started = []
+    for one in batch:
+        job = one.request.job
+        if job is not None and job.status != JobStatus.RUNNING:
+            try:
+                jobs.transition(job, JobStatus.RUNNING, actor=actor, actor_type=actor_type, now=now)
+            except jobs.InvalidTransition as exc:
+                one.error = exc
+                continue
+        started.append(one)
+    return started
 
 
 @contextlib.contextmanager
@@ -252,7 +277,7 @@ def _check_and_sign(request: IssueRequest, actor: str, actor_type: str, now: dat
     issuer = certificate.issuer
     if not issuer.enabled:
         raise CertificateNotIssuable(f"issuer {issuer.name!r} is disabled")
-    if job is not None and job.status not in (JobStatus.PENDING, JobStatus.AWAITING_CSR, JobStatus.RUNNING):
+    if job is not None and job.status not in _ISSUABLE_JOB_STATES:
         raise jobs.InvalidTransition(job, job.status, JobStatus.COMPLETED, f"job {job.pk} is {job.status}")
     _check_approval(certificate, job)
     csr = parse_csr(request.csr_pem)
