@@ -226,3 +226,28 @@ def test_a_batch_the_database_refuses_is_retried_one_by_one():
         assert (job.status, job.attempts) == (JobStatus.COMPLETED, 1)
         assert AuditEvent.objects.filter(action="renewal_job_completed", resource_id=job.pk).count() == 1
     assert CertificateVersion.objects.count() == 3
+
+
+def test_a_waiting_job_cancelled_meanwhile_is_not_started_and_the_others_are_issued(issuer):
+    """The jobs move to Running in one conditional UPDATE: a job whose status changed after the caller read it
+    (an operator cancelled it) does not move, is not issued, and does not hold up the rest of the batch."""
+    kept, cancelled = issuable_certificate(issuer), issuable_certificate(issuer)
+    kept_job = JobFactory(certificate=kept, type="Renewal", status=JobStatus.AWAITING_CSR)
+    stale_job = JobFactory(certificate=cancelled, type="Renewal", status=JobStatus.AWAITING_CSR)
+    Job.objects.filter(pk=stale_job.pk).update(status=JobStatus.CANCELLED)  # after the caller read it
+
+    ok, refused = issue_many(
+        [_request(kept, kept_job), _request(cancelled, stale_job)],
+        actor="agent-1",
+        actor_type="Agent",
+        now=NOW,
+    )
+
+    assert ok.version is not None
+    assert isinstance(refused.error, InvalidTransition) and refused.version is None
+    _assert_not_issued(cancelled)
+    stale_job.refresh_from_db()
+    assert (stale_job.status, stale_job.attempts) == (JobStatus.CANCELLED, 0)
+    assert not AuditEvent.objects.filter(resource_type="job", resource_id=stale_job.pk).exists()
+    kept_job.refresh_from_db()
+    assert (kept_job.status, kept_job.attempts) == (JobStatus.COMPLETED, 1)

@@ -145,13 +145,15 @@ def key_requirement(certificate: ManagedCertificate) -> tuple[str, int]:
     return "Ed25519", 256
 
 
+def _visible_certificates(agent: Agent):
+    """Certificates this agent deploys (on one of its live targets) or has a job for."""
+    return ManagedCertificate.objects.filter(
+        Q(targets__agent=agent, targets__retired_at__isnull=True) | Q(jobs__agent=agent)
+    ).distinct()
+
+
 def _certificate_for(agent: Agent, certificate_id: str) -> ManagedCertificate:
-    certificate = (
-        ManagedCertificate.objects.filter(pk=certificate_id)
-        .filter(Q(targets__agent=agent, targets__retired_at__isnull=True) | Q(jobs__agent=agent))
-        .distinct()
-        .first()
-    )
+    certificate = _visible_certificates(agent).filter(pk=certificate_id).first()
     if certificate is None:
         raise NotYours(f"certificate {certificate_id} not found")
     return certificate
@@ -195,19 +197,39 @@ def submit_csrs(agent: Agent, submissions: list[dict], *, now: datetime | None =
     """`submit_csr` for many certificates in one call: each {certificate_id, csr_pem, job_id?} is checked and
     answered on its own (one refused CSR does not hold up the others), and the signed ones are written together
     through `issue_many`. Results in input order; a second submission for a job already taken in this call is
-    refused as a second `submit_csr` would be."""
+    refused as a second `submit_csr` would be. The certificates and their waiting jobs are read in one query
+    each rather than per submission."""
     ensure_active(agent)
     results = [CSRResult(certificate_id=item["certificate_id"]) for item in submissions]
+    wanted = {item["certificate_id"] for item in submissions}
+    certificates = {
+        certificate.pk: certificate
+        for certificate in _visible_certificates(agent)
+        .filter(pk__in=wanted)
+        .select_related("issuer", "profile", "owner", "renewal_policy")
+        .prefetch_related("targets")
+    }
+    waiting: dict[str, list[Job]] = {}
+    for job in _jobs_awaiting_csr(agent).filter(certificate_id__in=certificates).order_by("created_at", "id"):
+        waiting.setdefault(job.certificate_id, []).append(job)
     requests: dict[int, IssueRequest] = {}
-    taken: set[str] = set()
     for index, (result, item) in enumerate(zip(results, submissions, strict=True)):
+        certificate = certificates.get(item["certificate_id"])
+        if certificate is None:
+            result.error = NotYours(f"certificate {item['certificate_id']} not found")
+            continue
+        candidates = waiting.get(certificate.pk, [])
+        job = next((j for j in candidates if not item.get("job_id") or j.pk == item["job_id"]), None)
+        if job is None:
+            result.error = NoCSRJob(f"no job is awaiting a CSR for certificate {certificate.pk}")
+            continue
+        candidates.remove(job)  # taken by this submission
         try:
-            certificate = _certificate_for(agent, item["certificate_id"])
-            job = _job_awaiting_csr(agent, certificate, item.get("job_id", ""), exclude=taken)
-        except AgentError as exc:
+            _take(agent, job)
+        except NoCSRJob as exc:
             result.error = exc
             continue
-        taken.add(job.pk)
+        job.certificate = certificate
         result.job_id = job.pk
         requests[index] = IssueRequest(certificate, item["csr_pem"], job)
     outcomes = issue_many(list(requests.values()), actor=agent.name, actor_type=AGENT_ACTOR_TYPE, now=now)
@@ -216,24 +238,30 @@ def submit_csrs(agent: Agent, submissions: list[dict], *, now: datetime | None =
     return results
 
 
-def _job_awaiting_csr(
-    agent: Agent, certificate: ManagedCertificate, job_id: str, exclude: set[str] | None = None
-) -> Job:
-    """The certificate's oldest job waiting for a CSR from this agent (or from any agent, which it then takes)."""
-    jobs = Job.objects.filter(
-        certificate=certificate, type__in=CSR_JOB_TYPES, status=JobStatus.AWAITING_CSR
-    ).filter(Q(agent=agent) | Q(agent__isnull=True))
+def _jobs_awaiting_csr(agent: Agent):
+    """Issuance/renewal jobs waiting for a CSR from this agent, or from any agent (the first to send one takes it)."""
+    return Job.objects.filter(type__in=CSR_JOB_TYPES, status=JobStatus.AWAITING_CSR).filter(
+        Q(agent=agent) | Q(agent__isnull=True)
+    )
+
+
+def _job_awaiting_csr(agent: Agent, certificate: ManagedCertificate, job_id: str) -> Job:
+    """The certificate's oldest job waiting for a CSR from this agent, taken by it."""
+    jobs = _jobs_awaiting_csr(agent).filter(certificate=certificate)
     if job_id:
         jobs = jobs.filter(pk=job_id)
-    if exclude:
-        jobs = jobs.exclude(pk__in=exclude)
     job = jobs.order_by("created_at", "id").first()
     if job is None:
         raise NoCSRJob(f"no job is awaiting a CSR for certificate {certificate.pk}")
+    _take(agent, job)
+    return job
+
+
+def _take(agent: Agent, job: Job) -> None:
+    """Assign a job nobody has taken yet to this agent (another agent may have taken it since it was read)."""
     if job.agent_id is None and not Job.objects.filter(pk=job.pk, agent__isnull=True).update(agent=agent):
         raise NoCSRJob(f"job {job.pk} was taken by another agent")
     job.agent = agent
-    return job
 
 
 def report_status(

@@ -11,7 +11,7 @@ import functools
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from audit.services.record import new_event as new_audit_event
 from certctl import counters, rows
 from certctl.crypto import encrypt_bytes
@@ -190,18 +191,16 @@ def issue_many(
         # Counted as written once committed: a deferred foreign key refuses a transaction only at COMMIT.
         try:
             with _restored_if_refused(batch), transaction.atomic():
-                recorded = _record(
-                    _started(batch, actor, actor_type, now), actor, actor_type, now, strict=False
-                )
+                started, moves = _started(batch, actor, actor_type, now)
+                recorded = _record(started, actor, actor_type, now, strict=False, audit=moves)
             written += recorded
         except DatabaseError:
             logger.warning("an issuance batch was refused; writing it one by one", exc_info=True)
             for one in batch:
                 try:
                     with _restored_if_refused([one]), transaction.atomic():
-                        recorded = _record(
-                            _started([one], actor, actor_type, now), actor, actor_type, now, strict=False
-                        )
+                        started, moves = _started([one], actor, actor_type, now)
+                        recorded = _record(started, actor, actor_type, now, strict=False, audit=moves)
                     written += recorded
                 except DatabaseError as exc:
                     one.error = exc
@@ -226,20 +225,27 @@ def issue_many(
 _ISSUABLE_JOB_STATES = (JobStatus.PENDING, JobStatus.AWAITING_CSR, JobStatus.RUNNING)
 
 
-def _started(batch: list[_Signed], actor: str, actor_type: str, now: datetime) -> list[_Signed]:
+def _started(
+    batch: list[_Signed], actor: str, actor_type: str, now: datetime
+) -> tuple[list[_Signed], list[AuditEvent]]:
     """Move the batch's waiting jobs (Pending, AwaitingCSR) to Running in the caller's transaction, as
-    issue_from_csr does; one moved by someone else meanwhile gets InvalidTransition and is left out."""
+    issue_from_csr does, in one statement; one moved by someone else meanwhile gets InvalidTransition and is
+    left out. Returns what may be written and the moves' unsaved audit rows."""
+    waiting = [
+        one.request.job for one in batch if one.request.job and one.request.job.status != JobStatus.RUNNING
+    ]
+    moved, events = jobs.start_waiting(waiting, actor=actor, actor_type=actor_type, now=now)
+    moved_ids = {job.pk for job in moved}
     started = []
     for one in batch:
         job = one.request.job
-        if job is not None and job.status != JobStatus.RUNNING:
-            try:
-                jobs.transition(job, JobStatus.RUNNING, actor=actor, actor_type=actor_type, now=now)
-            except jobs.InvalidTransition as exc:
-                one.error = exc
-                continue
+        if job is not None and job.status != JobStatus.RUNNING and job.pk not in moved_ids:
+            one.error = jobs.InvalidTransition(
+                job, job.status, JobStatus.RUNNING, f"job {job.pk} changed concurrently; cannot start it"
+            )
+            continue
         started.append(one)
-    return started
+    return started, events
 
 
 @contextlib.contextmanager
@@ -309,7 +315,13 @@ def _check_and_sign(request: IssueRequest, actor: str, actor_type: str, now: dat
 
 
 def _record(
-    signed: list[_Signed], actor: str, actor_type: str, now: datetime, *, strict: bool
+    signed: list[_Signed],
+    actor: str,
+    actor_type: str,
+    now: datetime,
+    *,
+    strict: bool,
+    audit: Sequence[AuditEvent] = (),
 ) -> list[_Signed]:
     """Write what `signed` issued, in the caller's transaction (or as one autocommitted statement when no job
     is involved): jobs Completed, versions, server keys, deployment jobs, certificates Active, RenewalSuccess
@@ -319,6 +331,7 @@ def _record(
     completed, new_rows = jobs.complete_running(
         running, actor=actor, actor_type=actor_type, now=now, strict=strict
     )
+    new_rows = [*audit, *new_rows]  # earlier moves of the same jobs (to Running) first
     if len(completed) != len(running):
         kept = {job.pk for job in completed}
         signed = [one for one in signed if one.request.job is None or one.request.job.pk in kept]

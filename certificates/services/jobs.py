@@ -181,6 +181,75 @@ def complete_running(
     return moved, events
 
 
+def start_waiting(
+    waiting: list[Job], *, actor: str, actor_type: str, now: datetime
+) -> tuple[list[Job], list[AuditEvent]]:
+    """Pending/AwaitingCSR -> Running for many jobs in one conditional UPDATE, inside the caller's transaction:
+    the bulk twin of `transition(job, RUNNING)` (one attempt counted, `started_at` stamped).
+
+    Returns the jobs that moved (updated in place) and their unsaved audit events, for the caller to write with
+    its own rows; a job someone else moved meanwhile is left out (the caller decides what that means).
+    """
+    if not waiting:
+        return [], []
+    if not connection.in_atomic_block:
+        raise RuntimeError("start_waiting must run inside the caller's transaction")
+    for job in waiting:
+        if not can_transition(job.status, S.RUNNING):
+            raise InvalidTransition(job, job.status, S.RUNNING)
+    moved_ids = _start_where_waiting(waiting, now)
+    moved = [job for job in waiting if job.pk in moved_ids]
+    events = []
+    for job in moved:
+        from_status = job.status
+        job.status, job.attempts, job.started_at, job.updated_at = S.RUNNING, job.attempts + 1, now, now
+        events.append(
+            new_audit_event(
+                _ACTIONS[S.RUNNING],
+                resource_type="job",
+                resource_id=job.pk,
+                actor=actor,
+                actor_type=actor_type,
+                details={
+                    "from_status": from_status,
+                    "to_status": S.RUNNING,
+                    "job_type": job.type,
+                    "certificate_id": job.certificate_id,
+                    "attempts": job.attempts,
+                },
+                now=now,
+            )
+        )
+    return moved, events
+
+
+def _start_where_waiting(waiting: list[Job], now: datetime) -> set[str]:
+    if connection.vendor != "postgresql":
+        moved = set()
+        for job in waiting:
+            if Job.objects.filter(pk=job.pk, status=job.status, attempts=job.attempts).update(
+                status=S.RUNNING, attempts=job.attempts + 1, started_at=now, updated_at=now
+            ):
+                moved.add(job.pk)
+        return moved
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Job._meta.db_table} AS j SET status = %s, attempts = j.attempts + 1, started_at = %s, "  # noqa: S608
+            "updated_at = %s "
+            "FROM unnest(%s::varchar[], %s::varchar[], %s::integer[]) AS seen(id, status, attempts) "
+            "WHERE j.id = seen.id AND j.status = seen.status AND j.attempts = seen.attempts RETURNING j.id",
+            [
+                S.RUNNING,
+                now,
+                now,
+                [j.pk for j in waiting],
+                [j.status for j in waiting],
+                [j.attempts for j in waiting],
+            ],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 def _complete_where_running(running: list[Job], now: datetime) -> set[str]:
     if connection.vendor != "postgresql":
         moved = set()
