@@ -14,7 +14,11 @@ certificates and one ECDSA P-256 CSR for each. Then it measures, on the same cer
   4. service layer, batched: `issue_many` with CERTCTL_JOB_PROCESSOR_BATCH_SIZE (25) requests per call (or
      --batch), as the job processor issues a claimed batch: the same checks, rows and notifications per
      certificate, one transaction per call (the same certificates again: each gets a second version);
-  5. optionally django-ca 3.2's `sign_cert` path in its own venv (bench/issuance_djangoca.py --serve), on SQLite
+  5. agent CSRs: `agent_work.submit_csrs`, the service behind POST /api/v1/agents/{id}/csrs, 100 CSRs per
+     request for Renewal jobs AwaitingCSR assigned to the agent (made before the clock starts): job lookup,
+     checks, signing, each job moved to Running and Completed with its audit rows, and the same rows (a third
+     version of each certificate);
+  6. optionally django-ca 3.2's `sign_cert` path in its own venv (bench/issuance_djangoca.py --serve), on SQLite
      and on a fresh database of the same PostgreSQL server.
 The certificates are split into --rounds slices and every contestant does each slice in turn, in a rotating order,
 because this shared machine's speed drifts by tens of percent within a minute: run one after the other, the
@@ -37,6 +41,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+AGENT_BATCH = 100  # CSRs per agent request: the cap of POST /api/v1/agents/{id}/csrs
 DB_NAME = "certctl_bench_issuance"
 BATCH = (
     200  # issuances per issue_many call: the job processor's default claim (CERTCTL_JOB_PROCESSOR_BATCH_SIZE)
@@ -107,6 +112,7 @@ def _seed(count: int, ca_key: str) -> tuple[list[str], list[str]]:
         ],
         batch_size=1000,
     )
+    m.Agent.objects.create(name="bench-agent", status="Online")
     csrs = [make_csr([c.common_name, *c.sans])[0] for c in certs]
     return [c.pk for c in certs], csrs
 
@@ -225,6 +231,41 @@ def _service_worker(pairs: list[tuple[str, str]], batched: bool = False) -> tupl
     return started, time.perf_counter()
 
 
+def _agent_submissions(ids: list[str], pems: list[str]) -> tuple[float, float]:
+    """An agent sending the slice's CSRs in requests of AGENT_BATCH to the service behind
+    POST /api/v1/agents/{id}/csrs (`agent_work.submit_csrs`), each for a Renewal job AwaitingCSR that is assigned
+    to it (made before the clock starts): job lookup and claim, checks, signing, the job's moves to Running and
+    Completed, and the same rows as the other entry points."""
+    from django.utils import timezone
+
+    from certctl import counters
+    from certificates.models import Agent, Job
+    from certificates.services.agent_work import submit_csrs
+    from notifications.services import publisher
+
+    agent = Agent.objects.get(name="bench-agent")
+    now = timezone.now()
+    Job.objects.bulk_create(
+        [
+            Job(type="Renewal", status="AwaitingCSR", certificate_id=pk, agent=agent, scheduled_at=now)
+            for pk in ids
+        ]
+    )
+    cpu, started = time.process_time(), time.perf_counter()
+    for start in range(0, len(ids), AGENT_BATCH):
+        submissions = [
+            {"certificate_id": pk, "csr_pem": pem}
+            for pk, pem in zip(
+                ids[start : start + AGENT_BATCH], pems[start : start + AGENT_BATCH], strict=True
+            )
+        ]
+        results = submit_csrs(agent, submissions)
+        assert all(result.version for result in results), [r.error for r in results if r.error][:3]
+    publisher.flush()
+    counters.flush_buffered()
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
 def _worker_cpu(pairs: list[tuple[str, str]], batched: bool) -> tuple[float, float, float]:
     cpu = time.process_time()
     started, ended = _service_worker(pairs, batched)
@@ -340,7 +381,7 @@ def main() -> None:
     global BATCH  # read by the forked workers
     BATCH = args.batch or settings.JOB_PROCESSOR_BATCH_SIZE
     from audit.models import AuditEvent
-    from certificates.models import CertificateVersion
+    from certificates.models import CertificateVersion, Job
     from notifications.models import NotificationEvent
 
     others: list[_DjangoCA] = []
@@ -376,6 +417,7 @@ def main() -> None:
             pool, list(zip(ids, pems, strict=True)), args.workers, batched=True
         ),
     }
+    contestants[f"certctl agent CSRs, {AGENT_BATCH} per request, 1 process"] = _agent_submissions
     for other in others:
         contestants[f"django-ca {versions[other.database]} sign_cert ({other.database}), 1 process"] = (
             lambda ids, pems, other=other: other.sign(len(ids))
@@ -401,9 +443,13 @@ def main() -> None:
         other.close()
 
     issued = CertificateVersion.objects.count()
-    assert issued == 2 * args.count, f"expected {2 * args.count} versions, found {issued}"
-    assert NotificationEvent.objects.filter(type="RenewalSuccess").count() == 2 * args.count
-    assert AuditEvent.objects.filter(action="certificate_issued").count() == 2 * args.count
+    entry_points = 3  # issue_from_csr, issue_many, agent submissions: each issues every certificate once
+    assert issued == entry_points * args.count, (
+        f"expected {entry_points * args.count} versions, found {issued}"
+    )
+    assert NotificationEvent.objects.filter(type="RenewalSuccess").count() == entry_points * args.count
+    assert AuditEvent.objects.filter(action="certificate_issued").count() == entry_points * args.count
+    assert Job.objects.filter(type="Renewal", status="Completed").count() == args.count
 
     rate = {name: args.count / wall[name] for name in names}
     print(f"{args.count} certificates in {args.rounds} interleaved rounds:")
@@ -412,7 +458,7 @@ def main() -> None:
             f"  {name + ':':62s} {rate[name]:7.0f} certs/s ({wall[name]:5.2f} s; rounds "
             f"{min(per_round[name]):.0f}-{max(per_round[name]):.0f}/s; CPU {cpu[name] / args.count * 1000:.2f} ms each)"
         )
-    _report_published(2 * args.count)
+    _report_published(entry_points * args.count)
     ours = [name for name in names if name.startswith("certctl")]
     for other in [name for name in names if name.startswith("django-ca")]:
         for name in ours:
