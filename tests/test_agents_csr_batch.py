@@ -4,6 +4,7 @@ together (issue_many), with the same checks and outcomes as one POST …/csr eac
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from audit.models import AuditEvent
 from certificates.models import CertificateVersion, Job
@@ -145,3 +146,36 @@ def test_another_agents_endpoint_is_404_and_a_retired_agent_410(api_client, flee
     agent.save(update_fields=["retired_at"])
     assert post(api_client, agent, submission).status_code == 410
     assert not CertificateVersion.objects.exists()
+
+
+def test_an_issuance_the_database_refuses_is_answered_alone_and_the_others_are_signed(
+    api_client, fleet, caplog
+):
+    """PostgreSQL refuses one version row (a trigger): the batch is retried one by one, that submission answers
+    500 with nothing written for it and its job still waiting, and the others are signed and committed."""
+    agent, credential, _, items = fleet
+    (first, _), (refused, refused_job), (third, _), _ = items
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_refuse_version() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'refused by the test'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_refuse_version BEFORE INSERT ON certificates_certificateversion FOR EACH ROW "
+            f"WHEN (NEW.certificate_id = '{refused.id}') EXECUTE FUNCTION test_refuse_version()"
+        )
+    agent_client(api_client, credential)
+
+    response = post(
+        api_client, agent, [{"certificate_id": c.id, "csr_pem": csr_for(c)} for c in (first, refused, third)]
+    )
+
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["csr_signed", "rejected", "csr_signed"]
+    assert (results[1]["http_status"], results[1]["error"]) == (500, "internal_error")
+    assert "retry" in results[1]["message"] and "refused by the test" not in results[1]["message"]
+    assert not refused.versions.exists() and first.versions.exists() and third.versions.exists()
+    refused_job.refresh_from_db()
+    assert (refused_job.status, refused_job.attempts) == ("AwaitingCSR", 0)
+    assert "agent CSR batch: issuance failed" in caplog.text

@@ -3,6 +3,8 @@ submit CSRs, pick up certificates and report job status with their own credentia
 
 from __future__ import annotations
 
+import logging
+
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -27,6 +29,8 @@ from certificates.models import Agent, Job
 from certificates.services import agent_work, agents
 from certificates.services import jobs as job_service
 from certificates.services.issuance import ApprovalRequired, IssuanceError
+
+logger = logging.getLogger(__name__)
 
 OPERATOR_AUTH = [APIKeyAuthentication, StaffSessionAuthentication]
 
@@ -313,7 +317,12 @@ def _csr_result(result: agent_work.CSRResult) -> dict:
         }
     answer = _domain_error(result.error)
     if not isinstance(answer, exceptions.APIException):
-        raise result.error  # not a refusal this endpoint knows: the usual 500 path, logged
+        # Not a refusal (the database refused this one issuance even when written alone): the others of the
+        # request are committed, so answer for this one instead of failing the whole request.
+        logger.error("agent CSR batch: issuance failed", exc_info=result.error)
+        answer = exceptions.APIException(
+            "this issuance could not be written; nothing was changed for it, retry"
+        )
     code = getattr(answer, "error_code", None) or ERROR_CODES.get(answer.status_code, answer.default_code)
     return {
         **item,
