@@ -29,7 +29,13 @@ def _canonical(labels: Labels) -> str:
 
 def increment_many(name: str, amounts: Mapping[str, int] | list[tuple[Labels, int]]) -> None:
     """Add to several series of one counter in one statement; `amounts` is [(labels, n), ...]."""
-    rows = [(name, _canonical(labels), int(n)) for labels, n in amounts if n]
+    totals: Counter[str] = Counter()
+    for labels, n in amounts:
+        if n:
+            totals[_canonical(labels)] += int(n)
+    # One row per series (a series twice in one upsert is an error), in a fixed order: workers that add to the
+    # same series at once then lock their rows in the same order and cannot deadlock on each other.
+    rows = [(name, labels, n) for labels, n in sorted(totals.items()) if n]
     if not rows:
         return
     table = MetricCounter._meta.db_table
