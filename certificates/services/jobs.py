@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services.record import new_event as new_audit_event
-from audit.services.record import record
+from certctl import rows
 from certificates.enums import JobStatus, JobType
 from certificates.models import Job
 
@@ -115,23 +115,17 @@ def transition(
             if (from_status, to_status) == (S.AWAITING_APPROVAL, S.PENDING)
             else _ACTIONS[to_status]
         )
-        record(
-            action,
-            resource_type="job",
-            resource_id=job.pk,
+        event = _move_event(
+            job,
+            from_status,
+            to_status,
             actor=actor,
             actor_type=actor_type,
-            details={
-                "from_status": from_status,
-                "to_status": to_status,
-                "job_type": job.type,
-                "certificate_id": job.certificate_id,
-                "attempts": job.attempts,
-                **({"error": error} if error else {}),
-                **(details or {}),
-            },
             now=now,
+            action=action,
+            details={**({"error": error} if error else {}), **(details or {})},
         )
+        rows.insert(event)
     return job
 
 
@@ -144,41 +138,10 @@ def complete_running(
     its own rows. A job that is no longer Running with the attempts the caller saw (cancelled or reaped
     meanwhile) does not move: with `strict` that raises InvalidTransition, otherwise it is left out.
     """
-    if not running:
-        return [], []
-    if not connection.in_atomic_block:  # a strict refusal must be able to undo the jobs that did move
-        raise RuntimeError("complete_running must run inside the caller's transaction")
     for job in running:
         if job.status != S.RUNNING:
             raise InvalidTransition(job, job.status, S.COMPLETED)
-    moved_ids = _complete_where_running(running, now)
-    moved = [job for job in running if job.pk in moved_ids]
-    if strict and len(moved) != len(running):
-        stale = next(job for job in running if job.pk not in moved_ids)
-        raise InvalidTransition(
-            stale, S.RUNNING, S.COMPLETED, f"job {stale.pk} changed concurrently; cannot move it to Completed"
-        )
-    events = []
-    for job in moved:
-        job.status, job.updated_at, job.completed_at, job.last_error = S.COMPLETED, now, now, ""
-        events.append(
-            new_audit_event(
-                "renewal_job_completed" if job.type == JobType.RENEWAL else "job_completed",
-                resource_type="job",
-                resource_id=job.pk,
-                actor=actor,
-                actor_type=actor_type,
-                details={
-                    "from_status": S.RUNNING,
-                    "to_status": S.COMPLETED,
-                    "job_type": job.type,
-                    "certificate_id": job.certificate_id,
-                    "attempts": job.attempts,
-                },
-                now=now,
-            )
-        )
-    return moved, events
+    return _move_many(running, S.COMPLETED, actor=actor, actor_type=actor_type, now=now, strict=strict)
 
 
 def start_waiting(
@@ -190,84 +153,115 @@ def start_waiting(
     Returns the jobs that moved (updated in place) and their unsaved audit events, for the caller to write with
     its own rows; a job someone else moved meanwhile is left out (the caller decides what that means).
     """
-    if not waiting:
-        return [], []
-    if not connection.in_atomic_block:
-        raise RuntimeError("start_waiting must run inside the caller's transaction")
     for job in waiting:
         if not can_transition(job.status, S.RUNNING):
             raise InvalidTransition(job, job.status, S.RUNNING)
-    moved_ids = _start_where_waiting(waiting, now)
-    moved = [job for job in waiting if job.pk in moved_ids]
-    events = []
-    for job in moved:
-        from_status = job.status
-        job.status, job.attempts, job.started_at, job.updated_at = S.RUNNING, job.attempts + 1, now, now
-        events.append(
-            new_audit_event(
-                _ACTIONS[S.RUNNING],
-                resource_type="job",
-                resource_id=job.pk,
-                actor=actor,
-                actor_type=actor_type,
-                details={
-                    "from_status": from_status,
-                    "to_status": S.RUNNING,
-                    "job_type": job.type,
-                    "certificate_id": job.certificate_id,
-                    "attempts": job.attempts,
-                },
-                now=now,
-            )
+    return _move_many(waiting, S.RUNNING, actor=actor, actor_type=actor_type, now=now, strict=False)
+
+
+def _move_many(
+    jobs: list[Job], to_status: str, *, actor: str, actor_type: str, now: datetime, strict: bool
+) -> tuple[list[Job], list[AuditEvent]]:
+    """Move `jobs` to Running or Completed with one UPDATE conditional on the status and attempts the caller saw
+    (as `transition` does for one job): stamps and counts as `transition`, audit events unsaved."""
+    if not jobs:
+        return [], []
+    if not connection.in_atomic_block:  # a strict refusal must be able to undo the jobs that did move
+        raise RuntimeError(f"moving jobs to {to_status} must run inside the caller's transaction")
+    changes: dict = {"status": to_status, "updated_at": now}
+    if to_status == S.RUNNING:
+        changes["started_at"] = now  # and one attempt more
+    elif to_status == S.COMPLETED:
+        changes.update(completed_at=now, last_error="")
+    else:
+        raise ValueError(f"jobs are moved in bulk to Running or Completed only, not {to_status}")
+    moved_ids = _update_where_unchanged(jobs, changes, count_attempt=to_status == S.RUNNING)
+    if strict and len(moved_ids) != len(jobs):
+        stale = next(job for job in jobs if job.pk not in moved_ids)
+        raise InvalidTransition(
+            stale,
+            stale.status,
+            to_status,
+            f"job {stale.pk} changed concurrently; cannot move it to {to_status}",
         )
+    moved, events = [], []
+    for job in jobs:
+        if job.pk not in moved_ids:
+            continue
+        from_status = job.status
+        for field, value in changes.items():
+            setattr(job, field, value)
+        if to_status == S.RUNNING:
+            job.attempts += 1
+        moved.append(job)
+        events.append(_move_event(job, from_status, to_status, actor=actor, actor_type=actor_type, now=now))
     return moved, events
 
 
-def _start_where_waiting(waiting: list[Job], now: datetime) -> set[str]:
+def _update_where_unchanged(jobs: list[Job], changes: dict, *, count_attempt: bool) -> set[str]:
+    """Ids of the jobs the UPDATE moved: those still at the status and attempts in memory."""
     if connection.vendor != "postgresql":
         moved = set()
-        for job in waiting:
+        for job in jobs:
+            extra = {"attempts": job.attempts + 1} if count_attempt else {}
             if Job.objects.filter(pk=job.pk, status=job.status, attempts=job.attempts).update(
-                status=S.RUNNING, attempts=job.attempts + 1, started_at=now, updated_at=now
+                **changes, **extra
             ):
                 moved.add(job.pk)
         return moved
+    qn = connection.ops.quote_name
+    assignments = [f"{qn(field)} = %s" for field in changes]
+    if count_attempt:
+        assignments.append("attempts = j.attempts + 1")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {Job._meta.db_table} AS j SET status = %s, attempts = j.attempts + 1, started_at = %s, "  # noqa: S608
-            "updated_at = %s "
+            f"UPDATE {Job._meta.db_table} AS j SET {', '.join(assignments)} "  # noqa: S608 - our columns
             "FROM unnest(%s::varchar[], %s::varchar[], %s::integer[]) AS seen(id, status, attempts) "
             "WHERE j.id = seen.id AND j.status = seen.status AND j.attempts = seen.attempts RETURNING j.id",
             [
-                S.RUNNING,
-                now,
-                now,
-                [j.pk for j in waiting],
-                [j.status for j in waiting],
-                [j.attempts for j in waiting],
+                *changes.values(),
+                [j.pk for j in jobs],
+                [j.status for j in jobs],
+                [j.attempts for j in jobs],
             ],
         )
         return {row[0] for row in cursor.fetchall()}
 
 
-def _complete_where_running(running: list[Job], now: datetime) -> set[str]:
-    if connection.vendor != "postgresql":
-        moved = set()
-        for job in running:
-            if Job.objects.filter(pk=job.pk, status=S.RUNNING, attempts=job.attempts).update(
-                status=S.COMPLETED, updated_at=now, completed_at=now, last_error=""
-            ):
-                moved.add(job.pk)
-        return moved
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Job._meta.db_table} AS j SET status = %s, updated_at = %s, completed_at = %s, "  # noqa: S608
-            "last_error = '' "
-            "FROM unnest(%s::varchar[], %s::integer[]) AS seen(id, attempts) "
-            "WHERE j.id = seen.id AND j.status = %s AND j.attempts = seen.attempts RETURNING j.id",
-            [S.COMPLETED, now, now, [j.pk for j in running], [j.attempts for j in running], S.RUNNING],
+def _move_event(
+    job: Job,
+    from_status: str,
+    to_status: str,
+    *,
+    actor: str,
+    actor_type: str,
+    now: datetime,
+    action: str | None = None,
+    details: dict | None = None,
+) -> AuditEvent:
+    """The unsaved audit event of one job move (`job` already moved, `attempts` as counted)."""
+    if action is None:
+        action = (
+            "renewal_job_completed"
+            if (to_status, job.type) == (S.COMPLETED, JobType.RENEWAL)
+            else _ACTIONS[to_status]
         )
-        return {row[0] for row in cursor.fetchall()}
+    return new_audit_event(
+        action,
+        resource_type="job",
+        resource_id=job.pk,
+        actor=actor,
+        actor_type=actor_type,
+        details={
+            "from_status": from_status,
+            "to_status": to_status,
+            "job_type": job.type,
+            "certificate_id": job.certificate_id,
+            "attempts": job.attempts,
+            **(details or {}),
+        },
+        now=now,
+    )
 
 
 def cancel(job: Job, *, actor: str, actor_type: str = "User", now: datetime | None = None) -> Job:
