@@ -9,12 +9,13 @@ from django.db import connection
 from certificates.services.issuance import issue_from_csr
 from tests.issuance_helpers import issuable_certificate, make_csr, make_intermediate, make_root, names_of
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL storage: indexes, TOAST"),
+]
 
 
 def test_no_pattern_ops_index_is_left_on_certctl_tables():
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only")
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = current_schema() "
@@ -35,8 +36,6 @@ def test_no_pattern_ops_index_is_left_on_certctl_tables():
 def test_indexes_covered_by_a_composite_are_gone_and_the_composite_serves_their_queries():
     """Every index of the certificate table gets an entry on each issuance; single-column indexes whose column
     leads a composite index were dropped (certificates.0006), and the composite answers what they answered."""
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only")
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT tablename, indexdef FROM pg_indexes WHERE tablename IN "
@@ -67,8 +66,6 @@ def test_indexes_covered_by_a_composite_are_gone_and_the_composite_serves_their_
 
 def test_a_version_chain_is_stored_in_its_row_not_in_the_toast_table():
     """certificates.0007: issuing writes no TOAST rows for an ordinary chain (~2.2 KB)."""
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only")
     cert = issuable_certificate(make_intermediate(make_root()))
     version = issue_from_csr(cert, make_csr(names_of(cert))[0], actor="alice")
     assert len(version.pem_chain) > 2032  # over PostgreSQL's default toast threshold
