@@ -27,13 +27,20 @@ redis_port=$(free_port)
 while [ "$redis_port" = "$pg_port" ]; do redis_port=$(free_port); done
 
 mkdir -p "$root/.tmp"
-state=$(mktemp -d "$root/.tmp/services.XXXXXX")
-pgdata="$state/pg"
+state_base="$root/.tmp"
 run_pg=()
 if [ "$(id -u)" = 0 ]; then
-  chown postgres "$state" 2>/dev/null || true
-  chmod 755 "$root/.tmp" "$state"
   run_pg=(runuser -u postgres --)
+  # As root the server runs as postgres, which must reach its data directory: a checkout under a private
+  # directory (mktemp -d makes them 0700) keeps it out, so the state goes to the system temp directory then.
+  chmod 755 "$root/.tmp"
+  "${run_pg[@]}" test -x "$root/.tmp" || state_base=${TMPDIR:-/tmp}
+fi
+state=$(mktemp -d "$state_base/services.XXXXXX")
+pgdata="$state/pg"
+if [ "$(id -u)" = 0 ]; then
+  chown postgres "$state" 2>/dev/null || true
+  chmod 755 "$state"
 fi
 
 cleanup() {
