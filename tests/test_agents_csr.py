@@ -83,7 +83,35 @@ def test_a_csr_with_names_outside_the_certificate_is_400_and_the_job_keeps_waiti
     assert response.status_code == 400
     assert response.json()["error"] in {"csr_invalid", "profile_violation"}
     job.refresh_from_db()
-    assert job.status == "AwaitingCSR"
+    # Left exactly as it was: still waiting, and not taken by the agent whose CSR was refused.
+    assert (job.status, job.agent_id, job.attempts) == ("AwaitingCSR", None, 0)
+
+
+def test_a_job_another_agent_took_meanwhile_is_a_409_and_nothing_is_issued(setup):
+    """Two agents deploy the certificate; the second took the job (its poll) after the first read it
+    unassigned: the first one's issuance loses the job's conditional move and writes nothing."""
+    from certificates.services import agent_work
+    from certificates.services.jobs import InvalidTransition
+
+    agent, _, certificate, _, job = setup
+    other, _ = make_agent()
+    certificate.targets.add(TargetFactory(agent=other))
+    real = agent_work._job_awaiting_csr
+
+    def read_then_lose_it(*args):
+        seen = real(*args)
+        Job.objects.filter(pk=seen.pk).update(agent=other)  # the other agent's poll, between read and write
+        return seen
+
+    agent_work._job_awaiting_csr = read_then_lose_it
+    try:
+        with pytest.raises(InvalidTransition, match="taken by another agent"):
+            agent_work.submit_csr(agent, certificate_id=certificate.id, csr_pem=csr_for(certificate))
+    finally:
+        agent_work._job_awaiting_csr = real
+    job.refresh_from_db()
+    assert (job.status, job.agent_id, job.attempts) == ("AwaitingCSR", other.id, 0)
+    assert not certificate.versions.exists()
 
 
 def test_garbage_csr_is_400(api_client, setup):

@@ -102,9 +102,9 @@ def test_each_refusal_is_answered_on_its_own_and_changes_nothing(api_client, fle
     assert all(r["message"] for r in body["results"][1:])
     good_job.refresh_from_db()
     assert good_job.status == "Completed"
-    for job in (wrong_job, gated_job):  # refused CSRs leave their jobs waiting for a better one
+    for job in (wrong_job, gated_job):  # refused CSRs leave their jobs waiting for a better one, untaken
         job.refresh_from_db()
-        assert (job.status, job.attempts) == ("AwaitingCSR", 0)
+        assert (job.status, job.attempts, job.agent_id) == ("AwaitingCSR", 0, None)
     assert CertificateVersion.objects.count() == 1
     assert not stranger_cert.versions.exists()
 

@@ -251,3 +251,38 @@ def test_a_waiting_job_cancelled_meanwhile_is_not_started_and_the_others_are_iss
     assert not AuditEvent.objects.filter(resource_type="job", resource_id=stale_job.pk).exists()
     kept_job.refresh_from_db()
     assert (kept_job.status, kept_job.attempts) == (JobStatus.COMPLETED, 1)
+
+
+def test_the_submitting_agent_takes_untaken_jobs_only_with_their_issuance(issuer):
+    """An agent's CSRs assign their jobs to it in the same conditional UPDATE that starts them: an unassigned
+    job and one already the agent's are taken and issued; one another agent took after the caller read it is not
+    started or issued; a CSR the checks refuse leaves its job unassigned."""
+    from tests.agent_helpers import make_agent
+
+    me, _ = make_agent()
+    other, _ = make_agent()
+    certificates = [issuable_certificate(issuer) for _ in range(4)]
+    free, mine, lost, refused = (
+        JobFactory(certificate=c, type="Renewal", status=JobStatus.AWAITING_CSR) for c in certificates
+    )
+    Job.objects.filter(pk=mine.pk).update(agent=me)
+    mine.refresh_from_db()
+    Job.objects.filter(pk=lost.pk).update(agent=other)  # the other agent's poll, after the caller read it
+    requests = [
+        IssueRequest(certificates[0], make_csr(names_of(certificates[0]))[0], free, agent=me),
+        IssueRequest(certificates[1], make_csr(names_of(certificates[1]))[0], mine, agent=me),
+        IssueRequest(certificates[2], make_csr(names_of(certificates[2]))[0], lost, agent=me),
+        IssueRequest(certificates[3], make_csr(["evil.example.org"])[0], refused, agent=me),
+    ]
+
+    outcomes = issue_many(requests, actor=me.name, actor_type="Agent", now=NOW)
+
+    assert [type(o.error) for o in outcomes] == [type(None), type(None), InvalidTransition, ProfileViolation]
+    for job in (free, mine):
+        job.refresh_from_db()
+        assert (job.status, job.agent_id, job.attempts) == (JobStatus.COMPLETED, me.pk, 1)
+    lost.refresh_from_db()
+    assert (lost.status, lost.agent_id, lost.attempts) == (JobStatus.AWAITING_CSR, other.pk, 0)
+    _assert_not_issued(certificates[2])
+    refused.refresh_from_db()
+    assert (refused.status, refused.agent_id, refused.attempts) == (JobStatus.AWAITING_CSR, None, 0)

@@ -177,9 +177,10 @@ def submit_csr(
     certificate = _certificate_for(agent, certificate_id)
     job = _job_awaiting_csr(agent, certificate, job_id)
     # Not wrapped in a transaction here: issue_from_csr commits a signing failure (job Failed, RenewalFailure)
-    # itself, and its conditional job transition makes a duplicate submission fail with InvalidTransition.
+    # itself, and its conditional job transition makes a duplicate submission fail with InvalidTransition. The
+    # agent takes an unassigned job in that same transition: a refused CSR leaves the job as it was.
     return issue_from_csr(
-        certificate, csr_pem, actor=agent.name, actor_type=AGENT_ACTOR_TYPE, job=job, now=now
+        certificate, csr_pem, actor=agent.name, actor_type=AGENT_ACTOR_TYPE, job=job, now=now, agent=agent
     )
 
 
@@ -224,14 +225,9 @@ def submit_csrs(agent: Agent, submissions: list[dict], *, now: datetime | None =
             result.error = NoCSRJob(f"no job is awaiting a CSR for certificate {certificate.pk}")
             continue
         candidates.remove(job)  # taken by this submission
-        try:
-            _take(agent, job)
-        except NoCSRJob as exc:
-            result.error = exc
-            continue
         job.certificate = certificate
         result.job_id = job.pk
-        requests[index] = IssueRequest(certificate, item["csr_pem"], job)
+        requests[index] = IssueRequest(certificate, item["csr_pem"], job, agent=agent)
     outcomes = issue_many(list(requests.values()), actor=agent.name, actor_type=AGENT_ACTOR_TYPE, now=now)
     for index, outcome in zip(requests, outcomes, strict=True):
         results[index].version, results[index].error = outcome.version, outcome.error
@@ -246,22 +242,14 @@ def _jobs_awaiting_csr(agent: Agent):
 
 
 def _job_awaiting_csr(agent: Agent, certificate: ManagedCertificate, job_id: str) -> Job:
-    """The certificate's oldest job waiting for a CSR from this agent, taken by it."""
+    """The certificate's oldest job waiting for a CSR from this agent or from any (issuance assigns it)."""
     jobs = _jobs_awaiting_csr(agent).filter(certificate=certificate)
     if job_id:
         jobs = jobs.filter(pk=job_id)
     job = jobs.order_by("created_at", "id").first()
     if job is None:
         raise NoCSRJob(f"no job is awaiting a CSR for certificate {certificate.pk}")
-    _take(agent, job)
     return job
-
-
-def _take(agent: Agent, job: Job) -> None:
-    """Assign a job nobody has taken yet to this agent (another agent may have taken it since it was read)."""
-    if job.agent_id is None and not Job.objects.filter(pk=job.pk, agent__isnull=True).update(agent=agent):
-        raise NoCSRJob(f"job {job.pk} was taken by another agent")
-    job.agent = agent
 
 
 def report_status(

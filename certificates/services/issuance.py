@@ -26,7 +26,7 @@ from certctl import counters, rows
 from certctl.crypto import encrypt_bytes
 from certificates.enums import ApprovalState, CertificateStatus, JobStatus, JobType
 from certificates.issuers.base import IssuedCertificate, IssuerError, LeafRequest, backend_for
-from certificates.models import ApprovalRequest, CertificateVersion, Job, ManagedCertificate
+from certificates.models import Agent, ApprovalRequest, CertificateVersion, Job, ManagedCertificate
 from certificates.server_keys import ServerGeneratedKey
 from certificates.services import jobs
 from certificates.services.csr_policy import (
@@ -110,6 +110,9 @@ class IssueRequest:
     csr_pem: str
     job: Job | None = None
     server_key_pem: str | None = None
+    # The agent whose CSR this is: it takes the (unassigned) job with the job's move to Running, so a CSR that
+    # is refused leaves the job as it was.
+    agent: Agent | None = None
 
 
 @dataclass
@@ -135,6 +138,7 @@ def issue_from_csr(
     job: Job | None = None,
     now: datetime | None = None,
     server_key_pem: str | None = None,
+    agent: Agent | None = None,
 ) -> CertificateVersion:
     """Verify the CSR, check it against the profile, sign it and record the result atomically.
 
@@ -143,10 +147,13 @@ def issue_from_csr(
     target, a RenewalSuccess notification and the audit rows. CSR and profile problems raise CSRInvalid /
     ProfileViolation and change nothing (an agent may resubmit); a signing failure raises IssuerFailed and,
     when a job is given, fails it, sets the certificate to Failed and queues RenewalFailure. `server_key_pem`
-    (server keygen mode) is stored encrypted next to the version.
+    (server keygen mode) is stored encrypted next to the version. `agent` (whose CSR this is) takes the job
+    as it moves to Running, in the write's transaction.
     """
     now = now or timezone.now()
-    signed = _check_and_sign(IssueRequest(certificate, csr_pem, job, server_key_pem), actor, actor_type, now)
+    signed = _check_and_sign(
+        IssueRequest(certificate, csr_pem, job, server_key_pem, agent), actor, actor_type, now
+    )
     # A job's transitions need a transaction around the write; without a job the write is a single statement
     # on PostgreSQL, atomic on its own: no BEGIN/COMMIT round trips.
     with (
@@ -154,7 +161,7 @@ def issue_from_csr(
         transaction.atomic() if job is not None else contextlib.nullcontext(),
     ):
         if job is not None and job.status != JobStatus.RUNNING:
-            jobs.transition(job, JobStatus.RUNNING, actor=actor, actor_type=actor_type, now=now)
+            jobs.transition(job, JobStatus.RUNNING, actor=actor, actor_type=actor_type, now=now, agent=agent)
         _record([signed], actor, actor_type, now, strict=True)
     return signed.version
 
@@ -229,13 +236,20 @@ def _started(
     batch: list[_Signed], actor: str, actor_type: str, now: datetime
 ) -> tuple[list[_Signed], list[AuditEvent]]:
     """Move the batch's waiting jobs (Pending, AwaitingCSR) to Running in the caller's transaction, as
-    issue_from_csr does, in one statement; one moved by someone else meanwhile gets InvalidTransition and is
-    left out. Returns what may be written and the moves' unsaved audit rows."""
-    waiting = [
-        one.request.job for one in batch if one.request.job and one.request.job.status != JobStatus.RUNNING
-    ]
-    moved, events = jobs.start_waiting(waiting, actor=actor, actor_type=actor_type, now=now)
-    moved_ids = {job.pk for job in moved}
+    issue_from_csr does, in one statement per taking agent (usually one); one moved by someone else (or taken by
+    another agent) meanwhile gets InvalidTransition and is left out. Returns what may be written and the moves'
+    unsaved audit rows."""
+    by_agent: dict[str | None, tuple[Agent | None, list[Job]]] = {}
+    for one in batch:
+        job, agent = one.request.job, one.request.agent
+        if job is not None and job.status != JobStatus.RUNNING:
+            by_agent.setdefault(agent.pk if agent else None, (agent, []))[1].append(job)
+    moved_ids: set[str] = set()
+    events: list[AuditEvent] = []
+    for agent, waiting in by_agent.values():
+        moved, moves = jobs.start_waiting(waiting, actor=actor, actor_type=actor_type, now=now, agent=agent)
+        moved_ids.update(job.pk for job in moved)
+        events += moves
     started = []
     for one in batch:
         job = one.request.job
@@ -268,7 +282,7 @@ def _restored_if_refused(batch: list[_Signed]) -> Iterator[None]:
         raise
 
 
-_JOB_FIELDS = ("status", "attempts", "started_at", "updated_at", "completed_at", "last_error")
+_JOB_FIELDS = ("status", "attempts", "started_at", "updated_at", "completed_at", "last_error", "agent_id")
 _CERTIFICATE_FIELDS = ("status", "expires_at", "last_renewal_at", "updated_at")
 
 

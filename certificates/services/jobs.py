@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services.record import new_event as new_audit_event
 from certctl import rows
 from certificates.enums import JobStatus, JobType
-from certificates.models import Job
+from certificates.models import Agent, Job
 
 S = JobStatus
 
@@ -68,13 +69,15 @@ def transition(
     now: datetime | None = None,
     audit_action: str | None = None,
     details: dict | None = None,
+    agent: Agent | None = None,
 ) -> Job:
     """Move `job` to `to_status`, stamp times, count attempts and audit; raise InvalidTransition otherwise.
 
     Entering Running counts one attempt and stamps `started_at` (Failed straight from a wait counts one
     too); Completed/Failed/Cancelled stamp
     `completed_at`; a retry (Failed -> Pending) clears it. `error` becomes `last_error` (kept on retries).
-    The caller's object is updated in place and returned.
+    `agent` takes the job with the move: it must be unassigned or already the agent's (InvalidTransition if
+    another agent took it meanwhile). The caller's object is updated in place and returned.
     """
     now = now or timezone.now()
     from_status = job.status
@@ -97,17 +100,22 @@ def transition(
         changes["last_error"] = ""
     elif error:
         changes["last_error"] = error[:4000]
+    unchanged = Job.objects.filter(pk=job.pk, status=from_status, attempts=job.attempts)
+    if agent is not None:
+        changes["agent_id"] = agent.pk
+        unchanged = unchanged.filter(Q(agent__isnull=True) | Q(agent=agent))
     with transaction.atomic():
         # Status and attempts as the caller saw them: a stale copy cannot move the job or miscount attempts.
-        updated = Job.objects.filter(pk=job.pk, status=from_status, attempts=job.attempts).update(**changes)
-        if not updated:
-            current = Job.objects.filter(pk=job.pk).values_list("status", flat=True).first()
-            raise InvalidTransition(
-                job,
-                current or from_status,
-                to_status,
-                f"job {job.pk} changed concurrently (now {current or 'deleted'}); cannot move it to {to_status}",
-            )
+        if not unchanged.update(**changes):
+            current = Job.objects.filter(pk=job.pk).values_list("status", "agent_id").first()
+            if current and current[0] == from_status and agent is not None and current[1] != agent.pk:
+                reason = f"job {job.pk} was taken by another agent"
+            else:
+                now_status = current[0] if current else "deleted"
+                reason = (
+                    f"job {job.pk} changed concurrently (now {now_status}); cannot move it to {to_status}"
+                )
+            raise InvalidTransition(job, current[0] if current else from_status, to_status, reason)
         for field, value in changes.items():
             setattr(job, field, value)
         action = audit_action or (
@@ -145,25 +153,37 @@ def complete_running(
 
 
 def start_waiting(
-    waiting: list[Job], *, actor: str, actor_type: str, now: datetime
+    waiting: list[Job], *, actor: str, actor_type: str, now: datetime, agent: Agent | None = None
 ) -> tuple[list[Job], list[AuditEvent]]:
     """Pending/AwaitingCSR -> Running for many jobs in one conditional UPDATE, inside the caller's transaction:
-    the bulk twin of `transition(job, RUNNING)` (one attempt counted, `started_at` stamped).
+    the bulk twin of `transition(job, RUNNING, agent=agent)` (one attempt counted, `started_at` stamped, the
+    jobs taken by `agent` if given).
 
     Returns the jobs that moved (updated in place) and their unsaved audit events, for the caller to write with
-    its own rows; a job someone else moved meanwhile is left out (the caller decides what that means).
+    its own rows; a job someone else moved (or another agent took) meanwhile is left out (the caller decides
+    what that means).
     """
     for job in waiting:
         if not can_transition(job.status, S.RUNNING):
             raise InvalidTransition(job, job.status, S.RUNNING)
-    return _move_many(waiting, S.RUNNING, actor=actor, actor_type=actor_type, now=now, strict=False)
+    return _move_many(
+        waiting, S.RUNNING, actor=actor, actor_type=actor_type, now=now, strict=False, agent=agent
+    )
 
 
 def _move_many(
-    jobs: list[Job], to_status: str, *, actor: str, actor_type: str, now: datetime, strict: bool
+    jobs: list[Job],
+    to_status: str,
+    *,
+    actor: str,
+    actor_type: str,
+    now: datetime,
+    strict: bool,
+    agent: Agent | None = None,
 ) -> tuple[list[Job], list[AuditEvent]]:
     """Move `jobs` to Running or Completed with one UPDATE conditional on the status and attempts the caller saw
-    (as `transition` does for one job): stamps and counts as `transition`, audit events unsaved."""
+    (as `transition` does for one job): stamps and counts as `transition`, audit events unsaved. With `agent`
+    (to Running only), each job must be unassigned or the agent's, and is assigned to it."""
     if not jobs:
         return [], []
     if not connection.in_atomic_block:  # a strict refusal must be able to undo the jobs that did move
@@ -175,6 +195,10 @@ def _move_many(
         changes.update(completed_at=now, last_error="")
     else:
         raise ValueError(f"jobs are moved in bulk to Running or Completed only, not {to_status}")
+    if agent is not None:
+        if to_status != S.RUNNING:
+            raise ValueError("an agent takes a job only with its move to Running")
+        changes["agent_id"] = agent.pk
     moved_ids = _update_where_unchanged(jobs, changes, count_attempt=to_status == S.RUNNING)
     if strict and len(moved_ids) != len(jobs):
         stale = next(job for job in jobs if job.pk not in moved_ids)
@@ -199,30 +223,36 @@ def _move_many(
 
 
 def _update_where_unchanged(jobs: list[Job], changes: dict, *, count_attempt: bool) -> set[str]:
-    """Ids of the jobs the UPDATE moved: those still at the status and attempts in memory."""
+    """Ids of the jobs the UPDATE moved: those still at the status and attempts in memory (and, when the
+    changes assign an agent, unassigned or already that agent's)."""
+    taker = changes.get("agent_id")
     if connection.vendor != "postgresql":
         moved = set()
         for job in jobs:
             extra = {"attempts": job.attempts + 1} if count_attempt else {}
-            if Job.objects.filter(pk=job.pk, status=job.status, attempts=job.attempts).update(
-                **changes, **extra
-            ):
+            unchanged = Job.objects.filter(pk=job.pk, status=job.status, attempts=job.attempts)
+            if taker is not None:
+                unchanged = unchanged.filter(Q(agent__isnull=True) | Q(agent_id=taker))
+            if unchanged.update(**changes, **extra):
                 moved.add(job.pk)
         return moved
     qn = connection.ops.quote_name
     assignments = [f"{qn(field)} = %s" for field in changes]
     if count_attempt:
         assignments.append("attempts = j.attempts + 1")
+    untaken = " AND (j.agent_id IS NULL OR j.agent_id = %s)" if taker is not None else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Job._meta.db_table} AS j SET {', '.join(assignments)} "  # noqa: S608 - our columns
             "FROM unnest(%s::varchar[], %s::varchar[], %s::integer[]) AS seen(id, status, attempts) "
-            "WHERE j.id = seen.id AND j.status = seen.status AND j.attempts = seen.attempts RETURNING j.id",
+            f"WHERE j.id = seen.id AND j.status = seen.status AND j.attempts = seen.attempts{untaken} "
+            "RETURNING j.id",
             [
                 *changes.values(),
                 [j.pk for j in jobs],
                 [j.status for j in jobs],
                 [j.attempts for j in jobs],
+                *([taker] if taker is not None else []),
             ],
         )
         return {row[0] for row in cursor.fetchall()}
