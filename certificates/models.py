@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from certctl.fields import JSONField
 from certctl.ids import id_factory
 from certificates import validators
 from certificates.enums import (
@@ -74,7 +75,7 @@ class Issuer(TimestampedModel):
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("issuer"), editable=False)
     name = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=32, choices=IssuerType.choices, default=IssuerType.LOCAL)
-    config = models.JSONField(default=dict, blank=True)
+    config = JSONField(default=dict, blank=True)
     encrypted_config = models.TextField(blank=True, default="", editable=False)
     enabled = models.BooleanField(default=True)
     last_tested_at = models.DateTimeField(null=True, blank=True)
@@ -91,14 +92,12 @@ class CertificateProfile(TimestampedModel):
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("prof"), editable=False)
     name = models.CharField(max_length=255, unique=True)
     description = models.TextField(blank=True)
-    allowed_key_algorithms = models.JSONField(
+    allowed_key_algorithms = JSONField(
         default=default_key_algorithms, validators=[validators.validate_key_algorithms]
     )
     max_ttl_seconds = models.PositiveIntegerField(default=0, help_text="0 = the issuer's default validity")
-    allowed_ekus = models.JSONField(default=default_ekus, validators=[validators.validate_ekus])
-    required_san_patterns = models.JSONField(
-        default=list, blank=True, validators=[validators.validate_regex_list]
-    )
+    allowed_ekus = JSONField(default=default_ekus, validators=[validators.validate_ekus])
+    required_san_patterns = JSONField(default=list, blank=True, validators=[validators.validate_regex_list])
     allow_short_lived = models.BooleanField(default=False)
     must_staple = models.BooleanField(default=False)
     requires_approval = models.BooleanField(default=False)
@@ -132,16 +131,14 @@ class RenewalPolicy(TimestampedModel):
     retry_interval_seconds = models.PositiveIntegerField(
         default=3600, validators=[MinValueValidator(60), MaxValueValidator(86400)]
     )
-    alert_thresholds_days = models.JSONField(
-        default=default_thresholds, validators=[validators.validate_thresholds]
-    )
-    alert_channels = models.JSONField(
+    alert_thresholds_days = JSONField(default=default_thresholds, validators=[validators.validate_thresholds])
+    alert_channels = JSONField(
         default=dict,
         blank=True,
         validators=[validators.validate_alert_channels],
         help_text="Tier → channels. Empty = Email for every tier; a tier left out of a configured map gets no alerts.",
     )
-    alert_severity_map = models.JSONField(
+    alert_severity_map = JSONField(
         default=dict,
         blank=True,
         validators=[validators.validate_severity_map],
@@ -181,7 +178,7 @@ class Agent(models.Model):
     architecture = models.CharField(max_length=64, blank=True)
     ip_address = models.CharField(max_length=45, blank=True)
     version = models.CharField(max_length=64, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    metadata = JSONField(default=dict, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
     retired_reason = models.TextField(blank=True)
 
@@ -197,7 +194,7 @@ class DeploymentTarget(TimestampedModel):
     name = models.CharField(max_length=255)
     type = models.CharField(max_length=32, choices=TargetType.choices)
     agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="targets")
-    config = models.JSONField(default=dict, blank=True)
+    config = JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     retired_at = models.DateTimeField(null=True, blank=True)
 
@@ -216,7 +213,7 @@ class ManagedCertificate(TimestampedModel):
     created_at = models.DateTimeField(auto_now_add=True)
     name = models.CharField(max_length=255, unique=True)
     common_name = models.CharField(max_length=253)
-    sans = models.JSONField(default=list, blank=True, validators=[validators.validate_string_list])
+    sans = JSONField(default=list, blank=True, validators=[validators.validate_string_list])
     environment = models.CharField(max_length=64, blank=True, db_index=True)
     owner = models.ForeignKey(Owner, on_delete=models.PROTECT, related_name="certificates")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="certificates")
@@ -230,7 +227,7 @@ class ManagedCertificate(TimestampedModel):
         max_length=32, choices=CertificateStatus.choices, default=CertificateStatus.PENDING
     )
     expires_at = models.DateTimeField(null=True, blank=True)
-    tags = models.JSONField(default=dict, blank=True)
+    tags = JSONField(default=dict, blank=True)
     last_renewal_at = models.DateTimeField(null=True, blank=True)
     last_deployment_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -330,7 +327,7 @@ class ApprovalRequest(models.Model):
     decided_by = models.CharField(max_length=255, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    metadata = JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,0 +1,53 @@
+"""Model fields shared by certctl's apps."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+class NotNullJSONFormField(forms.JSONField):
+    """The form field of a JSON column that cannot hold NULL.
+
+    Django's JSON form field turns both a blank input and the JSON literal `null` into None, which a NOT NULL column
+    refuses only at the INSERT (an IntegrityError, a 500 in the admin), and reads `1e309` or `NaN` as a float that
+    PostgreSQL's json type refuses likewise. Here a blank optional field is the column's empty default ({} or []),
+    and `null` or a non-finite number is a form error like any other invalid value."""
+
+    def __init__(self, *, blank_value, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.blank_value = blank_value
+
+    def to_python(self, value):
+        if self.disabled:
+            return value
+        if value in self.empty_values:
+            return None if self.required else self.blank_value()
+        converted = super().to_python(value)
+        if converted is None:
+            raise ValidationError("null is not allowed here; leave the field empty instead", code="null")
+        try:
+            json.dumps(converted, allow_nan=False)
+        except ValueError as exc:
+            raise ValidationError(
+                "numbers must be finite (JSON has no NaN or Infinity)", code="invalid"
+            ) from exc
+        return converted
+
+
+class JSONField(models.JSONField):
+    """models.JSONField whose model forms (the admin's among them) never hand NULL to a NOT NULL column.
+
+    Migrations see a plain models.JSONField: the difference is only in the form field."""
+
+    def formfield(self, **kwargs):
+        if not self.null:
+            kwargs = {"form_class": NotNullJSONFormField, "blank_value": self.get_default, **kwargs}
+        return super().formfield(**kwargs)
+
+    def deconstruct(self):
+        name, _, args, kwargs = super().deconstruct()
+        return name, "django.db.models.JSONField", args, kwargs
