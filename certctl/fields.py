@@ -13,9 +13,10 @@ class NotNullJSONFormField(forms.JSONField):
     """The form field of a JSON column that cannot hold NULL.
 
     Django's JSON form field turns both a blank input and the JSON literal `null` into None, which a NOT NULL column
-    refuses only at the INSERT (an IntegrityError, a 500 in the admin), and reads `1e309` or `NaN` as a float that
-    PostgreSQL's json type refuses likewise. Here a blank optional field is the column's empty default ({} or []),
-    and `null` or a non-finite number is a form error like any other invalid value."""
+    refuses only at the INSERT (an IntegrityError, a 500 in the admin), and reads `1e309` or `NaN` as a float, and
+    `"\\u0000"` as a NUL character, that PostgreSQL's json type refuses likewise. Here a blank optional field is the
+    column's empty default ({} or []), and `null`, a non-finite number or a NUL character is a form error like any
+    other invalid value."""
 
     def __init__(self, *, blank_value, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -35,11 +36,24 @@ class NotNullJSONFormField(forms.JSONField):
             raise ValidationError(
                 "numbers must be finite (JSON has no NaN or Infinity)", code="invalid"
             ) from exc
+        if _has_nul(converted):
+            raise ValidationError("text cannot contain NUL characters (\\u0000)", code="null_characters")
         return converted
 
 
+def _has_nul(value) -> bool:
+    """A NUL character in any string or key: PostgreSQL's json types cannot store one."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 class JSONField(models.JSONField):
-    """models.JSONField whose model forms (the admin's among them) never hand NULL to a NOT NULL column.
+    """models.JSONField whose model forms (the admin's among them) never hand the database what it refuses.
 
     Migrations see a plain models.JSONField: the difference is only in the form field."""
 

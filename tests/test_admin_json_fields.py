@@ -1,6 +1,6 @@
 """JSON columns that cannot hold NULL, edited in the admin (certctl.fields): a blank optional field stores the empty
-default, and `null` or a non-finite number is a form error, not a database error (both were 500s, found by
-tests/test_admin_fuzz.py)."""
+default, and `null`, a non-finite number or a NUL character is a form error, not a database error (all three were
+500s, found by tests/test_admin_fuzz.py)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ def agent_form(agent: Agent, **changes) -> dict:
         ("1e309", "numbers must be finite"),
         ('{"load": NaN}', "numbers must be finite"),
         ("[1, -Infinity]", "numbers must be finite"),
+        ('{"rack": "b\\u00007"}', "NUL characters"),
+        ('{"r\\u0000ck": 1}', "NUL characters"),
     ],
 )
 def test_null_and_non_finite_numbers_are_form_errors_and_change_nothing(admin_client, posted, error):
