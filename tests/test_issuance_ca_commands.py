@@ -49,8 +49,15 @@ def test_init_ca_creates_a_root_then_an_intermediate():
 
 
 def test_init_ca_refuses_bad_input():
-    with pytest.raises(CommandError, match="invalid subject"):
+    with pytest.raises(CommandError, match="invalid subject 'not a dn': expected an RFC 4514 name"):
         _run("init_ca", "X", "--subject", "not a dn")
+    with pytest.raises(CommandError, match="ends after 9999-12-31"):
+        _run("init_ca", "X", "--subject", "CN=X", "--validity-days", "99999999")  # was an OverflowError
+    for name in ("", "   ", "n" * 256):  # a blank name used to create an issuer called ""
+        with pytest.raises(CommandError, match="issuer name must be 1 to 255 characters"):
+            _run("init_ca", name, "--subject", "CN=X")
+    with pytest.raises(CommandError, match="at least one day"):
+        _run("init_ca", "X", "--subject", "CN=X", "--validity-days", "0")
     with pytest.raises(CommandError, match="no issuer named"):
         _run("init_ca", "X", "--subject", "CN=X", "--parent", "missing")
     _run("init_ca", "Leafish", "--subject", "CN=L", "--path-length", "0")
@@ -143,6 +150,9 @@ def test_init_ca_validity_days_and_the_parent_cap():
     assert capped.not_valid_after_utc == root.not_valid_after_utc
     brief = load_ca(Issuer.objects.get(name="Brief Issuing")).certificate
     assert brief.not_valid_after_utc - brief.not_valid_before_utc == timedelta(days=7)
+    for name in ("", "   ", "n" * 256):  # a blank name used to create an issuer called ""
+        with pytest.raises(CommandError, match="issuer name must be 1 to 255 characters"):
+            _run("init_ca", name, "--subject", "CN=X")
     with pytest.raises(CommandError, match="at least one day"):
         _run("init_ca", "Zero", "--subject", "CN=Zero", "--validity-days", "0")
 

@@ -35,11 +35,18 @@ def generate_ca_key(key_type: str):
     raise CASetupError(f"unknown key type {key_type!r} (valid: {', '.join(KEY_TYPES)})")
 
 
+# GeneralizedTime's last instant (RFC 5280 4.1.2.5: 99991231235959Z means "no well-defined expiration").
+LAST_NOT_AFTER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
 def parse_subject(subject: str) -> x509.Name:
     try:
         name = x509.Name.from_rfc4514_string(subject)
     except ValueError as exc:
-        raise CASetupError(f"invalid subject {subject!r}: {exc}") from exc
+        reason = f"{exc}; " if str(exc) else ""
+        raise CASetupError(
+            f"invalid subject {subject!r}: {reason}expected an RFC 4514 name such as 'CN=Example Root,O=Example'"
+        ) from exc
     if not list(name):
         raise CASetupError("the subject must not be empty, e.g. CN=Example Root CA")
     return name
@@ -85,6 +92,9 @@ def build_ca_certificate(
 
 def _issuer_row(name: str) -> Issuer:
     """An existing issuer without CA material is filled in (e.g. a demo record); one with a CA is refused."""
+    limit = Issuer._meta.get_field("name").max_length
+    if not name.strip() or len(name) > limit or "\x00" in name:
+        raise CASetupError(f"the issuer name must be 1 to {limit} characters, not blank")
     issuer = Issuer.objects.select_for_update().filter(name=name).first()
     if issuer is None:
         return Issuer(name=name, type=IssuerType.LOCAL)
@@ -110,6 +120,11 @@ def init_ca(
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     if validity_days < 1:
         raise CASetupError("validity must be at least one day")
+    if validity_days > (LAST_NOT_AFTER - now).days:
+        raise CASetupError(
+            f"validity of {validity_days} days ends after {LAST_NOT_AFTER:%Y-%m-%d}, the last date X.509 can "
+            f"express; use at most {(LAST_NOT_AFTER - now).days}"
+        )
     if path_length is not None and path_length < 0:
         raise CASetupError("path length must be zero or more")
     key = generate_ca_key(key_type)
