@@ -40,6 +40,15 @@ def test_create_api_key_refuses_a_duplicate_name():
     assert ApiKey.objects.filter(name="dup").count() == 1
 
 
+@pytest.mark.parametrize("name", ["", "  ", "k" * 129, "a\x00b"])
+def test_create_api_key_refuses_a_blank_or_overlong_name_with_one_line(name):
+    """A 129-character name used to end in a DataError traceback on PostgreSQL (SQLite stored it)."""
+    with pytest.raises(CommandError, match="key name must be 1 to 128 characters"):
+        run("create_api_key", name)
+    assert not ApiKey.objects.exists()
+    assert not AuditEvent.objects.filter(action="api_key_created").exists()
+
+
 def test_revoke_api_key_stops_the_key_and_audits(api_client):
     out, _ = run("create_api_key", "temp")
     raw = out.strip().splitlines()[-1]

@@ -16,8 +16,15 @@ class ApiKeyNameTaken(Exception):
     pass
 
 
+class ApiKeyNameInvalid(ValueError):
+    pass
+
+
 def create_api_key(name: str, is_admin: bool, actor: str, actor_type: str = "User") -> tuple[ApiKey, str]:
     """Create a key named `name`; returns the row and the raw key, which is never stored."""
+    limit = ApiKey._meta.get_field("name").max_length
+    if not name.strip() or len(name) > limit or "\x00" in name:
+        raise ApiKeyNameInvalid(f"the key name must be 1 to {limit} characters, not blank")
     raw = generate_key()
     with transaction.atomic():
         if ApiKey.objects.filter(name=name).exists():

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from certctl.services.api_keys import ApiKeyNameTaken, create_api_key
+from certctl.services.api_keys import ApiKeyNameInvalid, ApiKeyNameTaken, create_api_key
 
 
 class Command(BaseCommand):
@@ -13,11 +13,9 @@ class Command(BaseCommand):
         parser.add_argument("--admin", action="store_true", help="allow admin-only endpoints")
 
     def handle(self, *args, name: str, admin: bool, **options) -> None:
-        if not name.strip():
-            raise CommandError("the key name must not be blank")
         try:
             api_key, raw = create_api_key(name, admin, actor="manage.py create_api_key", actor_type="System")
-        except ApiKeyNameTaken as exc:
+        except (ApiKeyNameTaken, ApiKeyNameInvalid) as exc:
             raise CommandError(str(exc)) from exc
         kind = "admin API key" if api_key.is_admin else "API key"
         self.stderr.write(
