@@ -26,6 +26,8 @@ ENV_VARS = {
     "request_timeout": "CERTCTL_AGENT_REQUEST_TIMEOUT",
 }
 NUMBERS = {"poll_interval", "heartbeat_interval", "max_backoff", "command_timeout", "request_timeout"}
+LISTS = {"allowed_dirs", "allowed_commands"}
+TEXTS = set(ENV_VARS) - NUMBERS - LISTS
 
 
 class ConfigError(Exception):
@@ -68,6 +70,18 @@ def _list(value: str, separator: str) -> list[str]:
     return [item.strip() for item in value.split(separator) if item.strip()]
 
 
+def _check_types(values: dict) -> None:
+    """The file's values have the types the keys take: a list given as one string would otherwise be read as a
+    list of its characters, and a number where text belongs would fail far from the file."""
+    for key, value in values.items():
+        if key in TEXTS and not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {type(value).__name__}")
+        if key in LISTS and not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+            raise ConfigError(f'{key} must be a list of strings, e.g. {key} = ["..."]')
+        if key in NUMBERS and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ConfigError(f"{key} must be a number of seconds, got {type(value).__name__}")
+
+
 def load(path: str | os.PathLike | None = None, environ: dict[str, str] | None = None) -> AgentConfig:
     """Read the TOML file (if any), apply the environment, validate."""
     environ = os.environ if environ is None else environ
@@ -81,6 +95,7 @@ def load(path: str | os.PathLike | None = None, environ: dict[str, str] | None =
     unknown = set(values) - set(ENV_VARS)
     if unknown:
         raise ConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
+    _check_types(values)
     for key, var in ENV_VARS.items():
         raw = environ.get(var)
         if raw in (None, ""):

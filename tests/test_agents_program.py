@@ -64,6 +64,25 @@ def test_env_overrides_the_file_and_plain_http_is_only_for_loopback(tmp_path):
         load(path, {})
 
 
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("server_url = 5", "server_url must be a string, got int"),  # was an AttributeError traceback
+        ('allowed_commands = "systemctl reload nginx"', "allowed_commands must be a list of strings"),
+        ('allowed_dirs = "/etc/nginx"', "allowed_dirs must be a list of strings"),
+        ("allowed_dirs = [1]", "allowed_dirs must be a list of strings"),
+        ('poll_interval = "often"', "poll_interval must be a number of seconds, got str"),
+        ("poll_interval = true", "poll_interval must be a number of seconds, got bool"),
+        ("name = []", "name must be a string, got list"),
+    ],
+)
+def test_a_value_of_the_wrong_type_in_the_file_is_a_configuration_error(tmp_path, line, error):
+    path = tmp_path / "agent.toml"
+    path.write_text(line + "\n")
+    with pytest.raises(ConfigError, match=error):
+        load(path, {})
+
+
 def test_server_errors_back_off_exponentially_up_to_the_cap(tmp_path):
     config = load(
         None,
