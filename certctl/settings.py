@@ -9,6 +9,7 @@ import os
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -66,6 +67,28 @@ def env_seconds(name: str, default: str, minimum: float = 0) -> float:
     return seconds
 
 
+def env_url(name: str, default: str, schemes: tuple[str, ...], *, plain: bool = False) -> str:
+    """An absolute URL with one of `schemes`, refused at start-up otherwise (a typo would surface much later: in a
+    failed connection, or in the CRL and OCSP URLs written into every certificate the local CA issues). `plain`:
+    also a host, and no query or fragment."""
+    raw = env_str(name) or default
+    if not raw:
+        return raw
+    parts = urlsplit(raw)
+    usable = parts.scheme in schemes and (parts.netloc or parts.path) and not any(c.isspace() for c in raw)
+    if plain:
+        usable = usable and parts.hostname and not parts.query and not parts.fragment
+    if not usable:
+        shape = "host[:port][/path]" if plain else "..."
+        shown = (
+            raw.replace(f":{parts.password}@", ":***@") if parts.password else raw
+        )  # never print a password
+        raise ImproperlyConfigured(
+            f"{name} must be a URL like {' or '.join(f'{s}://{shape}' for s in schemes)}, got {shown!r}"
+        )
+    return raw
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -108,7 +131,7 @@ TIME_ZONE = env_str("CERTCTL_TIME_ZONE", "UTC")
 USE_TZ = True
 USE_I18N = False
 LANGUAGE_CODE = "en-us"
-PUBLIC_URL = env_str("CERTCTL_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+PUBLIC_URL = env_url("CERTCTL_PUBLIC_URL", "http://127.0.0.1:8000", ("http", "https"), plain=True).rstrip("/")
 # Password `manage.py prepare_run` (make run) gives the admin user; empty = generate one and print it.
 ADMIN_PASSWORD = env_str("CERTCTL_ADMIN_PASSWORD")
 VERSION = "0.1.0"
@@ -169,7 +192,9 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------------------
 
-DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'certctl.sqlite3'}"
+DATABASE_URL = env_url(
+    "DATABASE_URL", f"sqlite:///{DATA_DIR / 'certctl.sqlite3'}", ("postgres", "postgresql", "pgsql", "sqlite")
+)
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CERTCTL_DB_CONN_MAX_AGE", 60))
 }
@@ -277,7 +302,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery ---------------------------------------------------------------------------------------------
 
-REDIS_URL = env_str("REDIS_URL")
+REDIS_URL = env_url("REDIS_URL", "", ("redis", "rediss", "unix"))
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
