@@ -77,7 +77,7 @@ def env_url(name: str, default: str, schemes: tuple[str, ...], *, plain: bool = 
     parts = urlsplit(raw)
     usable = parts.scheme in schemes and (parts.netloc or parts.path) and not any(c.isspace() for c in raw)
     if plain:
-        usable = usable and parts.hostname and not parts.query and not parts.fragment
+        usable = usable and parts.hostname and not parts.query and not parts.fragment and _port_ok(parts)
     if not usable:
         shape = "host[:port][/path]" if plain else "..."
         shown = (
@@ -87,6 +87,13 @@ def env_url(name: str, default: str, schemes: tuple[str, ...], *, plain: bool = 
             f"{name} must be a URL like {' or '.join(f'{s}://{shape}' for s in schemes)}, got {shown!r}"
         )
     return raw
+
+
+def _port_ok(parts) -> bool:
+    try:
+        return parts.port is None or parts.port > 0
+    except ValueError:  # not a number, or over 65535
+        return False
 
 
 def env_list(name: str, default: str = "") -> list[str]:

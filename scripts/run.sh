@@ -9,6 +9,10 @@ export PYTHON="$PWD/$venv/bin/python"
 [ -x "$PYTHON" ] || PYTHON="$venv/bin/python"
 export CERTCTL_DEBUG=${CERTCTL_DEBUG:-true}
 export CERTCTL_PORT=${CERTCTL_PORT:-8000}
+if ! [[ "$CERTCTL_PORT" =~ ^[0-9]+$ ]] || ((10#$CERTCTL_PORT < 1 || 10#$CERTCTL_PORT > 65535)); then
+    echo "make run: CERTCTL_PORT must be a port number (1-65535), got '$CERTCTL_PORT'" >&2
+    exit 2
+fi
 export CERTCTL_PUBLIC_URL=${CERTCTL_PUBLIC_URL:-http://127.0.0.1:$CERTCTL_PORT}
 
 "$PYTHON" manage.py migrate --no-input -v 0

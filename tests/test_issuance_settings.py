@@ -28,6 +28,8 @@ def test_valid_keygen_modes_start(tmp_path, mode):
         ("CERTCTL_PUBLIC_URL", "ldap://pki.example.com", "CERTCTL_PUBLIC_URL must be a URL like http://host"),
         ("CERTCTL_PUBLIC_URL", "https://pki.example.com/?x=1", "CERTCTL_PUBLIC_URL must be a URL"),
         ("CERTCTL_PUBLIC_URL", "https://pki.example.com/a b", "CERTCTL_PUBLIC_URL must be a URL"),
+        ("CERTCTL_PUBLIC_URL", "http://127.0.0.1:abc", "CERTCTL_PUBLIC_URL must be a URL"),
+        ("CERTCTL_PUBLIC_URL", "http://127.0.0.1:70000", "CERTCTL_PUBLIC_URL must be a URL"),
         ("REDIS_URL", "127.0.0.1:6379", "REDIS_URL must be a URL like redis://"),
         (
             "DATABASE_URL",

@@ -108,3 +108,15 @@ def test_make_run_serves_everything_and_stops_on_ctrl_c_twice_in_a_row(tmp_path)
     with sqlite3.connect(tmp_path / "data" / "certctl.sqlite3") as db:
         rows = dict(db.execute("SELECT key_hash, revoked_at IS NULL FROM certctl_apikey").fetchall())
     assert rows == {hash_key(keys[0]): 0, hash_key(keys[1]): 1}  # each run revokes the previous run's key
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "70000", "80 80"])
+def test_a_port_that_is_not_a_port_stops_make_run_before_it_touches_anything(tmp_path, port):
+    env = {**os.environ, "CERTCTL_DATA_DIR": str(tmp_path / "data"), "CERTCTL_PORT": port}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        ["bash", "scripts/run.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert f"CERTCTL_PORT must be a port number (1-65535), got '{port}'" in result.stderr
+    assert not (tmp_path / "data").exists()  # nothing migrated or created
