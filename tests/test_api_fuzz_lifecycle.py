@@ -202,13 +202,19 @@ ENDPOINTS = {
 }
 
 
-@pytest.mark.parametrize("name", ENDPOINTS)
-def test_any_json_body_gets_an_answer_and_a_refusal_changes_nothing(world, name):
-    template, caller, fields = ENDPOINTS[name]
-    path = template.format(**world["ids"])
+def caller_of(world: dict, name: str):
+    """The client, holding the key of the endpoint's caller (bob's operator key, or the agent's), and the path."""
+    template, caller, _ = ENDPOINTS[name]
     client = world["client"]
     if caller == "agent":
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {world['agent_key']}")
+    return client, template.format(**world["ids"])
+
+
+@pytest.mark.parametrize("name", ENDPOINTS)
+def test_any_json_body_gets_an_answer_and_a_refusal_changes_nothing(world, name):
+    client, path = caller_of(world, name)
+    fields = ENDPOINTS[name][2]
     answered: set[int] = set()
 
     @FUZZ
@@ -226,11 +232,7 @@ def test_any_json_body_gets_an_answer_and_a_refusal_changes_nothing(world, name)
 
 @pytest.mark.parametrize("name", ["issue", "renew", "approve", "agent-csrs"])
 def test_bodies_that_are_not_json_are_a_400_that_changes_nothing(world, name):
-    template, caller, _ = ENDPOINTS[name]
-    path = template.format(**world["ids"])
-    client = world["client"]
-    if caller == "agent":
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {world['agent_key']}")
+    client, path = caller_of(world, name)
 
     @FUZZ
     @given(raw=st.binary(min_size=1, max_size=200).filter(not_json))
