@@ -52,6 +52,16 @@ def _has_nul(value) -> bool:
     return False
 
 
+def name_problem(model: type[models.Model], value: str, field: str = "name") -> str | None:
+    """Why `value` cannot be stored in `model.field`, a required CharField: blank, too long or with a NUL
+    character (PostgreSQL refuses the last two at the INSERT); None when it can. For callers that bypass model
+    forms and serializers, such as management commands."""
+    limit = model._meta.get_field(field).max_length
+    if not value.strip() or len(value) > limit or "\x00" in value:
+        return f"must be 1 to {limit} characters, not blank"
+    return None
+
+
 class JSONField(models.JSONField):
     """models.JSONField whose model forms (the admin's among them) never hand the database what it refuses.
 

@@ -80,9 +80,8 @@ def env_url(name: str, default: str, schemes: tuple[str, ...], *, plain: bool = 
         usable = usable and parts.hostname and not parts.query and not parts.fragment and _port_ok(parts)
     if not usable:
         shape = "host[:port][/path]" if plain else "..."
-        shown = (
-            raw.replace(f":{parts.password}@", ":***@") if parts.password else raw
-        )  # never print a password
+        # Never print a password.
+        shown = raw.replace(f":{parts.password}@", ":***@") if parts.password else raw
         raise ImproperlyConfigured(
             f"{name} must be a URL like {' or '.join(f'{s}://{shape}' for s in schemes)}, got {shown!r}"
         )

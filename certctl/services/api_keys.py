@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from audit.services.record import record
 from certctl.api.keys import generate_key, hash_key
+from certctl.fields import name_problem
 from certctl.models import ApiKey
 
 
@@ -22,9 +23,9 @@ class ApiKeyNameInvalid(ValueError):
 
 def create_api_key(name: str, is_admin: bool, actor: str, actor_type: str = "User") -> tuple[ApiKey, str]:
     """Create a key named `name`; returns the row and the raw key, which is never stored."""
-    limit = ApiKey._meta.get_field("name").max_length
-    if not name.strip() or len(name) > limit or "\x00" in name:
-        raise ApiKeyNameInvalid(f"the key name must be 1 to {limit} characters, not blank")
+    problem = name_problem(ApiKey, name)
+    if problem:
+        raise ApiKeyNameInvalid(f"the key name {problem}")
     raw = generate_key()
     with transaction.atomic():
         if ApiKey.objects.filter(name=name).exists():

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.db import transaction
 
 from audit.services.record import record
+from certctl.fields import name_problem
 from certificates.enums import IssuerType
 from certificates.issuers.ca_store import load_ca, store_ca
 from certificates.models import Issuer
@@ -92,9 +93,9 @@ def build_ca_certificate(
 
 def _issuer_row(name: str) -> Issuer:
     """An existing issuer without CA material is filled in (e.g. a demo record); one with a CA is refused."""
-    limit = Issuer._meta.get_field("name").max_length
-    if not name.strip() or len(name) > limit or "\x00" in name:
-        raise CASetupError(f"the issuer name must be 1 to {limit} characters, not blank")
+    problem = name_problem(Issuer, name)
+    if problem:
+        raise CASetupError(f"the issuer name {problem}")
     issuer = Issuer.objects.select_for_update().filter(name=name).first()
     if issuer is None:
         return Issuer(name=name, type=IssuerType.LOCAL)
