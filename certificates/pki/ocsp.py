@@ -51,8 +51,20 @@ def parse_request(der: bytes) -> ParsedRequest:
 
 
 def decode_get_path(encoded: str) -> bytes:
-    """RFC 6960 appendix A.1: the URL path segment is the (URL-decoded) base64 of the DER request."""
-    text = encoded.strip().strip("/").replace(" ", "+")
+    """RFC 6960 appendix A.1: the URL path segment is the (URL-decoded) base64 of the DER request.
+
+    `/` is a base64 character, so a trailing slash is either the request's own last character or one a client
+    added to the URL. Clients send padded base64: a text of whole 4-character groups that decodes is taken as it
+    is, then the text less one trailing slash (about one request in 200 ends with a `/` of its own, and
+    stripping every trailing slash made them malformed); only then are unpadded forms tried."""
+    text = encoded.strip().lstrip("/").replace(" ", "+")
+    for whole in (text, text[:-1] if text.endswith("/") else ""):
+        if whole and len(whole) % 4 == 0:
+            try:
+                return base64.b64decode(whole, validate=True)
+            except ValueError:
+                pass
+    text = text.rstrip("/")
     if not text:
         raise MalformedRequest("empty request")
     try:
