@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from audit.models import AuditEvent
-from certctl.admin_base import ReadOnlyAdmin
+from certctl.kernel.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)

@@ -6,7 +6,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
-from certctl.ids import id_factory
+from audit.redaction import redact
+from certctl.kernel.ids import id_factory
 
 
 class ActorType(models.TextChoices):
@@ -64,8 +65,6 @@ class AuditEvent(models.Model):
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise AppendOnlyError("audit events are append-only")
-        from audit.services.redaction import redact  # models sit below services; imported late on purpose
-
         # Also when created directly (`AuditEvent.objects.create(...)`) rather than through record().
         self.details = redact(self.details)
         kwargs["force_insert"] = True

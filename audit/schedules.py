@@ -1,5 +1,5 @@
 from django.conf import settings
 
-from certctl.schedules import Periodic
+from certctl.kernel.schedules import Periodic
 
 PERIODIC_TASKS = [Periodic("audit-seal-chain", "audit.seal_chain", settings.AUDIT_SEAL_INTERVAL)]

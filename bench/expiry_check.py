@@ -112,7 +112,7 @@ def seed(size: int, spread_days: int) -> dict:
 def _timed_check() -> dict:
     from django.db import connection
 
-    from certificates.services.expiry_check import check_expiring_certificates
+    from certificates.expiry.services.check import check_expiring_certificates
 
     statements = 0
 
@@ -134,7 +134,7 @@ def check(size: int) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from certificates.services.expiry_check import check_expiring_certificates
+    from certificates.expiry.services.check import check_expiring_certificates
 
     cold = _timed_check()
     second = _timed_check()

@@ -34,11 +34,12 @@ import json
 import multiprocessing
 import os
 import secrets
-import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from issuance_references import DjangoCA, django_ca_database_url, raw_cryptography
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENT_BATCH = 100  # CSRs per agent request: the cap of POST /api/v1/agents/{id}/csrs
@@ -86,7 +87,7 @@ def _seed(count: int, ca_key: str) -> tuple[list[str], list[str]]:
     from django.core.management import call_command
 
     from certificates import models as m
-    from certificates.services.ca_setup import init_ca
+    from certificates.issuance.services.ca_setup import init_ca
     from tests.issuance_helpers import make_csr
 
     call_command("migrate", verbosity=0)
@@ -117,80 +118,13 @@ def _seed(count: int, ca_key: str) -> tuple[list[str], list[str]]:
     return [c.pk for c in certs], csrs
 
 
-def _raw_cryptography(csrs: list[str]) -> float:
-    """The floor: what signing alone costs with the same CA and extensions, no checks, no database."""
-    from datetime import UTC, datetime, timedelta
-
-    from cryptography import x509
-    from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
-
-    from certificates.issuers.local import cached_material
-    from certificates.models import Issuer
-    from certificates.pki import signature_hash
-
-    ca = cached_material(Issuer.objects.get(name="bench-issuing"))
-    algorithm = signature_hash(ca.private_key)
-    ski_ca = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski_ca)
-    now = datetime.now(UTC)
-    started = time.perf_counter()
-    for pem in csrs:
-        csr = x509.load_pem_x509_csr(pem.encode())
-        assert csr.is_signature_valid
-        names = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        key = csr.public_key()
-        (
-            x509.CertificateBuilder()
-            .subject_name(csr.subject)
-            .issuer_name(ca.certificate.subject)
-            .public_key(key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(now + timedelta(days=90))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key), critical=False)
-            .add_extension(aki, critical=False)
-            .add_extension(
-                x509.CRLDistributionPoints(
-                    [
-                        x509.DistributionPoint(
-                            [x509.UniformResourceIdentifier("http://x/crl")], None, None, None
-                        )
-                    ]
-                ),
-                critical=False,
-            )
-            .add_extension(
-                x509.AuthorityInformationAccess(
-                    [
-                        x509.AccessDescription(
-                            AuthorityInformationAccessOID.OCSP,
-                            x509.UniformResourceIdentifier("http://x/ocsp"),
-                        )
-                    ]
-                ),
-                critical=False,
-            )
-            .add_extension(names, critical=False)
-            .add_extension(
-                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
-                critical=False,
-            )
-            .sign(ca.private_key, algorithm)
-        )
-    return time.perf_counter() - started
-
-
 def _checks_and_signing(cert_ids: list[str], csrs: list[str]) -> float:
     """issue_from_csr's CPU part alone: CSR + profile checks and signing through the issuer backend, no DB."""
     from django.utils import timezone
 
-    from certificates.models import ManagedCertificate
-    from certificates.services.csr_policy import parse_csr, plan_leaf
-    from certificates.services.issuance import sign_planned_leaf
+    from certificates.inventory.models import ManagedCertificate
+    from certificates.issuance.services.csr_policy import parse_csr, plan_leaf
+    from certificates.issuance.services.issuance import sign_planned_leaf
 
     by_pk = ManagedCertificate.objects.select_related("issuer", "profile").in_bulk(cert_ids)
     started = time.perf_counter()
@@ -205,9 +139,9 @@ def _service_worker(pairs: list[tuple[str, str]], batched: bool = False) -> tupl
     """Issue `pairs` in this process; returns (start, end) on the machine-wide monotonic clock."""
     from django.db import connection
 
-    from certctl import counters
-    from certificates.models import ManagedCertificate
-    from certificates.services.issuance import IssueRequest, issue_from_csr, issue_many
+    from certctl.kernel import counters
+    from certificates.inventory.models import ManagedCertificate
+    from certificates.issuance.services.issuance import IssueRequest, issue_from_csr, issue_many
     from notifications.services import publisher
 
     if multiprocessing.parent_process() is not None:
@@ -238,9 +172,10 @@ def _agent_submissions(ids: list[str], pems: list[str]) -> tuple[float, float]:
     Completed, and the same rows as the other entry points."""
     from django.utils import timezone
 
-    from certctl import counters
-    from certificates.models import Agent, Job
-    from certificates.services.agent_work import submit_csrs
+    from certctl.kernel import counters
+    from certificates.agents.services.work import submit_csrs
+    from certificates.inventory.models import Agent
+    from certificates.issuance.models import Job
     from notifications.services import publisher
 
     agent = Agent.objects.get(name="bench-agent")
@@ -283,43 +218,6 @@ def _service_layer(pool, pairs: list[tuple[str, str]], workers: int, batched: bo
     return max(r[1] for r in results) - min(r[0] for r in results), sum(r[2] for r in results)
 
 
-class _DjangoCA:
-    """django-ca's sign_cert path in its own venv (bench/issuance_djangoca.py --serve), signing on demand."""
-
-    def __init__(self, python: str, count: int, database_url: str | None) -> None:
-        import tempfile
-
-        self.database = "PostgreSQL" if database_url else "SQLite"
-        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
-        command = [python, str(ROOT / "bench" / "issuance_djangoca.py"), "--count", str(count), "--serve"]
-        if database_url:
-            command += ["--database-url", database_url]
-        self._process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True, cwd=ROOT
-        )
-
-    def _reply(self) -> dict:
-        line = self._process.stdout.readline()
-        if not line:
-            self._stderr.seek(0)
-            sys.exit(f"django-ca ({self.database}) stopped:\n{self._stderr.read()[-2000:]}")
-        return json.loads(line)
-
-    def ready(self) -> str:
-        return self._reply()["version"]
-
-    def sign(self, count: int) -> tuple[float, float]:
-        self._process.stdin.write(f"{count}\n")
-        self._process.stdin.flush()
-        reply = self._reply()
-        return reply["seconds"], reply["cpu_seconds"]
-
-    def close(self) -> None:
-        self._process.stdin.close()
-        self._process.wait(timeout=60)
-        self._stderr.close()
-
-
 def _report_published(rows: int) -> None:
     """How many delivery-task messages the issuances left on the broker (no worker runs in this benchmark)."""
     import redis
@@ -343,17 +241,6 @@ def _round_trip_ms(n: int = 500) -> float:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     return (time.perf_counter() - started) / n * 1000
-
-
-def _django_ca_database_url() -> str:
-    """A fresh database for django-ca on the same PostgreSQL server, so both sides write through one server."""
-    import psycopg
-
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS certctl_bench_djangoca")
-        conn.execute("CREATE DATABASE certctl_bench_djangoca")
-    return urlunsplit(parts._replace(path="/certctl_bench_djangoca"))
 
 
 def _timed(function, *args) -> tuple[float, float]:
@@ -381,14 +268,15 @@ def main() -> None:
     global BATCH  # read by the forked workers
     BATCH = args.batch or settings.JOB_PROCESSOR_BATCH_SIZE
     from audit.models import AuditEvent
-    from certificates.models import CertificateVersion, Job
+    from certificates.inventory.models import CertificateVersion
+    from certificates.issuance.models import Job
     from notifications.models import NotificationEvent
 
-    others: list[_DjangoCA] = []
+    others: list[DjangoCA] = []
     if args.django_ca_python:  # set up (and make its CSRs) while certctl seeds
         # SQLite in-process is django-ca's headless default; PostgreSQL is the like-for-like comparison.
         others = [
-            _DjangoCA(args.django_ca_python, args.count, url) for url in (None, _django_ca_database_url())
+            DjangoCA(args.django_ca_python, args.count, url) for url in (None, django_ca_database_url())
         ]
     t0 = time.perf_counter()
     cert_ids, csrs = _seed(args.count, args.ca_key)
@@ -408,7 +296,7 @@ def main() -> None:
 
     workers = f"{args.workers} worker(s)"
     contestants = {
-        "raw cryptography (parse+verify+sign, no DB)": lambda ids, pems: _timed(_raw_cryptography, pems),
+        "raw cryptography (parse+verify+sign, no DB)": lambda ids, pems: _timed(raw_cryptography, pems),
         "service checks + issuer backend, no DB": lambda ids, pems: _timed(_checks_and_signing, ids, pems),
         f"certctl issue_from_csr, one at a time, {workers}": lambda ids, pems: _service_layer(
             pool, list(zip(ids, pems, strict=True)), args.workers, batched=False

@@ -57,9 +57,7 @@ from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from certificates.issuers.ca_store import load_ca, store_ca  # noqa: E402
-from certificates.models import (  # noqa: E402
-    CertificateRevocation,
+from certificates.inventory.models import (  # noqa: E402
     CertificateVersion,
     Issuer,
     ManagedCertificate,
@@ -67,8 +65,10 @@ from certificates.models import (  # noqa: E402
     RenewalPolicy,
     Team,
 )
-from certificates.services import crl_cache  # noqa: E402
-from certificates.services.revocation import bulk_revoke  # noqa: E402
+from certificates.issuance.issuers.ca_store import load_ca, store_ca  # noqa: E402
+from certificates.revocation.models import CertificateRevocation  # noqa: E402
+from certificates.revocation.services import crl as crl_cache  # noqa: E402
+from certificates.revocation.services.revoke import bulk_revoke  # noqa: E402
 from notifications.models import NotificationEvent  # noqa: E402
 
 BULK = int(os.environ.get("BENCH_BULK", 10_000))

@@ -6,8 +6,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from certctl.admin_base import ReadOnlyAdmin
-from certctl.models import ApiKey, MetricCounter, ProcessHeartbeat
+from certctl.api.models import ApiKey
+from certctl.kernel.admin import ReadOnlyAdmin
+from certctl.kernel.models import MetricCounter
+from certctl.models import ProcessHeartbeat
 from certctl.services.api_keys import create_api_key, revoke_api_key
 
 admin.site.site_header = "certctl"

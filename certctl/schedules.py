@@ -6,18 +6,12 @@ collects them. A later migrate creates what is missing and leaves an operator's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import import_module
 
 from django.apps import apps
 from django.conf import settings
 
-
-@dataclass(frozen=True)
-class Periodic:
-    name: str
-    task: str
-    every_seconds: float
+from certctl.kernel.schedules import Periodic
 
 
 def periodic_tasks() -> list[Periodic]:

@@ -6,140 +6,48 @@ Every variable is documented in docs/configuration.md. Code reads `settings.X`, 
 from __future__ import annotations
 
 import os
-import re
-import secrets
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from certctl.kernel.env import Environment, generated_secret
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
-
-
-def env_int(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
-    raw = os.environ.get(name, "").strip()
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from exc
-    if minimum is not None and value < minimum:
-        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ImproperlyConfigured(f"{name} must be <= {maximum}, got {value}")
-    return value
-
-
-_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d)")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def env_seconds(name: str, default: str, minimum: float = 0) -> float:
-    """A duration in Go syntax (`90s`, `2m`, `1h30m`, `7d`) or plain seconds (`120`)."""
-    raw = os.environ.get(name, "").strip() or default
-    if raw.isdigit():
-        seconds = float(raw)
-    else:
-        parts = _DURATION_PART.findall(raw)
-        if not parts or "".join(n + u for n, u in parts) != raw:
-            raise ImproperlyConfigured(f"{name} must be a duration like 90s, 2m or 1h, got {raw!r}")
-        seconds = sum(int(n) * _DURATION_UNITS[u] for n, u in parts)
-    if seconds < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum} seconds, got {raw!r}")
-    return seconds
-
-
-def env_url(name: str, default: str, schemes: tuple[str, ...], *, plain: bool = False) -> str:
-    """An absolute URL with one of `schemes`, refused at start-up otherwise (a typo would surface much later: in a
-    failed connection, or in the CRL and OCSP URLs written into every certificate the local CA issues). `plain`:
-    also a host, and no query or fragment."""
-    raw = env_str(name) or default
-    if not raw:
-        return raw
-    parts = urlsplit(raw)
-    usable = parts.scheme in schemes and (parts.netloc or parts.path) and not any(c.isspace() for c in raw)
-    if plain:
-        usable = usable and parts.hostname and not parts.query and not parts.fragment and _port_ok(parts)
-    if not usable:
-        shape = "host[:port][/path]" if plain else "..."
-        # Never print a password.
-        shown = raw.replace(f":{parts.password}@", ":***@") if parts.password else raw
-        raise ImproperlyConfigured(
-            f"{name} must be a URL like {' or '.join(f'{s}://{shape}' for s in schemes)}, got {shown!r}"
-        )
-    return raw
-
-
-def _port_ok(parts) -> bool:
-    try:
-        return parts.port is None or parts.port > 0
-    except ValueError:  # not a number, or over 65535
-        return False
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-def _generated_secret(path: Path, length: int = 50) -> str:
-    """A development secret created once and kept in the data dir, so restarts keep sessions and ciphertexts."""
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(length)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value)
-    return value
+env = Environment(os.environ)
 
 
 # --- Core -----------------------------------------------------------------------------------------------
 
-DEBUG = env_bool("CERTCTL_DEBUG", False)
-DATA_DIR = Path(env_str("CERTCTL_DATA_DIR") or BASE_DIR / "data")
+DEBUG = env.flag("CERTCTL_DEBUG", False)
+DATA_DIR = Path(env.text("CERTCTL_DATA_DIR") or BASE_DIR / "data")
 
-SECRET_KEY = env_str("CERTCTL_SECRET_KEY")
+SECRET_KEY = env.text("CERTCTL_SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "CERTCTL_SECRET_KEY is required when CERTCTL_DEBUG is off (set CERTCTL_DEBUG=true for development)"
         )
-    SECRET_KEY = _generated_secret(DATA_DIR / "secret_key")
+    SECRET_KEY = generated_secret(DATA_DIR / "secret_key")
 
 # Key for secrets at rest (issuer credentials, CA private keys); comma list, first encrypts, all decrypt.
-ENCRYPTION_KEYS = env_list("CERTCTL_ENCRYPTION_KEY")
+ENCRYPTION_KEYS = env.items("CERTCTL_ENCRYPTION_KEY")
 if not ENCRYPTION_KEYS:
     if not DEBUG:
         raise ImproperlyConfigured("CERTCTL_ENCRYPTION_KEY is required when CERTCTL_DEBUG is off")
-    ENCRYPTION_KEYS = [_generated_secret(DATA_DIR / "encryption_key", 32)]
+    ENCRYPTION_KEYS = [generated_secret(DATA_DIR / "encryption_key", 32)]
 
-ALLOWED_HOSTS = env_list("CERTCTL_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
-CSRF_TRUSTED_ORIGINS = env_list("CERTCTL_CSRF_TRUSTED_ORIGINS")
-TIME_ZONE = env_str("CERTCTL_TIME_ZONE", "UTC")
+ALLOWED_HOSTS = env.items("CERTCTL_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env.items("CERTCTL_CSRF_TRUSTED_ORIGINS")
+TIME_ZONE = env.text("CERTCTL_TIME_ZONE", "UTC")
 USE_TZ = True
 USE_I18N = False
 LANGUAGE_CODE = "en-us"
-PUBLIC_URL = env_url("CERTCTL_PUBLIC_URL", "http://127.0.0.1:8000", ("http", "https"), plain=True).rstrip("/")
+PUBLIC_URL = env.url("CERTCTL_PUBLIC_URL", "http://127.0.0.1:8000", ("http", "https"), plain=True).rstrip("/")
 # Password `manage.py prepare_run` (make run) gives the admin user; empty = generate one and print it.
-ADMIN_PASSWORD = env_str("CERTCTL_ADMIN_PASSWORD")
+ADMIN_PASSWORD = env.text("CERTCTL_ADMIN_PASSWORD")
 VERSION = "0.1.0"
 
 INSTALLED_APPS = [
@@ -198,11 +106,11 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------------------
 
-DATABASE_URL = env_url(
+DATABASE_URL = env.url(
     "DATABASE_URL", f"sqlite:///{DATA_DIR / 'certctl.sqlite3'}", ("postgres", "postgresql", "pgsql", "sqlite")
 )
 DATABASES = {
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CERTCTL_DB_CONN_MAX_AGE", 60))
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env.integer("CERTCTL_DB_CONN_MAX_AGE", 60))
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -218,14 +126,14 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 if IS_POSTGRES:
     # An unreachable database must fail fast (and /ready answer 503) instead of hanging on connect.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "connect_timeout", env_int("CERTCTL_DB_CONNECT_TIMEOUT", 5, minimum=1)
+        "connect_timeout", env.integer("CERTCTL_DB_CONNECT_TIMEOUT", 5, minimum=1)
     )
-# Hot writes (issuance) are prepared once per connection (certctl.rows). Turn off behind a pooler that cannot
+# Hot writes (issuance) are prepared once per connection (certctl.kernel.rows). Turn off behind a pooler that cannot
 # keep protocol-level prepared statements (PgBouncer < 1.21 in transaction mode).
-DB_PREPARED_STATEMENTS = env_bool("CERTCTL_DB_PREPARED_STATEMENTS", True)
+DB_PREPARED_STATEMENTS = env.flag("CERTCTL_DB_PREPARED_STATEMENTS", True)
 if IS_POSTGRES and DB_PREPARED_STATEMENTS:
     # psycopg prepares nothing while the threshold is None (Django's default). Django's own cursors bind
-    # client-side and never prepare; a threshold nothing reaches leaves only certctl.rows' explicit prepare=True.
+    # client-side and never prepare; a threshold nothing reaches leaves only certctl.kernel.rows' explicit prepare=True.
     DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)
 
 # --- Static files ---------------------------------------------------------------------------------------
@@ -245,7 +153,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Self-only (certctl.middleware.ContentSecurityPolicyMiddleware); empty = no header.
-CONTENT_SECURITY_POLICY = env_str(
+CONTENT_SECURITY_POLICY = env.text(
     "CERTCTL_CONTENT_SECURITY_POLICY",
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
@@ -253,16 +161,16 @@ CONTENT_SECURITY_POLICY = env_str(
 )
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("CERTCTL_SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = env.flag("CERTCTL_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = env_bool("CERTCTL_SSL_REDIRECT", not DEBUG)
+SECURE_SSL_REDIRECT = env.flag("CERTCTL_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$", r"^\.well-known/pki/"]
-SECURE_HSTS_SECONDS = env_int("CERTCTL_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_SECONDS = env.integer("CERTCTL_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = env_bool("CERTCTL_HSTS_PRELOAD", not DEBUG)
-if env_bool("CERTCTL_BEHIND_TLS_PROXY", False):
+SECURE_HSTS_PRELOAD = env.flag("CERTCTL_HSTS_PRELOAD", not DEBUG)
+if env.flag("CERTCTL_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CERTCTL_MAX_BODY_SIZE", 1048576, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("CERTCTL_MAX_BODY_SIZE", 1048576, minimum=1024)
 
 # --- REST API -------------------------------------------------------------------------------------------
 
@@ -284,7 +192,7 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["certctl.api.throttling.ClientRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"client": env_str("CERTCTL_RATE_LIMIT", "6000/min")},
+    "DEFAULT_THROTTLE_RATES": {"client": env.text("CERTCTL_RATE_LIMIT", "6000/min")},
 }
 API_PAGE_SIZE = 50
 API_MAX_PAGE_SIZE = 500
@@ -308,9 +216,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery ---------------------------------------------------------------------------------------------
 
-REDIS_URL = env_url("REDIS_URL", "", ("redis", "rediss", "unix"))
+REDIS_URL = env.url("REDIS_URL", "", ("redis", "rediss", "unix"))
 BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+CELERY_BROKER_URL = env.text("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
     for sub in ("queue", "processed"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
@@ -318,6 +226,9 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(
+            BROKER_DIR / "control"
+        ),  # kombu's default is ./control, wherever the process runs
         "store_processed": False,
     }
 else:
@@ -328,102 +239,102 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ALWAYS_EAGER = env_bool("CERTCTL_CELERY_EAGER", False)
+CELERY_TASK_ALWAYS_EAGER = env.flag("CERTCTL_CELERY_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Periodic task intervals (seconds); registered by a post-migrate hook (certctl/schedules.py).
-HEARTBEAT_INTERVAL = env_seconds("CERTCTL_HEARTBEAT_INTERVAL", "30s", minimum=1)
-RENEWAL_CHECK_INTERVAL = env_seconds("CERTCTL_RENEWAL_CHECK_INTERVAL", "1h", minimum=60)
-NOTIFICATION_PROCESS_INTERVAL = env_seconds("CERTCTL_NOTIFICATION_PROCESS_INTERVAL", "1m", minimum=1)
-NOTIFICATION_RETRY_INTERVAL = env_seconds("CERTCTL_NOTIFICATION_RETRY_INTERVAL", "2m", minimum=1)
-JOB_PROCESSOR_INTERVAL = env_seconds("CERTCTL_JOB_PROCESSOR_INTERVAL", "30s", minimum=1)
-JOB_RETRY_INTERVAL = env_seconds("CERTCTL_JOB_RETRY_INTERVAL", "5m", minimum=1)
-JOB_TIMEOUT_INTERVAL = env_seconds("CERTCTL_JOB_TIMEOUT_INTERVAL", "10m", minimum=1)
-JOB_AWAITING_CSR_TIMEOUT = env_seconds("CERTCTL_JOB_AWAITING_CSR_TIMEOUT", "24h", minimum=60)
-JOB_AWAITING_APPROVAL_TIMEOUT = env_seconds("CERTCTL_JOB_AWAITING_APPROVAL_TIMEOUT", "168h", minimum=60)
-JOB_RUNNING_LEASE = env_seconds("CERTCTL_JOB_RUNNING_LEASE", "10m", minimum=60)
-JOB_PROCESSOR_BATCH_SIZE = env_int("CERTCTL_JOB_PROCESSOR_BATCH_SIZE", 25, minimum=1, maximum=1000)
-CRL_INTERVAL = env_seconds("CERTCTL_CRL_INTERVAL", "1h", minimum=60)
-CRL_VALIDITY = env_seconds("CERTCTL_CRL_VALIDITY", "24h", minimum=300)
+HEARTBEAT_INTERVAL = env.seconds("CERTCTL_HEARTBEAT_INTERVAL", "30s", minimum=1)
+RENEWAL_CHECK_INTERVAL = env.seconds("CERTCTL_RENEWAL_CHECK_INTERVAL", "1h", minimum=60)
+NOTIFICATION_PROCESS_INTERVAL = env.seconds("CERTCTL_NOTIFICATION_PROCESS_INTERVAL", "1m", minimum=1)
+NOTIFICATION_RETRY_INTERVAL = env.seconds("CERTCTL_NOTIFICATION_RETRY_INTERVAL", "2m", minimum=1)
+JOB_PROCESSOR_INTERVAL = env.seconds("CERTCTL_JOB_PROCESSOR_INTERVAL", "30s", minimum=1)
+JOB_RETRY_INTERVAL = env.seconds("CERTCTL_JOB_RETRY_INTERVAL", "5m", minimum=1)
+JOB_TIMEOUT_INTERVAL = env.seconds("CERTCTL_JOB_TIMEOUT_INTERVAL", "10m", minimum=1)
+JOB_AWAITING_CSR_TIMEOUT = env.seconds("CERTCTL_JOB_AWAITING_CSR_TIMEOUT", "24h", minimum=60)
+JOB_AWAITING_APPROVAL_TIMEOUT = env.seconds("CERTCTL_JOB_AWAITING_APPROVAL_TIMEOUT", "168h", minimum=60)
+JOB_RUNNING_LEASE = env.seconds("CERTCTL_JOB_RUNNING_LEASE", "10m", minimum=60)
+JOB_PROCESSOR_BATCH_SIZE = env.integer("CERTCTL_JOB_PROCESSOR_BATCH_SIZE", 25, minimum=1, maximum=1000)
+CRL_INTERVAL = env.seconds("CERTCTL_CRL_INTERVAL", "1h", minimum=60)
+CRL_VALIDITY = env.seconds("CERTCTL_CRL_VALIDITY", "24h", minimum=300)
 # Requests per minute one source address may send the OCSP responder, per web process; 0 = no limit.
-OCSP_RATE_LIMIT_PER_IP_MIN = env_int("CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN", 1000, minimum=0)
-OCSP_RESPONSE_VALIDITY = env_seconds("CERTCTL_OCSP_RESPONSE_VALIDITY", "1h", minimum=60)
-OCSP_RESPONDER_VALIDITY = env_seconds("CERTCTL_OCSP_RESPONDER_VALIDITY", "720h", minimum=3600)
-OCSP_RESPONDER_ROTATION_GRACE = env_seconds("CERTCTL_OCSP_RESPONDER_ROTATION_GRACE", "168h", minimum=60)
-CA_DEFAULT_LEAF_VALIDITY_DAYS = env_int("CERTCTL_LEAF_VALIDITY_DAYS", 90, minimum=1, maximum=3650)
-AGENT_OFFLINE_AFTER = env_seconds("CERTCTL_AGENT_OFFLINE_AFTER", "5m", minimum=10)
-AGENT_BOOTSTRAP_TOKEN = env_str("CERTCTL_AGENT_BOOTSTRAP_TOKEN")
-AGENT_HEALTH_CHECK_INTERVAL = env_seconds("CERTCTL_AGENT_HEALTH_CHECK_INTERVAL", "1m", minimum=1)
-AGENT_WORK_LEASE = env_seconds("CERTCTL_AGENT_WORK_LEASE", "10m", minimum=30)
-AGENT_WORK_BATCH_SIZE = env_int("CERTCTL_AGENT_WORK_BATCH_SIZE", 50, minimum=1, maximum=1000)
-KEYGEN_MODE = env_str("CERTCTL_KEYGEN_MODE", "agent")
+OCSP_RATE_LIMIT_PER_IP_MIN = env.integer("CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN", 1000, minimum=0)
+OCSP_RESPONSE_VALIDITY = env.seconds("CERTCTL_OCSP_RESPONSE_VALIDITY", "1h", minimum=60)
+OCSP_RESPONDER_VALIDITY = env.seconds("CERTCTL_OCSP_RESPONDER_VALIDITY", "720h", minimum=3600)
+OCSP_RESPONDER_ROTATION_GRACE = env.seconds("CERTCTL_OCSP_RESPONDER_ROTATION_GRACE", "168h", minimum=60)
+CA_DEFAULT_LEAF_VALIDITY_DAYS = env.integer("CERTCTL_LEAF_VALIDITY_DAYS", 90, minimum=1, maximum=3650)
+AGENT_OFFLINE_AFTER = env.seconds("CERTCTL_AGENT_OFFLINE_AFTER", "5m", minimum=10)
+AGENT_BOOTSTRAP_TOKEN = env.text("CERTCTL_AGENT_BOOTSTRAP_TOKEN")
+AGENT_HEALTH_CHECK_INTERVAL = env.seconds("CERTCTL_AGENT_HEALTH_CHECK_INTERVAL", "1m", minimum=1)
+AGENT_WORK_LEASE = env.seconds("CERTCTL_AGENT_WORK_LEASE", "10m", minimum=30)
+AGENT_WORK_BATCH_SIZE = env.integer("CERTCTL_AGENT_WORK_BATCH_SIZE", 50, minimum=1, maximum=1000)
+KEYGEN_MODE = env.text("CERTCTL_KEYGEN_MODE", "agent")
 if KEYGEN_MODE not in {"agent", "server"}:
     raise ImproperlyConfigured(f"CERTCTL_KEYGEN_MODE must be 'agent' or 'server', got {KEYGEN_MODE!r}")
-APPROVAL_BYPASS = env_bool("CERTCTL_APPROVAL_BYPASS", False)
+APPROVAL_BYPASS = env.flag("CERTCTL_APPROVAL_BYPASS", False)
 
 # --- Notifications --------------------------------------------------------------------------------------
 
-NOTIFICATION_RETRY_BASE_SECONDS = env_int("CERTCTL_NOTIFICATION_RETRY_BASE_SECONDS", 60, minimum=1)
-NOTIFICATION_RETRY_CAP_SECONDS = env_int("CERTCTL_NOTIFICATION_RETRY_CAP_SECONDS", 3600, minimum=1)
-NOTIFICATION_MAX_ATTEMPTS = env_int("CERTCTL_NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1, maximum=100)
-NOTIFICATION_TIMEOUT_SECONDS = env_seconds("CERTCTL_NOTIFICATION_TIMEOUT", "10s", minimum=1)
-NOTIFICATION_LEASE_SECONDS = env_int("CERTCTL_NOTIFICATION_LEASE_SECONDS", 120, minimum=5)
-NOTIFICATION_BATCH_SIZE = env_int("CERTCTL_NOTIFICATION_BATCH_SIZE", 500, minimum=1, maximum=10000)
+NOTIFICATION_RETRY_BASE_SECONDS = env.integer("CERTCTL_NOTIFICATION_RETRY_BASE_SECONDS", 60, minimum=1)
+NOTIFICATION_RETRY_CAP_SECONDS = env.integer("CERTCTL_NOTIFICATION_RETRY_CAP_SECONDS", 3600, minimum=1)
+NOTIFICATION_MAX_ATTEMPTS = env.integer("CERTCTL_NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1, maximum=100)
+NOTIFICATION_TIMEOUT_SECONDS = env.seconds("CERTCTL_NOTIFICATION_TIMEOUT", "10s", minimum=1)
+NOTIFICATION_LEASE_SECONDS = env.integer("CERTCTL_NOTIFICATION_LEASE_SECONDS", 120, minimum=5)
+NOTIFICATION_BATCH_SIZE = env.integer("CERTCTL_NOTIFICATION_BATCH_SIZE", 500, minimum=1, maximum=10000)
 
-SMTP_HOST = env_str("CERTCTL_SMTP_HOST")
-SMTP_PORT = env_int("CERTCTL_SMTP_PORT", 587, minimum=1, maximum=65535)
-SMTP_USERNAME = env_str("CERTCTL_SMTP_USERNAME")
-SMTP_PASSWORD = env_str("CERTCTL_SMTP_PASSWORD")
-SMTP_FROM_ADDRESS = env_str("CERTCTL_SMTP_FROM_ADDRESS")
-SMTP_SECURITY = env_str("CERTCTL_SMTP_SECURITY", "starttls").lower()
+SMTP_HOST = env.text("CERTCTL_SMTP_HOST")
+SMTP_PORT = env.integer("CERTCTL_SMTP_PORT", 587, minimum=1, maximum=65535)
+SMTP_USERNAME = env.text("CERTCTL_SMTP_USERNAME")
+SMTP_PASSWORD = env.text("CERTCTL_SMTP_PASSWORD")
+SMTP_FROM_ADDRESS = env.text("CERTCTL_SMTP_FROM_ADDRESS")
+SMTP_SECURITY = env.text("CERTCTL_SMTP_SECURITY", "starttls").lower()
 if SMTP_SECURITY not in {"starttls", "tls", "none"}:
     raise ImproperlyConfigured(f"CERTCTL_SMTP_SECURITY must be starttls, tls or none, got {SMTP_SECURITY!r}")
-WEBHOOK_URL = env_str("CERTCTL_WEBHOOK_URL")
-WEBHOOK_SECRET = env_str("CERTCTL_WEBHOOK_SECRET")
-SLACK_WEBHOOK_URL = env_str("CERTCTL_SLACK_WEBHOOK_URL")
-SLACK_CHANNEL = env_str("CERTCTL_SLACK_CHANNEL")
-SLACK_USERNAME = env_str("CERTCTL_SLACK_USERNAME", "certctl")
-TEAMS_WEBHOOK_URL = env_str("CERTCTL_TEAMS_WEBHOOK_URL")
-TEAMS_FORMAT = env_str("CERTCTL_TEAMS_FORMAT", "messagecard").lower()
+WEBHOOK_URL = env.text("CERTCTL_WEBHOOK_URL")
+WEBHOOK_SECRET = env.text("CERTCTL_WEBHOOK_SECRET")
+SLACK_WEBHOOK_URL = env.text("CERTCTL_SLACK_WEBHOOK_URL")
+SLACK_CHANNEL = env.text("CERTCTL_SLACK_CHANNEL")
+SLACK_USERNAME = env.text("CERTCTL_SLACK_USERNAME", "certctl")
+TEAMS_WEBHOOK_URL = env.text("CERTCTL_TEAMS_WEBHOOK_URL")
+TEAMS_FORMAT = env.text("CERTCTL_TEAMS_FORMAT", "messagecard").lower()
 if TEAMS_FORMAT not in {"messagecard", "adaptive"}:
     raise ImproperlyConfigured(f"CERTCTL_TEAMS_FORMAT must be messagecard or adaptive, got {TEAMS_FORMAT!r}")
-PAGERDUTY_ROUTING_KEY = env_str("CERTCTL_PAGERDUTY_ROUTING_KEY")
-PAGERDUTY_SEVERITY = env_str("CERTCTL_PAGERDUTY_SEVERITY", "warning").lower()
+PAGERDUTY_ROUTING_KEY = env.text("CERTCTL_PAGERDUTY_ROUTING_KEY")
+PAGERDUTY_SEVERITY = env.text("CERTCTL_PAGERDUTY_SEVERITY", "warning").lower()
 # PagerDuty refuses (HTTP 400) any other severity, so every alert would go straight to dead.
 if PAGERDUTY_SEVERITY not in {"critical", "error", "warning", "info"}:
     raise ImproperlyConfigured(
         f"CERTCTL_PAGERDUTY_SEVERITY must be critical, error, warning or info, got {PAGERDUTY_SEVERITY!r}"
     )
-PAGERDUTY_EVENTS_URL = env_str("CERTCTL_PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue")
-OPSGENIE_API_KEY = env_str("CERTCTL_OPSGENIE_API_KEY")
-OPSGENIE_PRIORITY = env_str("CERTCTL_OPSGENIE_PRIORITY", "P3").upper()
+PAGERDUTY_EVENTS_URL = env.text("CERTCTL_PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue")
+OPSGENIE_API_KEY = env.text("CERTCTL_OPSGENIE_API_KEY")
+OPSGENIE_PRIORITY = env.text("CERTCTL_OPSGENIE_PRIORITY", "P3").upper()
 if OPSGENIE_PRIORITY not in {"P1", "P2", "P3", "P4", "P5"}:
     raise ImproperlyConfigured(f"CERTCTL_OPSGENIE_PRIORITY must be P1 to P5, got {OPSGENIE_PRIORITY!r}")
-OPSGENIE_API_URL = env_str("CERTCTL_OPSGENIE_API_URL", "https://api.opsgenie.com/v2/alerts")
+OPSGENIE_API_URL = env.text("CERTCTL_OPSGENIE_API_URL", "https://api.opsgenie.com/v2/alerts")
 
 # --- Audit ----------------------------------------------------------------------------------------------
 
 # API call rows: "queue" (in-process buffer flushed in batches by a thread) or "sync" (insert in the request).
-AUDIT_API_WRITE = env_str("CERTCTL_AUDIT_API_WRITE", "queue").lower()
+AUDIT_API_WRITE = env.text("CERTCTL_AUDIT_API_WRITE", "queue").lower()
 if AUDIT_API_WRITE not in {"queue", "sync"}:
     raise ImproperlyConfigured(f"CERTCTL_AUDIT_API_WRITE must be queue or sync, got {AUDIT_API_WRITE!r}")
-AUDIT_QUEUE_MAX = env_int("CERTCTL_AUDIT_QUEUE_MAX", 10000, minimum=1)
-AUDIT_BATCH_SIZE = env_int("CERTCTL_AUDIT_BATCH_SIZE", 500, minimum=1, maximum=10000)
-AUDIT_FLUSH_INTERVAL = env_seconds("CERTCTL_AUDIT_FLUSH_INTERVAL", "200ms", minimum=0.01)
-AUDIT_SEAL_INTERVAL = env_seconds("CERTCTL_AUDIT_SEAL_INTERVAL", "30s", minimum=1)
-AUDIT_FLUSH_TIMEOUT = env_seconds("CERTCTL_AUDIT_FLUSH_TIMEOUT_SECONDS", "30", minimum=1)
+AUDIT_QUEUE_MAX = env.integer("CERTCTL_AUDIT_QUEUE_MAX", 10000, minimum=1)
+AUDIT_BATCH_SIZE = env.integer("CERTCTL_AUDIT_BATCH_SIZE", 500, minimum=1, maximum=10000)
+AUDIT_FLUSH_INTERVAL = env.seconds("CERTCTL_AUDIT_FLUSH_INTERVAL", "200ms", minimum=0.01)
+AUDIT_SEAL_INTERVAL = env.seconds("CERTCTL_AUDIT_SEAL_INTERVAL", "30s", minimum=1)
+AUDIT_FLUSH_TIMEOUT = env.seconds("CERTCTL_AUDIT_FLUSH_TIMEOUT_SECONDS", "30", minimum=1)
 
 # --- Metrics --------------------------------------------------------------------------------------------
 
-METRICS_ALLOWED_IPS = env_list("CERTCTL_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+METRICS_ALLOWED_IPS = env.items("CERTCTL_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
 # --- Logging --------------------------------------------------------------------------------------------
 
-LOG_LEVEL = env_str("CERTCTL_LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = env.text("CERTCTL_LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,7 +1,7 @@
 from celery import shared_task
 from celery.signals import before_task_publish, task_postrun, worker_process_shutdown
 
-from certctl import counters
+from certctl.kernel import counters
 from certctl.models import ProcessHeartbeat
 from certctl.services import heartbeat as heartbeat_service
 

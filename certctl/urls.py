@@ -3,8 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
-from certctl.api import stats
-from certctl.api import views as service_views
+from certctl import views as service_views
 from certctl.metrics import metrics_view
 
 admin.site.site_header = "certctl"
@@ -14,17 +13,19 @@ admin.site.index_title = "Certificate lifecycle"
 api_v1 = [
     path("version", service_views.version, name="version"),
     path("auth/check", service_views.auth_check, name="auth-check"),
-    path("stats/summary", stats.stats_summary, name="stats-summary"),
-    path("stats/certificates-by-status", stats.stats_certificates_by_status, name="stats-by-status"),
-    path("stats/expiration-timeline", stats.stats_expiration_timeline, name="stats-expiration-timeline"),
-    path("stats/job-trends", stats.stats_job_trends, name="stats-job-trends"),
-    path("stats/issuance-rate", stats.stats_issuance_rate, name="stats-issuance-rate"),
+    path("stats/summary", service_views.stats_summary, name="stats-summary"),
+    path("stats/certificates-by-status", service_views.stats_certificates_by_status, name="stats-by-status"),
+    path(
+        "stats/expiration-timeline", service_views.stats_expiration_timeline, name="stats-expiration-timeline"
+    ),
+    path("stats/job-trends", service_views.stats_job_trends, name="stats-job-trends"),
+    path("stats/issuance-rate", service_views.stats_issuance_rate, name="stats-issuance-rate"),
     path(
         "schema/",
         SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]),
         name="schema",
     ),
-    path("", include("certificates.api.urls")),
+    path("", include("certificates.urls")),
     path("", include("notifications.api.urls")),
     path("", include("audit.api.urls")),
 ]
@@ -34,7 +35,7 @@ urlpatterns = [
     path("ready", service_views.ready, name="ready"),
     path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include(api_v1)),
-    path(".well-known/pki/", include("certificates.pki_urls")),
+    path(".well-known/pki/", include("certificates.revocation.urls")),
     path(
         "api/docs/",
         # The split view serves Swagger UI's start-up script as a file: no inline script under the CSP.

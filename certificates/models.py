@@ -1,380 +1,49 @@
-"""The certificate inventory: who owns what, who issues it, how it renews and where it is deployed."""
+"""The certificates app's models for Django's registry and migrations; each is defined in its package's `models`."""
 
-from __future__ import annotations
-
-from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
-from django.db.models import Q
-
-from certctl.fields import JSONField
-from certctl.ids import id_factory
-from certificates import validators
-from certificates.enums import (
-    AgentStatus,
-    ApprovalState,
-    CertificateSource,
-    CertificateStatus,
-    IssuerType,
-    JobStatus,
-    JobType,
-    RevocationReason,
-    TargetType,
+from certificates.inventory.models import (
+    Agent,
+    CertificateProfile,
+    CertificateVersion,
+    DeploymentTarget,
+    Issuer,
+    ManagedCertificate,
+    Owner,
+    RenewalPolicy,
+    Team,
+    TimestampedModel,
+    default_ekus,
+    default_key_algorithms,
+    default_thresholds,
 )
-from certificates.querysets import CertificateQuerySet, JobQuerySet
-from notifications.enums import DEFAULT_ALERT_THRESHOLDS
-
-
-def default_thresholds() -> list[int]:
-    return list(DEFAULT_ALERT_THRESHOLDS)
-
-
-def default_key_algorithms() -> list[dict]:
-    return [{"algorithm": "ECDSA", "min_size": 256}, {"algorithm": "RSA", "min_size": 2048}]
-
-
-def default_ekus() -> list[str]:
-    return ["serverAuth"]
-
-
-class TimestampedModel(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        abstract = True
-
-
-class Team(TimestampedModel):
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("team"), editable=False)
-    name = models.CharField(max_length=255, unique=True)
-    description = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Owner(TimestampedModel):
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("owner"), editable=False)
-    name = models.CharField(max_length=255)
-    email = models.EmailField(max_length=255)
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="owners")
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return f"{self.name} <{self.email}>"
-
-
-class Issuer(TimestampedModel):
-    """A certificate authority; `config` is public, `encrypted_config` holds secrets encrypted at rest."""
-
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("issuer"), editable=False)
-    name = models.CharField(max_length=255, unique=True)
-    type = models.CharField(max_length=32, choices=IssuerType.choices, default=IssuerType.LOCAL)
-    config = JSONField(default=dict, blank=True)
-    encrypted_config = models.TextField(blank=True, default="", editable=False)
-    enabled = models.BooleanField(default=True)
-    last_tested_at = models.DateTimeField(null=True, blank=True)
-    test_status = models.CharField(max_length=32, default="untested")
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class CertificateProfile(TimestampedModel):
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("prof"), editable=False)
-    name = models.CharField(max_length=255, unique=True)
-    description = models.TextField(blank=True)
-    allowed_key_algorithms = JSONField(
-        default=default_key_algorithms, validators=[validators.validate_key_algorithms]
-    )
-    max_ttl_seconds = models.PositiveIntegerField(default=0, help_text="0 = the issuer's default validity")
-    allowed_ekus = JSONField(default=default_ekus, validators=[validators.validate_ekus])
-    required_san_patterns = JSONField(default=list, blank=True, validators=[validators.validate_regex_list])
-    allow_short_lived = models.BooleanField(default=False)
-    must_staple = models.BooleanField(default=False)
-    requires_approval = models.BooleanField(default=False)
-    enabled = models.BooleanField(default=True)
-
-    class Meta:
-        ordering = ["name"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(allow_short_lived=False) | Q(max_ttl_seconds__gt=0, max_ttl_seconds__lt=3600),
-                name="profile_short_lived_ttl_under_1h",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def is_short_lived(self) -> bool:
-        return self.allow_short_lived and 0 < self.max_ttl_seconds < 3600
-
-
-class RenewalPolicy(TimestampedModel):
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("rp"), editable=False)
-    name = models.CharField(max_length=255, unique=True)
-    renewal_window_days = models.PositiveSmallIntegerField(
-        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]
-    )
-    auto_renew = models.BooleanField(default=True)
-    max_retries = models.PositiveSmallIntegerField(default=3, validators=[MaxValueValidator(10)])
-    retry_interval_seconds = models.PositiveIntegerField(
-        default=3600, validators=[MinValueValidator(60), MaxValueValidator(86400)]
-    )
-    alert_thresholds_days = JSONField(default=default_thresholds, validators=[validators.validate_thresholds])
-    alert_channels = JSONField(
-        default=dict,
-        blank=True,
-        validators=[validators.validate_alert_channels],
-        help_text="Tier → channels. Empty = Email for every tier; a tier left out of a configured map gets no alerts.",
-    )
-    alert_severity_map = JSONField(
-        default=dict,
-        blank=True,
-        validators=[validators.validate_severity_map],
-        help_text="Threshold days → tier. Unmapped thresholds use the default map, then informational.",
-    )
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name_plural = "renewal policies"
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(renewal_window_days__gte=1, renewal_window_days__lte=365),
-                name="policy_window_1_365",
-            ),
-            models.CheckConstraint(condition=Q(max_retries__lte=10), name="policy_max_retries_0_10"),
-            models.CheckConstraint(
-                condition=Q(retry_interval_seconds__gte=60, retry_interval_seconds__lte=86400),
-                name="policy_retry_interval_60_86400",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Agent(models.Model):
-    """A host-side agent that generates keys locally and deploys certificates; it polls, the server never dials."""
-
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("agent"), editable=False)
-    name = models.CharField(max_length=128, unique=True)
-    hostname = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=16, choices=AgentStatus.choices, default=AgentStatus.OFFLINE)
-    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
-    registered_at = models.DateTimeField(auto_now_add=True)
-    api_key_hash = models.CharField(max_length=64, blank=True, editable=False)
-    os = models.CharField(max_length=64, blank=True)
-    architecture = models.CharField(max_length=64, blank=True)
-    ip_address = models.CharField(max_length=45, blank=True)
-    version = models.CharField(max_length=64, blank=True)
-    metadata = JSONField(default=dict, blank=True)
-    retired_at = models.DateTimeField(null=True, blank=True)
-    retired_reason = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class DeploymentTarget(TimestampedModel):
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("target"), editable=False)
-    name = models.CharField(max_length=255)
-    type = models.CharField(max_length=32, choices=TargetType.choices)
-    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="targets")
-    config = JSONField(default=dict, blank=True)
-    enabled = models.BooleanField(default=True)
-    retired_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["agent", "name"], name="target_unique_name_per_agent")]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class ManagedCertificate(TimestampedModel):
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("cert"), editable=False)
-    # No index of its own: cert_keyset (created_at DESC, id DESC) serves sorting either way and ranges, and every
-    # index of this table gets a new entry on each issuance's update.
-    created_at = models.DateTimeField(auto_now_add=True)
-    name = models.CharField(max_length=255, unique=True)
-    common_name = models.CharField(max_length=253)
-    sans = JSONField(default=list, blank=True, validators=[validators.validate_string_list])
-    environment = models.CharField(max_length=64, blank=True, db_index=True)
-    owner = models.ForeignKey(Owner, on_delete=models.PROTECT, related_name="certificates")
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="certificates")
-    issuer = models.ForeignKey(Issuer, on_delete=models.PROTECT, related_name="certificates")
-    renewal_policy = models.ForeignKey(RenewalPolicy, on_delete=models.PROTECT, related_name="certificates")
-    profile = models.ForeignKey(
-        CertificateProfile, on_delete=models.SET_NULL, null=True, blank=True, related_name="certificates"
-    )
-    targets = models.ManyToManyField(DeploymentTarget, blank=True, related_name="certificates")
-    status = models.CharField(
-        max_length=32, choices=CertificateStatus.choices, default=CertificateStatus.PENDING
-    )
-    expires_at = models.DateTimeField(null=True, blank=True)
-    tags = JSONField(default=dict, blank=True)
-    last_renewal_at = models.DateTimeField(null=True, blank=True)
-    last_deployment_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revocation_reason = models.CharField(max_length=32, choices=RevocationReason.choices, blank=True)
-    source = models.CharField(max_length=16, choices=CertificateSource.choices, blank=True, default="")
-
-    objects = CertificateQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = "certificate"
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["expires_at", "status"], name="cert_expiry_scan"),
-            models.Index(fields=["-created_at", "-id"], name="cert_keyset"),
-            models.Index(fields=["status"], name="cert_status"),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class CertificateVersion(models.Model):
-    """One issued certificate (leaf + chain) of a managed certificate; the newest is the current one."""
-
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("certver"), editable=False)
-    # Indexed by certver_latest (certificate, -created_at), which also serves the cascade and the join.
-    certificate = models.ForeignKey(
-        ManagedCertificate, on_delete=models.CASCADE, related_name="versions", db_index=False
-    )
-    issuer = models.ForeignKey(Issuer, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    serial_number = models.CharField(max_length=64, db_index=True)
-    not_before = models.DateTimeField()
-    not_after = models.DateTimeField()
-    fingerprint_sha256 = models.CharField(max_length=64, unique=True)
-    pem_chain = models.TextField()
-    csr_pem = models.TextField(blank=True)
-    key_algorithm = models.CharField(max_length=16, blank=True)
-    key_size = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["certificate", "-created_at"], name="certver_latest")]
-
-    def __str__(self) -> str:
-        return f"{self.certificate_id} #{self.serial_number}"
-
-
-class Job(models.Model):
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("job"), editable=False)
-    type = models.CharField(max_length=16, choices=JobType.choices)
-    certificate = models.ForeignKey(ManagedCertificate, on_delete=models.CASCADE, related_name="jobs")
-    target = models.ForeignKey(
-        DeploymentTarget, on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
-    )
-    agent = models.ForeignKey(Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
-    status = models.CharField(max_length=24, choices=JobStatus.choices, default=JobStatus.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    max_attempts = models.PositiveIntegerField(default=3)
-    last_error = models.TextField(blank=True)
-    scheduled_at = models.DateTimeField()
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    objects = JobQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "scheduled_at"], name="job_status_scheduled")]
-        constraints = [
-            # At most one open issuance/renewal per certificate: concurrent renewal runs cannot both create one.
-            models.UniqueConstraint(
-                fields=["certificate"],
-                condition=Q(type__in=["Issuance", "Renewal"])
-                & Q(status__in=["Pending", "AwaitingCSR", "AwaitingApproval", "Running"]),
-                name="job_one_open_issuance_per_cert",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.type} {self.id} ({self.status})"
-
-
-class ApprovalRequest(models.Model):
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("ar"), editable=False)
-    certificate = models.ForeignKey(
-        ManagedCertificate, on_delete=models.CASCADE, related_name="approval_requests"
-    )
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="approval_requests")
-    profile = models.ForeignKey(
-        CertificateProfile, on_delete=models.PROTECT, related_name="approval_requests"
-    )
-    requested_by = models.CharField(max_length=255)
-    state = models.CharField(max_length=16, choices=ApprovalState.choices, default=ApprovalState.PENDING)
-    decided_by = models.CharField(max_length=255, blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_note = models.TextField(blank=True)
-    metadata = JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["job"], condition=Q(state="pending"), name="approval_one_pending_per_job"
-            ),
-            models.CheckConstraint(
-                condition=Q(state="pending", decided_at__isnull=True)
-                | (~Q(state="pending") & Q(decided_at__isnull=False)),
-                name="approval_decided_at_matches_state",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.id} ({self.state})"
-
-
-class CertificateRevocation(models.Model):
-    """The authoritative revocation record per (issuer, serial): the source of CRLs and OCSP answers."""
-
-    id = models.CharField(primary_key=True, max_length=40, default=id_factory("rev"), editable=False)
-    certificate = models.ForeignKey(ManagedCertificate, on_delete=models.PROTECT, related_name="revocations")
-    issuer = models.ForeignKey(Issuer, on_delete=models.PROTECT, related_name="revocations")
-    serial_number = models.CharField(max_length=64)
-    reason = models.CharField(
-        max_length=32, choices=RevocationReason.choices, default=RevocationReason.UNSPECIFIED
-    )
-    revoked_by = models.CharField(max_length=255)
-    revoked_at = models.DateTimeField()
-    issuer_notified = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-revoked_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["issuer", "serial_number"], name="revocation_unique_issuer_serial"
-            )
-        ]
-        indexes = [models.Index(fields=["serial_number"], name="revocation_serial")]
-
-    def __str__(self) -> str:
-        return f"{self.serial_number} ({self.reason})"
-
-
-from certificates.models_revocation import CRLCache, OCSPResponder, OCSPResponseCache  # noqa: E402, F401
-from certificates.server_keys import ServerGeneratedKey  # noqa: E402, F401 - the issuance stream's model
+from certificates.issuance.models import ApprovalRequest, Job, ServerGeneratedKey
+from certificates.revocation.models import (
+    CertificateRevocation,
+    CRLCache,
+    OCSPCertStatus,
+    OCSPResponder,
+    OCSPResponseCache,
+)
+
+__all__ = [
+    "Agent",
+    "ApprovalRequest",
+    "CRLCache",
+    "CertificateProfile",
+    "CertificateRevocation",
+    "CertificateVersion",
+    "DeploymentTarget",
+    "Issuer",
+    "Job",
+    "ManagedCertificate",
+    "OCSPCertStatus",
+    "OCSPResponder",
+    "OCSPResponseCache",
+    "Owner",
+    "RenewalPolicy",
+    "ServerGeneratedKey",
+    "Team",
+    "TimestampedModel",
+    "default_ekus",
+    "default_key_algorithms",
+    "default_thresholds",
+]

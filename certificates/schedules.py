@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from certctl.schedules import Periodic
+from certctl.kernel.schedules import Periodic
 
 PERIODIC_TASKS = [
     Periodic("crl-generation", "certificates.regenerate_all_crls", settings.CRL_INTERVAL),

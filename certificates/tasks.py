@@ -1,28 +1,9 @@
-"""Celery entry points of the certificates app: each one line into a service (arguments are IDs, never objects)."""
+"""The certificates app's Celery tasks, for autodiscovery: each package's `tasks` module registers its own.
 
-from celery import shared_task
+Task names are explicit (`certificates.check_expiring`, ...) and never change: beat rows store them.
+"""
 
-from certificates.agent_tasks import mark_offline_agents  # noqa: F401 - registers certificates.mark_offline_agents
-from certificates.expiry_tasks import check_expiring  # noqa: F401 - registers certificates.check_expiring
-from certificates.revocation_tasks import regenerate_all_crls, regenerate_crl, rotate_ocsp_responders  # noqa: F401
-from certificates.services import job_processor, renewal
-
-
-@shared_task(name="certificates.check_renewals", acks_late=True, ignore_result=True)
-def check_renewals() -> None:
-    renewal.run_renewal_check()
-
-
-@shared_task(name="certificates.process_jobs", acks_late=True, ignore_result=True)
-def process_jobs() -> None:
-    job_processor.drain_pending()
-
-
-@shared_task(name="certificates.retry_failed_jobs", acks_late=True, ignore_result=True)
-def retry_failed_jobs() -> None:
-    job_processor.retry_failed()
-
-
-@shared_task(name="certificates.reap_job_timeouts", acks_late=True, ignore_result=True)
-def reap_job_timeouts() -> None:
-    job_processor.reap_timeouts()
+from certificates.agents import tasks as agents_tasks  # noqa: F401
+from certificates.expiry import tasks as expiry_tasks  # noqa: F401
+from certificates.issuance import tasks as issuance_tasks  # noqa: F401
+from certificates.revocation import tasks as revocation_tasks  # noqa: F401

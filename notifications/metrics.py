@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from certctl.metrics import counter_family, histogram_family
+from certctl.kernel.metrics import counter_family, histogram_family
 from notifications.enums import NotificationStatus
 from notifications.models import NotificationEvent
 from notifications.services.delivery import DELIVERIES_TOTAL, DELIVERY_SECONDS

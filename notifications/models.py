@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from certctl.ids import id_factory
+from certctl.kernel.ids import id_factory
 from notifications.enums import Channel, NotificationStatus, NotificationType, SeverityTier
 from notifications.querysets import NotificationQuerySet
 

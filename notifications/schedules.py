@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from certctl.schedules import Periodic
+from certctl.kernel.schedules import Periodic
 
 PERIODIC_TASKS = [
     Periodic(

@@ -8,12 +8,12 @@ from celery.signals import worker_process_shutdown
 from notifications.services import delivery, publisher
 
 
-@shared_task(name="notifications.deliver_notification", acks_late=True, ignore_result=True)
+@shared_task(name=publisher.DELIVER_ONE_TASK, acks_late=True, ignore_result=True)
 def deliver_notification(event_id: str) -> None:
     delivery.deliver_one(event_id)
 
 
-@shared_task(name="notifications.deliver_notifications", acks_late=True, ignore_result=True)
+@shared_task(name=publisher.DELIVER_MANY_TASK, acks_late=True, ignore_result=True)
 def deliver_notifications(event_ids: list[str]) -> dict[str, int]:
     return delivery.deliver_many(event_ids).as_dict()
 

@@ -11,11 +11,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from django.utils import timezone
 
-from certctl.api.agent_auth import generate_agent_credential
-from certctl.api.keys import hash_key
-from certificates.models import Agent, CertificateVersion, ManagedCertificate
+from certctl.kernel.credentials import generate_agent_credential, hash_key
+from certificates.inventory.models import Agent, CertificateVersion, ManagedCertificate
+from certificates.issuance.models import Job
 from tests import issuance_helpers  # noqa: F401  (installs the notification-task stub until that stream merges)
-from tests.factories import AgentFactory
+from tests.factories import AgentFactory, CertificateFactory, JobFactory
 
 
 def make_agent(**kwargs) -> tuple[Agent, str]:
@@ -80,3 +80,17 @@ def add_version(certificate: ManagedCertificate, leaf: x509.Certificate, ca_cert
         key_algorithm="ECDSA",
         key_size=256,
     )
+
+
+def deployment_job(target, **kwargs) -> Job:
+    """A Pending deployment job to `target`, for a certificate mapped to it (a new one unless given)."""
+    certificate = kwargs.pop("certificate", None) or CertificateFactory()
+    certificate.targets.add(target)
+    fields = {
+        "type": "Deployment",
+        "status": "Pending",
+        "certificate": certificate,
+        "target": target,
+        **kwargs,
+    }
+    return JobFactory(**fields)

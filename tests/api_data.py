@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from certificates.models import ManagedCertificate
+from certificates.inventory.models import ManagedCertificate
 from tests.factories import IssuerFactory, OwnerFactory, RenewalPolicyFactory
 
 

@@ -54,7 +54,7 @@ def _audit_api_rows_stay_queued(settings):
     """API-call audit rows are queued as in production but not written during a test unless it asks for them.
 
     Writing them would add a query to every API request (query-count tests) and a second DB connection from the
-    writer thread. tests/test_audit_*.py set `AUDIT_API_WRITE = "sync"` or flush the writer to see the rows.
+    writer thread. tests/audit/ set `AUDIT_API_WRITE = "sync"` or flush the writer to see the rows.
     """
     from audit.services.writer import writer
 
@@ -65,19 +65,19 @@ def _audit_api_rows_stay_queued(settings):
     writer.discard()
 
 
-# perf stream: counts a test buffered in memory (certctl.counters.BufferedCounter) belong to that test's
+# perf stream: counts a test buffered in memory (certctl.kernel.counters.BufferedCounter) belong to that test's
 # database; never write them into the next test's.
 @pytest.fixture(autouse=True)
 def _fresh_ocsp_rate_limit():
     """Each test starts with an empty per-address OCSP count (the whole suite comes from 127.0.0.1)."""
-    from certificates.pki.rate_limit import limiter
+    from certificates.revocation.pki.rate_limit import limiter
 
     limiter.reset()
 
 
 @pytest.fixture(autouse=True)
 def _discard_buffered_counters():
-    from certctl import counters
+    from certctl.kernel import counters
 
     for counter in counters._buffered:
         counter._pending.clear()

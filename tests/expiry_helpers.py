@@ -1,11 +1,11 @@
-"""Shared builders for the expiry-alert tests (imported explicitly by tests/test_expiry_*.py)."""
+"""Shared builders for the expiry-alert tests (imported explicitly by tests/certificates/expiry/)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from certificates.models import ManagedCertificate, RenewalPolicy
+from certificates.inventory.models import ManagedCertificate, RenewalPolicy
 from notifications.models import NotificationEvent
 from tests.factories import CertificateFactory, RenewalPolicyFactory
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from certctl.api.keys import generate_key, hash_key
-from certctl.models import ApiKey
+from certctl.api.models import ApiKey
+from certctl.kernel.credentials import generate_key, hash_key
 from certificates import models as m
 from certificates.enums import CertificateStatus
 

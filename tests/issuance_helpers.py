@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from certificates.services.ca_setup import init_ca
+from certificates.issuance.services.ca_setup import init_ca
 from tests.factories import CertificateFactory, ProfileFactory
 
 

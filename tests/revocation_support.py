@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from certificates.issuers.ca_store import CAMaterial, load_ca, store_ca
-from certificates.models import CertificateVersion, Issuer, ManagedCertificate
+from certificates.inventory.models import CertificateVersion, Issuer, ManagedCertificate
+from certificates.issuance.issuers.ca_store import CAMaterial, load_ca, store_ca
 from tests.factories import CertificateFactory, IssuerFactory
 
 

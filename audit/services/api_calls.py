@@ -11,12 +11,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit.models import ActorType
+from audit.redaction import redact_query
 from audit.services import chain
-from audit.services.redaction import redact_query
 from audit.services.writer import writer
-from certctl.api.keys import hash_key
-from certctl.ids import new_id
-from certctl.models import ApiKey
+from certctl.api.models import ApiKey
+from certctl.kernel.credentials import hash_key
+from certctl.kernel.ids import new_id
 
 ANONYMOUS = "anonymous"
 EXCLUDED_PATHS = ("/health", "/ready", "/metrics", "/api/v1/version")

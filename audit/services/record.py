@@ -9,10 +9,10 @@ from typing import Any
 from django.utils import timezone
 
 from audit.models import ActorType, AuditEvent
+from audit.redaction import redact
 from audit.services import chain
-from audit.services.redaction import redact
-from certctl import rows
-from certctl.ids import new_id
+from certctl.kernel import rows
+from certctl.kernel.ids import new_id
 
 SYSTEM_ACTOR = "system"
 
@@ -54,7 +54,7 @@ def new_event(
     details: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> AuditEvent:
-    """The unsaved event `record` would write, for callers that write it with other rows (`certctl.rows.write`)."""
+    """The unsaved event `record` would write, for callers that write it with other rows (`certctl.kernel.rows.write`)."""
     return AuditEvent(**event_row(action, resource_type, resource_id, actor, actor_type, details, now))
 
 

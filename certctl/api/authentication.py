@@ -9,9 +9,9 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from certctl.api.keys import hash_key
+from certctl.api.models import ApiKey
 from certctl.api.principal import Principal
-from certctl.models import ApiKey
+from certctl.kernel.credentials import hash_key
 
 
 def bearer_token(request) -> str | None:

@@ -8,9 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services.record import record
-from certctl.api.keys import generate_key, hash_key
-from certctl.fields import name_problem
-from certctl.models import ApiKey
+from certctl.api.models import ApiKey
+from certctl.kernel.credentials import generate_key, hash_key
+from certctl.kernel.fields import name_problem
 
 
 class ApiKeyNameTaken(Exception):

@@ -3,7 +3,7 @@
 They serve only case-sensitive `LIKE 'prefix%'` queries. certctl's identifiers are opaque (`cert-01…`) and
 never prefix-searched (admin and API searches are case-insensitive and cannot use them), yet every INSERT and
 every non-HOT UPDATE maintains them: a certificate activated on issuance updated 20 indexes, 8 of them these.
-`tests/test_schema_indexes.py` fails if a later migration brings one back. No-op on SQLite; reversing keeps
+`tests/certificates/inventory/test_schema_storage.py` fails if a later migration brings one back. No-op on SQLite; reversing keeps
 them dropped (nothing reads them).
 """
 

@@ -20,8 +20,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from certctl import counters
-from certctl.metrics import observe_many
+from certctl.kernel import counters
+from certctl.kernel.metrics import observe_many
 from notifications.channels import DeliveryError, get_channel
 from notifications.channels.base import scrub
 from notifications.enums import NotificationStatus

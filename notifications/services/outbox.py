@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
 
-from certctl.bulk_insert import insert_unnest
-from certctl.ids import new_id
-from certctl.rows import insert as insert_row
+from certctl.kernel.bulk_insert import insert_unnest
+from certctl.kernel.ids import new_id
+from certctl.kernel.rows import insert as insert_row
 from notifications.models import NotificationEvent
 from notifications.services import publisher
 
@@ -29,7 +29,7 @@ def schedule_delivery(event_ids: Sequence[str]) -> None:
 def new_event(*, recipient: str = "", subject: str = "", **fields) -> NotificationEvent:
     """An unsaved pending notification (recipient and subject trimmed to their columns).
 
-    For callers that write it together with other rows (`certctl.rows.write`); they call `schedule_delivery`
+    For callers that write it together with other rows (`certctl.kernel.rows.write`); they call `schedule_delivery`
     once it is written.
     """
     return NotificationEvent(recipient=recipient[:255], subject=subject[:255], **fields)

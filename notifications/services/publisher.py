@@ -17,8 +17,12 @@ import threading
 import time
 from collections.abc import Iterable
 
+from certctl.kernel import dispatch
+
 logger = logging.getLogger(__name__)
 
+DELIVER_ONE_TASK = "notifications.deliver_notification"
+DELIVER_MANY_TASK = "notifications.deliver_notifications"
 GATHER_SECONDS = 0.05
 MAX_IDS_PER_TASK = 50
 
@@ -53,14 +57,12 @@ class _Publisher:
             self.flush()
 
     def flush(self) -> None:
-        from notifications.tasks import deliver_notifications
-
         with self._lock:
             batch, self._pending = self._pending, []
         for start in range(0, len(batch), MAX_IDS_PER_TASK):
             chunk = batch[start : start + MAX_IDS_PER_TASK]
             try:
-                deliver_notifications.delay(chunk)
+                dispatch.enqueue(DELIVER_MANY_TASK, chunk)
             except Exception:
                 # The rows stay pending: the pending sweep delivers them.
                 logger.warning(
@@ -73,15 +75,12 @@ _publisher = _Publisher()
 
 def publish(event_ids: Iterable[str]) -> None:
     """Have these committed pending rows delivered now (call it after commit)."""
-    from certctl.celery import app
-    from notifications.tasks import deliver_notification
-
     ids = list(event_ids)
     if not ids:
         return
-    if app.conf.task_always_eager:
+    if dispatch.is_eager():
         for event_id in ids:
-            deliver_notification.delay(event_id)
+            dispatch.enqueue(DELIVER_ONE_TASK, event_id)
         return
     _publisher.submit(ids)
 

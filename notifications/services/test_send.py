@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit.services.record import record
-from certctl.ids import new_id
+from certctl.kernel.ids import new_id
 from notifications.channels import DeliveryError, get_channel
 from notifications.enums import Channel
 from notifications.models import NotificationEvent

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from certctl.models import ApiKey
+from certctl.api.models import ApiKey
 from certctl.services.api_keys import create_api_key, revoke_api_key
 
 KEY_NAME_PREFIX = "make-run-"

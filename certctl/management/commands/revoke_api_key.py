@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from certctl.models import ApiKey
+from certctl.api.models import ApiKey
 from certctl.services.api_keys import revoke_api_key
 
 

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from certificates.services.expiry_check import check_expiring_certificates
+from certificates.expiry.services.check import check_expiring_certificates
 
 
 class Command(BaseCommand):

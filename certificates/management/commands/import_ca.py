@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from certificates.services.ca_setup import CASetupError, import_ca
+from certificates.issuance.services.ca_setup import CASetupError, import_ca
 
 
 class Command(BaseCommand):

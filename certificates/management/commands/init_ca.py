@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from certificates.models import Issuer
-from certificates.services.ca_setup import KEY_TYPES, CASetupError, init_ca
+from certificates.inventory.models import Issuer
+from certificates.issuance.services.ca_setup import KEY_TYPES, CASetupError, init_ca
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from certificates.services.demo_data import seed_demo
+from certificates.demo_data import seed_demo
 
 
 class Command(BaseCommand):

@@ -1,0 +1,161 @@
+"""Dashboard statistics (served under /api/v1/stats by certctl.views): each one or a few SQL aggregates, never a loop
+over rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Case, CharField, Count, F, Q, Value, When
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from certificates.enums import OPEN_JOB_STATUSES, CertificateStatus, JobStatus
+from certificates.inventory.models import Agent, ManagedCertificate
+from certificates.issuance.models import Job
+from notifications.enums import NotificationStatus
+from notifications.models import NotificationEvent
+
+EXPIRING_WITHIN = timedelta(days=30)
+
+
+def certificate_counts(now: datetime) -> dict:
+    """Buckets as in the reference, exclusive in this order: revoked, expired, expiring. Archived rows are out."""
+    S = CertificateStatus
+    revoked = Q(status=S.REVOKED)
+    expired = ~revoked & (Q(status=S.EXPIRED) | Q(expires_at__lte=now))
+    expiring = ~revoked & ~Q(status=S.EXPIRED) & Q(expires_at__gt=now, expires_at__lte=now + EXPIRING_WITHIN)
+    live = ~Q(status=S.ARCHIVED)
+    totals = ManagedCertificate.objects.aggregate(
+        total=Count("pk", filter=live),
+        expiring=Count("pk", filter=live & expiring),
+        expired=Count("pk", filter=live & expired),
+        revoked=Count("pk", filter=revoked),
+        **{f"status_{value}": Count("pk", filter=Q(status=value)) for value in S.values},
+    )
+    return {
+        "total_certificates": totals["total"],
+        "expiring_certificates": totals["expiring"],
+        "expired_certificates": totals["expired"],
+        "revoked_certificates": totals["revoked"],
+        "certificates_by_status": {value: totals[f"status_{value}"] for value in S.values},
+    }
+
+
+def agent_counts(now: datetime) -> dict:
+    recent = Q(last_heartbeat_at__gte=now - timedelta(seconds=settings.AGENT_OFFLINE_AFTER))
+    counts = Agent.objects.filter(retired_at__isnull=True).aggregate(
+        total=Count("pk"), active=Count("pk", filter=recent)
+    )
+    return {
+        "active_agents": counts["active"],
+        "offline_agents": counts["total"] - counts["active"],
+        "total_agents": counts["total"],
+    }
+
+
+def job_counts() -> dict:
+    counts = Job.objects.aggregate(
+        pending=Count("pk", filter=Q(status__in=OPEN_JOB_STATUSES)),
+        failed=Count("pk", filter=Q(status=JobStatus.FAILED)),
+        completed=Count("pk", filter=Q(status=JobStatus.COMPLETED)),
+    )
+    return {
+        "pending_jobs": counts["pending"],
+        "failed_jobs": counts["failed"],
+        "completed_jobs": counts["completed"],
+    }
+
+
+def notification_counts() -> dict:
+    counts = NotificationEvent.objects.aggregate(
+        **{value: Count("pk", filter=Q(status=value)) for value in NotificationStatus.values}
+    )
+    return {"notifications_dead": counts[NotificationStatus.DEAD], "notifications_by_status": counts}
+
+
+def summary(now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    return {
+        **certificate_counts(now),
+        **agent_counts(now),
+        **job_counts(),
+        **notification_counts(),
+        "generated_at": now,
+    }
+
+
+def certificates_by_status(now: datetime) -> list[dict]:
+    """Counts per status, with Active re-bucketed by expiry (past: Expired, within 30 days: Expiring)."""
+    S = CertificateStatus
+    effective = Case(
+        When(Q(status=S.ACTIVE) & Q(expires_at__lte=now), then=Value(S.EXPIRED.value)),
+        When(Q(status=S.ACTIVE) & Q(expires_at__lte=now + EXPIRING_WITHIN), then=Value(S.EXPIRING.value)),
+        default=F("status"),
+        output_field=CharField(),
+    )
+    rows = (
+        ManagedCertificate.objects.annotate(bucket=effective)
+        .values("bucket")
+        .annotate(count=Count("pk"))
+        .order_by("bucket")
+    )
+    return [{"status": row["bucket"], "count": row["count"]} for row in rows]
+
+
+def _daily(queryset, field: str, start: date, days: int, **counts) -> dict[date, dict]:
+    rows = (
+        queryset.annotate(day=TruncDate(field, tzinfo=UTC)).values("day").annotate(**counts).order_by("day")
+    )
+    by_day = {row["day"]: row for row in rows}
+    return {start + timedelta(days=i): by_day.get(start + timedelta(days=i), {}) for i in range(days)}
+
+
+def expiration_timeline(now: datetime, days: int) -> list[dict]:
+    """Live certificates expiring on each of the next `days` days, today first."""
+    today = now.astimezone(UTC).date()
+    start = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
+    queryset = ManagedCertificate.objects.live().filter(
+        expires_at__gte=start, expires_at__lt=start + timedelta(days=days)
+    )
+    daily = _daily(queryset, "expires_at", today, days, count=Count("pk"))
+    return [{"date": day.isoformat(), "count": row.get("count", 0)} for day, row in daily.items()]
+
+
+def job_trends(now: datetime, days: int) -> list[dict]:
+    """Completed and failed jobs per day over the last `days` days (by completion time), oldest first."""
+    today = now.astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+    queryset = Job.objects.filter(completed_at__gte=start, status__in=[JobStatus.COMPLETED, JobStatus.FAILED])
+    daily = _daily(
+        queryset,
+        "completed_at",
+        first,
+        days,
+        completed=Count("pk", filter=Q(status=JobStatus.COMPLETED)),
+        failed=Count("pk", filter=Q(status=JobStatus.FAILED)),
+    )
+    result = []
+    for day, row in daily.items():
+        completed, failed = row.get("completed", 0), row.get("failed", 0)
+        rate = round(100 * completed / (completed + failed), 1) if completed + failed else 0.0
+        result.append(
+            {
+                "date": day.isoformat(),
+                "completed_count": completed,
+                "failed_count": failed,
+                "success_rate": rate,
+            }
+        )
+    return result
+
+
+def issuance_rate(now: datetime, days: int) -> list[dict]:
+    """Certificates added to the inventory per day over the last `days` days, oldest first."""
+    today = now.astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+    queryset = ManagedCertificate.objects.filter(created_at__gte=start)
+    daily = _daily(queryset, "created_at", first, days, issued=Count("pk"))
+    return [{"date": day.isoformat(), "issued_count": row.get("issued", 0)} for day, row in daily.items()]

@@ -1,0 +1,208 @@
+"""Serializers of the inventory: certificates and their versions, teams, owners, profiles, policies, targets."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from certctl.api.resources import InventorySerializer, JSONObjectField, SparseFieldsMixin, StrictCharField
+from certctl.kernel.secret_keys import secret_looking_keys
+from certificates import validators
+from certificates.inventory.models import (
+    Agent,
+    CertificateProfile,
+    CertificateVersion,
+    DeploymentTarget,
+    Issuer,
+    ManagedCertificate,
+    Owner,
+    RenewalPolicy,
+    Team,
+)
+from notifications.enums import DEFAULT_ALERT_THRESHOLDS
+
+WRITE_ONLY_VIA_ACTIONS = ("revoked_at", "revocation_reason", "last_renewal_at", "last_deployment_at")
+
+
+class CertificateSerializer(SparseFieldsMixin, InventorySerializer):
+    owner_id = serializers.PrimaryKeyRelatedField(source="owner", queryset=Owner.objects.all())
+    team_id = serializers.PrimaryKeyRelatedField(source="team", queryset=Team.objects.all())
+    issuer_id = serializers.PrimaryKeyRelatedField(source="issuer", queryset=Issuer.objects.all())
+    renewal_policy_id = serializers.PrimaryKeyRelatedField(
+        source="renewal_policy", queryset=RenewalPolicy.objects.all()
+    )
+    certificate_profile_id = serializers.PrimaryKeyRelatedField(
+        source="profile", queryset=CertificateProfile.objects.all(), required=False, allow_null=True
+    )
+    target_ids = serializers.PrimaryKeyRelatedField(
+        source="targets", queryset=DeploymentTarget.objects.all(), many=True, required=False
+    )
+    common_name = serializers.CharField(max_length=253, validators=[validators.validate_common_name])
+    sans = serializers.ListField(child=StrictCharField(max_length=253), required=False)
+    tags = serializers.DictField(child=StrictCharField(allow_blank=True), required=False)
+
+    class Meta:
+        model = ManagedCertificate
+        fields = [
+            "id",
+            "name",
+            "common_name",
+            "sans",
+            "environment",
+            "owner_id",
+            "team_id",
+            "issuer_id",
+            "renewal_policy_id",
+            "certificate_profile_id",
+            "target_ids",
+            "status",
+            "expires_at",
+            "tags",
+            "last_renewal_at",
+            "last_deployment_at",
+            "revoked_at",
+            "revocation_reason",
+            "source",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [*WRITE_ONLY_VIA_ACTIONS, "source"]
+
+
+class CertificateVersionSerializer(InventorySerializer):
+    """One issued certificate: the versions listing and the issue endpoint's response."""
+
+    certificate_id = serializers.CharField(read_only=True)
+    issuer_id = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = CertificateVersion
+        fields = [
+            "id",
+            "certificate_id",
+            "issuer_id",
+            "serial_number",
+            "not_before",
+            "not_after",
+            "fingerprint_sha256",
+            "pem_chain",
+            "csr_pem",
+            "key_algorithm",
+            "key_size",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+MAX_BULK_IDS = 10_000
+
+
+class BulkReassignSerializer(serializers.Serializer):
+    certificate_ids = serializers.ListField(
+        child=StrictCharField(max_length=40), min_length=1, max_length=MAX_BULK_IDS
+    )
+    owner_id = serializers.PrimaryKeyRelatedField(queryset=Owner.objects.all())
+    team_id = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False)
+
+
+class BulkReassignResultSerializer(serializers.Serializer):
+    reassigned = serializers.IntegerField()
+
+
+class TeamSerializer(InventorySerializer):
+    class Meta:
+        model = Team
+        fields = ["id", "name", "description", "created_at", "updated_at"]
+
+
+class OwnerSerializer(InventorySerializer):
+    team_id = serializers.PrimaryKeyRelatedField(source="team", queryset=Team.objects.all())
+
+    class Meta:
+        model = Owner
+        fields = ["id", "name", "email", "team_id", "created_at", "updated_at"]
+
+
+class ProfileSerializer(InventorySerializer):
+    class Meta:
+        model = CertificateProfile
+        fields = [
+            "id",
+            "name",
+            "description",
+            "allowed_key_algorithms",
+            "max_ttl_seconds",
+            "allowed_ekus",
+            "required_san_patterns",
+            "allow_short_lived",
+            "must_staple",
+            "requires_approval",
+            "enabled",
+            "created_at",
+            "updated_at",
+        ]
+
+    constraint_errors = {
+        "profile_short_lived_ttl_under_1h": (
+            "max_ttl_seconds",
+            "a short-lived profile (allow_short_lived) needs 0 < max_ttl_seconds < 3600",
+        )
+    }
+
+
+class RenewalPolicySerializer(InventorySerializer):
+    class Meta:
+        model = RenewalPolicy
+        fields = [
+            "id",
+            "name",
+            "renewal_window_days",
+            "auto_renew",
+            "max_retries",
+            "retry_interval_seconds",
+            "alert_thresholds_days",
+            "alert_channels",
+            "alert_severity_map",
+            "created_at",
+            "updated_at",
+        ]
+
+    def to_internal_value(self, data):
+        # As in the reference: 0 / empty mean "the default" on create and update.
+        if isinstance(data, dict):
+            data = dict(data)
+            if data.get("renewal_window_days") == 0:
+                data["renewal_window_days"] = 30
+            if data.get("retry_interval_seconds") == 0:
+                data["retry_interval_seconds"] = 3600
+            if data.get("alert_thresholds_days") == []:
+                data["alert_thresholds_days"] = list(DEFAULT_ALERT_THRESHOLDS)
+        return super().to_internal_value(data)
+
+
+class TargetSerializer(InventorySerializer):
+    agent_id = serializers.PrimaryKeyRelatedField(source="agent", queryset=Agent.objects.all())
+    config = JSONObjectField(required=False)
+
+    class Meta:
+        model = DeploymentTarget
+        fields = [
+            "id",
+            "name",
+            "type",
+            "agent_id",
+            "config",
+            "enabled",
+            "retired_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["retired_at"]
+
+    def validate_config(self, value: dict) -> dict:
+        found = secret_looking_keys(value)
+        if found:
+            raise serializers.ValidationError(
+                f"{', '.join(found)} look like credentials: targets are deployed by their agent, "
+                "so keep credentials in the agent's local configuration"
+            )
+        return value

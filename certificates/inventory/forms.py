@@ -1,0 +1,163 @@
+"""Inventory admin forms: the renewal-policy alert matrix as checkboxes and lists, and targets without credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from certctl.kernel.secret_keys import secret_looking_keys
+from certificates import validators
+from certificates.inventory.models import DeploymentTarget, RenewalPolicy
+from notifications.enums import DEFAULT_SEVERITY_MAP, Channel, SeverityTier
+
+TIER_FIELD = "channels_{}"
+
+
+def parse_thresholds(text: str) -> list[int]:
+    """`"30, 14, 7, 0"` -> `[30, 14, 7, 0]`; a bad item raises a ValidationError naming it."""
+    values = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        if not validators.is_day_count(item):
+            raise ValidationError(f"{item!r} is not a whole number of days")
+        values.append(int(item))
+    validators.validate_thresholds(values)
+    return sorted(values, reverse=True)
+
+
+def parse_severity_map(text: str, thresholds: list[int]) -> dict[str, str]:
+    """`"30: informational, 0: critical"` -> `{"30": "informational", "0": "critical"}`."""
+    mapping: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        days, sep, tier = (piece.strip() for piece in item.partition(":"))
+        if not sep or not days or not tier:
+            raise ValidationError(f"{item!r} must look like 'days: tier', e.g. '7: warning'")
+        if days in mapping:
+            raise ValidationError(f"threshold {days} is given a severity twice")
+        mapping[days] = tier.lower()
+    validators.validate_severity_map(mapping)
+    unknown = sorted((int(d) for d in mapping if int(d) not in thresholds), reverse=True)
+    if unknown:
+        raise ValidationError(
+            f"severity given for {', '.join(map(str, unknown))} days, which is not one of the thresholds"
+        )
+    return mapping
+
+
+def format_severity_map(mapping: dict[str, str]) -> str:
+    return ", ".join(f"{days}: {tier}" for days, tier in sorted(mapping.items(), key=lambda kv: -int(kv[0])))
+
+
+def _tier_channels_field(tier: SeverityTier) -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        label=f"{tier.label} alerts go to",
+        choices=Channel.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class RenewalPolicyAdminForm(forms.ModelForm):
+    """Edits `alert_thresholds_days`, `alert_severity_map` and `alert_channels` through plain fields."""
+
+    thresholds = forms.CharField(
+        label="Alert thresholds (days)",
+        help_text="Comma list of days before expiry, e.g. 30, 14, 7, 0 (0 = on the day of expiry).",
+    )
+    severities = forms.CharField(
+        label="Severity per threshold",
+        required=False,
+        help_text="Comma list of 'days: tier' (tiers: informational, warning, critical). "
+        "A threshold left out uses the default (30 informational, 14/7 warning, 0 critical), else informational.",
+    )
+    custom_channels = forms.BooleanField(
+        label="Custom channel matrix",
+        required=False,
+        help_text="Off: every tier goes to Email (the default). On: each tier goes to the channels ticked "
+        "below; a tier with nothing ticked gets no alerts.",
+    )
+
+    class Meta:
+        model = RenewalPolicy
+        fields = ["name", "renewal_window_days", "auto_renew", "max_retries", "retry_interval_seconds"]
+
+    channels_informational = _tier_channels_field(SeverityTier.INFORMATIONAL)
+    channels_warning = _tier_channels_field(SeverityTier.WARNING)
+    channels_critical = _tier_channels_field(SeverityTier.CRITICAL)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        policy = self.instance
+        self.initial.setdefault("thresholds", ", ".join(map(str, policy.alert_thresholds_days or [])))
+        thresholds = {str(days) for days in policy.alert_thresholds_days or []}
+        shown = policy.alert_severity_map or {
+            k: v for k, v in DEFAULT_SEVERITY_MAP.items() if k in thresholds
+        }
+        self.initial.setdefault("severities", format_severity_map(shown))
+        matrix = policy.alert_channels or {}
+        self.initial.setdefault("custom_channels", bool(matrix))
+        for tier in SeverityTier.values:
+            self.initial.setdefault(TIER_FIELD.format(tier), matrix.get(tier, []))
+
+    def clean_thresholds(self) -> list[int]:
+        return parse_thresholds(self.cleaned_data["thresholds"])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        thresholds = cleaned.get("thresholds")
+        if thresholds is not None:
+            try:
+                cleaned["alert_severity_map"] = parse_severity_map(cleaned.get("severities", ""), thresholds)
+            except ValidationError as exc:
+                self.add_error("severities", exc)
+        matrix: dict[str, list[str]] = {}
+        if cleaned.get("custom_channels"):
+            matrix = {
+                tier: cleaned[TIER_FIELD.format(tier)]
+                for tier in SeverityTier.values
+                if cleaned.get(TIER_FIELD.format(tier))
+            }
+            if not matrix:
+                self.add_error(
+                    "custom_channels",
+                    "Tick at least one channel, or turn the custom matrix off to send every tier to Email.",
+                )
+        try:
+            validators.validate_alert_channels(matrix)
+        except ValidationError as exc:
+            self.add_error("custom_channels", exc)
+        cleaned["alert_channels"] = matrix
+        return cleaned
+
+    def save(self, commit: bool = True) -> RenewalPolicy:
+        policy = super().save(commit=False)
+        policy.alert_thresholds_days = self.cleaned_data["thresholds"]
+        policy.alert_severity_map = self.cleaned_data["alert_severity_map"]
+        policy.alert_channels = self.cleaned_data["alert_channels"]
+        if commit:
+            policy.save()
+            self.save_m2m()
+        return policy
+
+
+class DeploymentTargetAdminForm(forms.ModelForm):
+    """Target config is public: credentials belong in the agent's local configuration (as the API says)."""
+
+    class Meta:
+        model = DeploymentTarget
+        fields = ["name", "type", "agent", "config", "enabled"]
+
+    def clean_config(self) -> dict:
+        config = self.cleaned_data.get("config") or {}
+        found = secret_looking_keys(config)
+        if found:
+            raise ValidationError(
+                f"{', '.join(found)} look like credentials: targets are deployed by their agent, "
+                "so keep credentials in the agent's local configuration"
+            )
+        return config

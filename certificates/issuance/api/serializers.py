@@ -1,0 +1,212 @@
+"""Serializers of the issuance endpoints: issuers, jobs, approvals and the lifecycle request bodies."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from rest_framework import serializers
+
+from certctl.api.errors import Conflict
+from certctl.api.resources import InventorySerializer, JSONObjectField
+from certctl.kernel.crypto import DecryptionError
+from certctl.kernel.secret_keys import secret_looking_keys
+from certificates.inventory.models import Issuer
+from certificates.issuance.models import ApprovalRequest, Job
+from certificates.issuance.services.issuer_config import save_issuer
+
+
+class IssuerSerializer(InventorySerializer):
+    """`config` is public; `secrets` is write-only and stored encrypted; `has_secrets` says whether any are set."""
+
+    config = JSONObjectField(required=False)
+    secrets = JSONObjectField(
+        write_only=True,
+        required=False,
+        help_text="Credentials (tokens, passwords, keys). Merged into the stored secrets; null removes one. "
+        "Never returned.",
+    )
+    has_secrets = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Issuer
+        fields = [
+            "id",
+            "name",
+            "type",
+            "config",
+            "secrets",
+            "has_secrets",
+            "enabled",
+            "last_tested_at",
+            "test_status",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["last_tested_at", "test_status"]
+
+    def get_has_secrets(self, issuer: Issuer) -> bool:
+        return bool(issuer.encrypted_config)
+
+    def validate_config(self, value: dict) -> dict:
+        found = secret_looking_keys(value)
+        if found:
+            raise serializers.ValidationError(
+                f"{', '.join(found)} look like secrets: send them in `secrets`, which is stored encrypted"
+            )
+        return value
+
+    def create(self, validated_data: dict[str, Any]) -> Issuer:
+        secrets = validated_data.pop("secrets", None)
+        return save_issuer(Issuer(), validated_data, secrets)
+
+    def update(self, instance: Issuer, validated_data: dict[str, Any]) -> Issuer:
+        secrets = validated_data.pop("secrets", None)
+        try:
+            return save_issuer(instance, validated_data, secrets)
+        except DecryptionError as exc:
+            raise Conflict(f"{exc}; restore the old key in CERTCTL_ENCRYPTION_KEY to update secrets") from exc
+
+
+class _UTCModelSerializer(serializers.ModelSerializer):
+    """Times go out in UTC with a `Z`."""
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if field_class is serializers.DateTimeField:
+            kwargs["default_timezone"] = UTC
+        return field_class, kwargs
+
+
+class JobSerializer(_UTCModelSerializer):
+    certificate_id = serializers.CharField(read_only=True)
+    target_id = serializers.CharField(read_only=True, allow_null=True)
+    agent_id = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "type",
+            "certificate_id",
+            "target_id",
+            "agent_id",
+            "status",
+            "attempts",
+            "max_attempts",
+            "last_error",
+            "scheduled_at",
+            "started_at",
+            "completed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ApprovalSerializer(_UTCModelSerializer):
+    certificate_id = serializers.CharField(read_only=True)
+    job_id = serializers.CharField(read_only=True)
+    profile_id = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = ApprovalRequest
+        fields = [
+            "id",
+            "certificate_id",
+            "job_id",
+            "profile_id",
+            "requested_by",
+            "state",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+            "metadata",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class RenewRequestSerializer(serializers.Serializer):
+    force = serializers.BooleanField(required=False, default=False)
+
+
+class RenewResponseSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    job_id = serializers.CharField()
+    job_type = serializers.CharField()
+    job_status = serializers.CharField()
+
+
+class IssueRequestSerializer(serializers.Serializer):
+    csr_pem = serializers.CharField(max_length=65536, trim_whitespace=False)
+
+
+class Pkcs12RequestSerializer(serializers.Serializer):
+    password = serializers.CharField(min_length=4, max_length=1024, trim_whitespace=False)
+
+
+class PemExportSerializer(serializers.Serializer):
+    certificate_id = serializers.CharField()
+    version_id = serializers.CharField()
+    serial_number = serializers.CharField()
+    cert_pem = serializers.CharField()
+    chain_pem = serializers.CharField()
+    full_pem = serializers.CharField()
+    private_key_pem = serializers.CharField(required=False)
+
+
+class BulkRenewRequestSerializer(serializers.Serializer):
+    profile_id = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    owner_id = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    agent_id = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    issuer_id = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    team_id = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    certificate_ids = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, allow_empty=True, max_length=100000
+    )
+
+    def validate(self, attrs):
+        if not any(attrs.get(key) for key in self.fields):
+            raise serializers.ValidationError(
+                "give at least one criterion: profile_id, owner_id, agent_id, issuer_id, team_id or certificate_ids"
+            )
+        return attrs
+
+
+class BulkRenewJobSerializer(serializers.Serializer):
+    certificate_id = serializers.CharField()
+    job_id = serializers.CharField()
+
+
+class BulkRenewErrorSerializer(serializers.Serializer):
+    certificate_id = serializers.CharField()
+    error = serializers.CharField()
+
+
+class BulkRenewResponseSerializer(serializers.Serializer):
+    total_matched = serializers.IntegerField()
+    total_enqueued = serializers.IntegerField()
+    total_skipped = serializers.IntegerField()
+    total_failed = serializers.IntegerField()
+    enqueued_jobs = BulkRenewJobSerializer(many=True)
+    errors = BulkRenewErrorSerializer(many=True)
+
+
+class DecisionRequestSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class DecisionResponseSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    action = serializers.ChoiceField(choices=["approved", "rejected"])
+    decided_by = serializers.CharField()
+    state = serializers.CharField()
+    job_id = serializers.CharField()
+
+
+class IssuerTestResponseSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["success", "failed"])
+    message = serializers.CharField()
+    tested_at = serializers.DateTimeField(default_timezone=UTC)

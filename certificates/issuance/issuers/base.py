@@ -1,0 +1,91 @@
+"""The issuer interface: what every certificate authority backend can do (certificates.issuance.issuers.registry
+maps issuer types to backends)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from certificates.inventory.models import Issuer
+
+
+class IssuerError(Exception):
+    """The issuer could not do what was asked; `permanent=False` means trying again later may work."""
+
+    def __init__(self, message: str, *, permanent: bool = True) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class IssuerNotSupported(IssuerError):
+    """No backend is registered for this issuer type, or the backend lacks the capability."""
+
+
+@dataclass(frozen=True)
+class LeafRequest:
+    """What to put in a leaf: the verified CSR plus the names and policy decided by the issuance service."""
+
+    csr: x509.CertificateSigningRequest
+    subject: x509.Name
+    dns_names: list[str] = field(default_factory=list)
+    ip_addresses: list = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    ekus: list[str] = field(default_factory=lambda: ["serverAuth", "clientAuth"])
+    must_staple: bool = False
+    validity: timedelta = timedelta(days=90)
+    now: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    certificate: x509.Certificate
+    chain: list[x509.Certificate]  # the issuer's certificates, nearest first, up to and including the root
+    chain_pem: str = ""  # `chain` as PEM, when the backend has it at hand (it rarely changes)
+
+    @property
+    def serial_hex(self) -> str:
+        return format(self.certificate.serial_number, "040x")
+
+    @property
+    def pem_chain(self) -> str:
+        """Leaf first, then each CA up to the root."""
+        chain_pem = self.chain_pem or "".join(
+            c.public_bytes(serialization.Encoding.PEM).decode() for c in self.chain
+        )
+        return self.certificate.public_bytes(serialization.Encoding.PEM).decode() + chain_pem
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    ok: bool
+    message: str
+
+
+class IssuerBackend(ABC):
+    """One issuer type. Instances are cheap and bound to one Issuer row."""
+
+    type: str = ""
+    can_sign_crl: bool = False
+
+    def __init__(self, issuer: Issuer) -> None:
+        self.issuer = issuer
+
+    @abstractmethod
+    def issue(self, request: LeafRequest) -> IssuedCertificate:
+        """Sign a leaf for a CSR that the issuance service already checked against the profile."""
+
+    @abstractmethod
+    def revoke(self, serial_hex: str, reason: str) -> None:
+        """Tell the CA a certificate is revoked (a local CA only needs the database record)."""
+
+    @abstractmethod
+    def test(self, now: datetime | None = None) -> HealthResult:
+        """Check that the issuer can sign right now."""
+
+    def crl_signer(self):
+        """The CA material that signs CRLs and OCSP responder certificates (local CAs only)."""
+        raise IssuerNotSupported(f"issuer type {self.type!r} does not sign CRLs")

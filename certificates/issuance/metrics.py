@@ -1,0 +1,43 @@
+"""Issuance, job and approval series for /metrics (gathered by certificates/metrics.py at scrape time)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Count
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from certctl.kernel.metrics import counter_family
+from certificates.enums import ApprovalState, JobStatus, JobType
+from certificates.issuance.models import ApprovalRequest, Job
+from certificates.issuance.services.approvals import DECISIONS_COUNTER
+from certificates.issuance.services.recording import ISSUANCE_COUNTER, issuance_counter
+
+
+def job_counts() -> dict[tuple[str, str], int]:
+    """Jobs per (type, status), every pair present; one GROUP BY."""
+    counts = {(t, s): 0 for t in JobType.values for s in JobStatus.values}
+    for row in Job.objects.order_by().values("type", "status").annotate(n=Count("id")):
+        counts[(row["type"], row["status"])] = row["n"]
+    return counts
+
+
+def collect() -> Iterable[Metric]:
+    issuance_counter.flush()  # this process's buffered counts; other processes write theirs within seconds
+    yield counter_family(
+        ISSUANCE_COUNTER, "Certificates issued by issuer type and outcome", ["issuer_type", "outcome"]
+    )
+    yield counter_family(
+        DECISIONS_COUNTER, "Approval decisions by outcome and profile", ["outcome", "profile_id"]
+    )
+    jobs = GaugeMetricFamily("certctl_jobs", "Jobs by type and status", labels=["type", "status"])
+    for (job_type, status), n in sorted(job_counts().items()):
+        jobs.add_metric([job_type, status], n)
+    yield jobs
+    approvals = GaugeMetricFamily("certctl_approval_requests", "Approval requests by state", labels=["state"])
+    states = dict.fromkeys(ApprovalState.values, 0)
+    for row in ApprovalRequest.objects.order_by().values("state").annotate(n=Count("id")):
+        states[row["state"]] = row["n"]
+    for state, n in states.items():
+        approvals.add_metric([state], n)
+    yield approvals

@@ -1,0 +1,105 @@
+"""Issuance: jobs, approval requests and the keys the server generated itself (issuers are inventory rows)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from certctl.kernel.fields import JSONField
+from certctl.kernel.ids import id_factory
+from certificates.enums import (
+    ApprovalState,
+    JobStatus,
+    JobType,
+)
+from certificates.issuance.querysets import JobQuerySet
+
+
+class Job(models.Model):
+    id = models.CharField(primary_key=True, max_length=40, default=id_factory("job"), editable=False)
+    type = models.CharField(max_length=16, choices=JobType.choices)
+    certificate = models.ForeignKey(
+        "certificates.ManagedCertificate", on_delete=models.CASCADE, related_name="jobs"
+    )
+    target = models.ForeignKey(
+        "certificates.DeploymentTarget", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
+    )
+    agent = models.ForeignKey(
+        "certificates.Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
+    )
+    status = models.CharField(max_length=24, choices=JobStatus.choices, default=JobStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=3)
+    last_error = models.TextField(blank=True)
+    scheduled_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "scheduled_at"], name="job_status_scheduled")]
+        constraints = [
+            # At most one open issuance/renewal per certificate: concurrent renewal runs cannot both create one.
+            models.UniqueConstraint(
+                fields=["certificate"],
+                condition=Q(type__in=["Issuance", "Renewal"])
+                & Q(status__in=["Pending", "AwaitingCSR", "AwaitingApproval", "Running"]),
+                name="job_one_open_issuance_per_cert",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id} ({self.status})"
+
+
+class ApprovalRequest(models.Model):
+    id = models.CharField(primary_key=True, max_length=40, default=id_factory("ar"), editable=False)
+    certificate = models.ForeignKey(
+        "certificates.ManagedCertificate", on_delete=models.CASCADE, related_name="approval_requests"
+    )
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="approval_requests")
+    profile = models.ForeignKey(
+        "certificates.CertificateProfile", on_delete=models.PROTECT, related_name="approval_requests"
+    )
+    requested_by = models.CharField(max_length=255)
+    state = models.CharField(max_length=16, choices=ApprovalState.choices, default=ApprovalState.PENDING)
+    decided_by = models.CharField(max_length=255, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    metadata = JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job"], condition=Q(state="pending"), name="approval_one_pending_per_job"
+            ),
+            models.CheckConstraint(
+                condition=Q(state="pending", decided_at__isnull=True)
+                | (~Q(state="pending") & Q(decided_at__isnull=False)),
+                name="approval_decided_at_matches_state",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.state})"
+
+
+class ServerGeneratedKey(models.Model):
+    """The key of one issued version; `encrypted_private_key` is Fernet ciphertext (certctl.kernel.crypto), never PEM."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=id_factory("skey"), editable=False)
+    version = models.OneToOneField(
+        "certificates.CertificateVersion", on_delete=models.CASCADE, related_name="server_key"
+    )
+    encrypted_private_key = models.TextField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"server key of {self.version_id}"

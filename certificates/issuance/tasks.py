@@ -1,0 +1,25 @@
+"""Celery entry points of issuance: the renewal check and the job processor (arguments are IDs, never objects)."""
+
+from celery import shared_task
+
+from certificates.issuance.services import job_processor, renewal
+
+
+@shared_task(name="certificates.check_renewals", acks_late=True, ignore_result=True)
+def check_renewals() -> None:
+    renewal.run_renewal_check()
+
+
+@shared_task(name="certificates.process_jobs", acks_late=True, ignore_result=True)
+def process_jobs() -> None:
+    job_processor.drain_pending()
+
+
+@shared_task(name="certificates.retry_failed_jobs", acks_late=True, ignore_result=True)
+def retry_failed_jobs() -> None:
+    job_processor.retry_failed()
+
+
+@shared_task(name="certificates.reap_job_timeouts", acks_late=True, ignore_result=True)
+def reap_job_timeouts() -> None:
+    job_processor.reap_timeouts()

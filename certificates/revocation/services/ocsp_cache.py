@@ -1,0 +1,206 @@
+"""Answering OCSP requests: nonce-less answers come from the cache until nextUpdate or a revocation of the serial.
+
+Status: a revocation row → revoked (time + reason), except short-lived certificates (good: expiry is their
+revocation); an issued version with that issuer and serial → good; anything else → unknown.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from certctl.kernel import counters
+from certctl.kernel.x509 import serial_variants
+from certificates.enums import IssuerType
+from certificates.inventory.models import CertificateVersion, Issuer, ManagedCertificate
+from certificates.revocation.models import CertificateRevocation, OCSPResponseCache
+from certificates.revocation.pki.ocsp import (
+    Answer,
+    MalformedRequest,
+    ParsedRequest,
+    build_response,
+    error_response,
+    issuer_hashes,
+    parse_request,
+)
+from certificates.revocation.services.ocsp_responder import current_responder
+
+logger = logging.getLogger(__name__)
+
+OCSP_METRIC = "certctl_ocsp_responses_total"
+# Responses are counted in memory and written every FLUSH_EVERY responses or FLUSH_SECONDS: one UPSERT per
+# response would double the cost of a cached answer. A crash loses at most that many counts.
+FLUSH_EVERY = 200
+FLUSH_SECONDS = 5.0
+_counts: Counter[str] = Counter()
+_counts_lock = threading.Lock()
+_last_flush = time.monotonic()
+
+
+@dataclass(frozen=True)
+class OCSPResult:
+    der: bytes
+    status: str  # good | revoked | unknown | malformedRequest | unauthorized | internalError
+    next_update: datetime | None = None  # None: not cacheable by HTTP caches (errors, nonced answers)
+    from_cache: bool = False
+
+
+def answer(issuer_id: str, request_der: bytes, now: datetime | None = None) -> OCSPResult:
+    """The DER OCSPResponse for a DER OCSPRequest addressed to one issuer's responder."""
+    result = _answer(issuer_id, request_der, now or timezone.now())
+    with _counts_lock:
+        _counts[result.status] += 1
+        due = _counts.total() >= FLUSH_EVERY or time.monotonic() - _last_flush >= FLUSH_SECONDS
+    if due:
+        flush_metrics()
+    return result
+
+
+def flush_metrics() -> None:
+    """Write the in-memory response counts to the shared counters."""
+    global _last_flush
+    with _counts_lock:
+        pending = list(_counts.items())
+        _counts.clear()
+        _last_flush = time.monotonic()
+    counters.increment_many(OCSP_METRIC, [({"status": status}, n) for status, n in pending])
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    # The database may already be gone at interpreter exit (tests); the counts are then lost, as on a crash.
+    with contextlib.suppress(Exception):
+        if _counts:
+            flush_metrics()
+
+
+def _answer(issuer_id: str, request_der: bytes, now: datetime) -> OCSPResult:
+    try:
+        request = parse_request(request_der)
+    except MalformedRequest:
+        return OCSPResult(error_response("malformedRequest"), "malformedRequest")
+    if "\x00" in issuer_id:  # PostgreSQL cannot compare it (DataError): no issuer has such an id
+        return OCSPResult(error_response("unauthorized"), "unauthorized")
+
+    if request.nonce is None:
+        cached = _cached_answer(issuer_id, request, now)
+        # The cached answer carries the CertID of the request that passed the issuer check; one naming another
+        # CA (same serial and hash) must not get it, it goes the live way and gets `unauthorized`.
+        if cached is not None and _same_issuer(bytes(cached[0]), request):
+            return OCSPResult(bytes(cached[0]), cached[1], cached[2], from_cache=True)
+
+    issuer = Issuer.objects.filter(pk=issuer_id, type=IssuerType.LOCAL).first()
+    ca_pem = (issuer.config or {}).get("ca_cert_pem") if issuer else None
+    if not ca_pem or not issuer.encrypted_config:
+        return OCSPResult(error_response("unauthorized"), "unauthorized")
+    if (request.issuer_name_hash, request.issuer_key_hash) != issuer_hashes(
+        _ca_der(ca_pem), request.hash_algorithm
+    ):
+        # The certificate was not issued by this CA: this responder is not authoritative for it.
+        return OCSPResult(error_response("unauthorized"), "unauthorized")
+
+    status = certificate_status(issuer_id, request)
+    this_update = now
+    next_update = now + timedelta(seconds=settings.OCSP_RESPONSE_VALIDITY)
+    try:
+        responder = current_responder(issuer, now)
+        der = build_response(
+            request,
+            status,
+            responder_cert=responder.certificate,
+            responder_key=responder.private_key,
+            this_update=this_update,
+            next_update=next_update,
+        )
+    except Exception:
+        logger.exception("OCSP signing failed", extra={"issuer_id": issuer_id})
+        return OCSPResult(error_response("internalError"), "internalError")
+
+    if request.nonce is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _CACHE_STORE,
+                [
+                    issuer_id,
+                    request.serial_hex,
+                    request.hash_algorithm,
+                    der,
+                    status.status,
+                    this_update,
+                    next_update,
+                ],
+            )
+    # A nonced answer is for one client only: HTTP caches must not reuse it.
+    return OCSPResult(der, status.status, next_update if request.nonce is None else None)
+
+
+def _same_issuer(response_der: bytes, request: ParsedRequest) -> bool:
+    return request.issuer_key_hash in response_der and request.issuer_name_hash in response_der
+
+
+def _cached_answer(issuer_id: str, request: ParsedRequest, now: datetime):
+    """(response DER, status, next_update) of a fresh cached answer: the hot path, one indexed query, no ORM."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CACHE_LOOKUP, [issuer_id, request.serial_hex, request.hash_algorithm, now])
+        return cursor.fetchone()
+
+
+_CACHE_LOOKUP = (
+    f"SELECT response_der, cert_status, next_update FROM {OCSPResponseCache._meta.db_table} "  # noqa: S608
+    "WHERE issuer_id = %s AND serial_hex = %s AND hash_algorithm = %s AND next_update > %s LIMIT 1"
+)
+
+
+_CACHE_STORE = (
+    f"INSERT INTO {OCSPResponseCache._meta.db_table} "  # noqa: S608
+    "(issuer_id, serial_hex, hash_algorithm, response_der, cert_status, this_update, next_update) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (issuer_id, serial_hex, hash_algorithm) DO UPDATE SET "
+    "response_der = excluded.response_der, cert_status = excluded.cert_status, "
+    "this_update = excluded.this_update, next_update = excluded.next_update"
+)
+
+
+def certificate_status(issuer_id: str, request: ParsedRequest) -> Answer:
+    """The answer for one serial; join-free queries first (planning a join cost more than running it)."""
+    spellings = serial_variants(request.serial_number)
+    revocation = (
+        CertificateRevocation.objects.filter(issuer_id=issuer_id, serial_number__in=spellings)
+        .order_by()
+        .values_list("revoked_at", "reason", "certificate_id")[:1]
+    )
+    if revocation:
+        revoked_at, reason, certificate_id = revocation[0]
+        if ManagedCertificate.objects.filter(pk=certificate_id).filter(short_lived_profile()).exists():
+            return Answer("good")
+        return Answer("revoked", revoked_at, reason)
+    versions = CertificateVersion.objects.filter(serial_number__in=spellings)
+    if versions.filter(issuer_id=issuer_id).exists():
+        return Answer("good")
+    if versions.filter(issuer__isnull=True, certificate__issuer_id=issuer_id).exists():
+        return Answer("good")
+    return Answer("unknown")
+
+
+def short_lived_profile() -> Q:
+    return Q(
+        profile__allow_short_lived=True, profile__max_ttl_seconds__gt=0, profile__max_ttl_seconds__lt=3600
+    )
+
+
+@cache
+def _ca_der(ca_pem: str) -> bytes:
+    return x509.load_pem_x509_certificate(ca_pem.encode()).public_bytes(serialization.Encoding.DER)
