@@ -17,7 +17,7 @@ test: venv
 	VENV=$(VENV) scripts/with-services.sh scripts/run-tests.sh $(PYTEST_ARGS)
 
 lint: venv
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports
 
 format: venv
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .

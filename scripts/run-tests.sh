@@ -7,5 +7,6 @@ export CERTCTL_DEBUG=true CERTCTL_DATA_DIR="${CERTCTL_DATA_DIR:-$PWD/.tmp/test-d
 
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
+"$venv/bin/lint-imports" --no-cache  # the layer contracts of .importlinter (docs/architecture.md)
 "$venv/bin/python" manage.py makemigrations --check --dry-run
 "$venv/bin/python" -m pytest "$@"
