@@ -52,7 +52,8 @@ def drop_database(admin: str, name: str) -> None:
 
     connections.close_all()
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        # FORCE: the audit writer's and the publisher's threads may still hold a session.
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed(rows: int) -> None:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from certctl.api.models import ApiKey
 from certctl.kernel.admin import ReadOnlyAdmin
+from certctl.kernel.crypto import decrypt_bytes, encrypt_bytes
 from certctl.kernel.models import MetricCounter
 from certctl.models import ProcessHeartbeat
 from certctl.services.api_keys import create_api_key, revoke_api_key
 
-admin.site.site_header = "certctl"
-admin.site.site_title = "certctl"
+NEW_KEY_SESSION = "certctl_new_api_key"
 
 
 class ApiKeyAddForm(forms.ModelForm):
@@ -61,21 +63,46 @@ class ApiKeyAdmin(admin.ModelAdmin):
         obj.__dict__.update({f.attname: getattr(api_key, f.attname) for f in ApiKey._meta.concrete_fields})
         obj._state.adding = False
         obj._state.db = api_key._state.db
-        request._certctl_new_api_key = raw
+        # Post/redirect/get: the key waits, encrypted, in this operator's session for the one page that shows it,
+        # so reloading that page cannot create a second key.
+        request.session[NEW_KEY_SESSION] = {"id": api_key.pk, "key": encrypt_bytes(raw.encode())}
 
     def response_add(self, request, obj, post_url_continue=None):
-        raw = getattr(request, "_certctl_new_api_key", None)
-        if raw is None:
+        if request.session.get(NEW_KEY_SESSION, {}).get("id") != obj.pk:
             return super().response_add(request, obj, post_url_continue)
-        # Rendered directly (no redirect): the key never sits in a message cookie or the session store.
+        return HttpResponseRedirect(reverse("admin:certctl_apikey_created", args=[obj.pk]))
+
+    def get_urls(self):
+        created = path(
+            "<path:object_id>/created/",
+            self.admin_site.admin_view(self.created_view),
+            name="certctl_apikey_created",
+        )
+        return [created, *super().get_urls()]
+
+    def created_view(self, request, object_id: str):
+        """Shows a new key once: the session holds it until this page is rendered, never again."""
+        api_key = self.get_object(request, object_id)
+        pending = request.session.get(NEW_KEY_SESSION) or {}
+        if api_key is None or pending.get("id") != api_key.pk:
+            self.message_user(
+                request,
+                "That key was already shown and is not stored anywhere: if it was not copied, revoke it and add "
+                "another.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(reverse("admin:certctl_apikey_changelist"))
+        del request.session[NEW_KEY_SESSION]
         context = {
             **self.admin_site.each_context(request),
-            "title": f"API key {obj.name} created",
+            "title": f"API key {api_key.name} created",
             "opts": self.opts,
-            "api_key": obj,
-            "raw_key": raw,
+            "api_key": api_key,
+            "raw_key": decrypt_bytes(pending["key"]).decode(),
         }
-        return TemplateResponse(request, "admin/certctl/apikey/created.html", context)
+        response = TemplateResponse(request, "admin/certctl/apikey/created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
     def has_revoke_permission(self, request) -> bool:
         return request.user.has_perm("certctl.change_apikey")

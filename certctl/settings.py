@@ -51,7 +51,7 @@ ADMIN_PASSWORD = env.text("CERTCTL_ADMIN_PASSWORD")
 VERSION = "0.1.0"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "certctl.console.apps.ConsoleAdminConfig",  # django.contrib.admin with the console as its site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -211,6 +211,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "certctl.api.schema.add_error_responses",
+        "certctl.api.schema.operator_schemes_first",
     ],
 }
 

@@ -1,14 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
 from certctl import views as service_views
 from certctl.metrics import metrics_view
-
-admin.site.site_header = "certctl"
-admin.site.site_title = "certctl"
-admin.site.index_title = "Certificate lifecycle"
 
 api_v1 = [
     path("version", service_views.version, name="version"),
@@ -31,6 +28,9 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The operator console is the admin; "View site" and a bare host name lead there.
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
+    path("favicon.ico", service_views.favicon),
     path("health", service_views.health, name="health"),
     path("ready", service_views.ready, name="ready"),
     path("metrics", metrics_view, name="metrics"),

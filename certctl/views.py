@@ -8,6 +8,8 @@ from datetime import UTC
 
 from django.conf import settings
 from django.db import connection
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -140,6 +142,12 @@ def auth_check(request):
     return Response({"status": "authenticated", "user": request.user.name, "admin": request.user.is_admin})
 
 
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says; the icon is a static file (resolved per request, so a
+    missing manifest in development cannot break URL loading)."""
+    return redirect(static("certctl/favicon.svg"), permanent=False)
+
+
 # --- /api/v1/stats: certctl.services.stats computes, these views parse and serialize -------------------------
 
 
@@ -159,6 +167,7 @@ def _days_param(request) -> int:
             "expiring_certificates": serializers.IntegerField(
                 help_text="expiring within 30 days, not expired"
             ),
+            "expiring_within_7_days": serializers.IntegerField(help_text="the same, within 7 days"),
             "expired_certificates": serializers.IntegerField(),
             "revoked_certificates": serializers.IntegerField(),
             "certificates_by_status": serializers.DictField(child=serializers.IntegerField()),

@@ -1,5 +1,6 @@
 """The certificates app's models for Django's registry and migrations; each is defined in its package's `models`."""
 
+from certificates.expiry.models import ExpiryCheckRun
 from certificates.inventory.models import (
     Agent,
     CertificateProfile,
@@ -32,6 +33,7 @@ __all__ = [
     "CertificateRevocation",
     "CertificateVersion",
     "DeploymentTarget",
+    "ExpiryCheckRun",
     "Issuer",
     "Job",
     "ManagedCertificate",

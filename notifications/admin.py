@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -17,7 +17,7 @@ from notifications.models import DeadLetterNotification, NotificationEvent
 from notifications.services import operator
 from notifications.services.test_send import send_test
 
-ERROR_PREVIEW_CHARS = 60
+ERROR_PREVIEW_CHARS = 160
 
 
 @admin.action(description="Requeue selected (failed or dead) notifications")
@@ -39,6 +39,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "id",
         "type",
         "channel",
+        "certificate_link",
         "recipient",
         "status",
         "attempt",
@@ -46,12 +47,14 @@ class NotificationAdmin(admin.ModelAdmin):
         "next_retry_at",
         "created_at",
     ]
+    list_select_related = ["certificate"]
     list_filter = ["status", "channel", "type"]
     search_fields = ["id", "recipient", "subject", "certificate__id"]
     date_hierarchy = "created_at"
     actions = [requeue_selected]
     list_per_page = 100
     change_list_template = "admin/notifications/change_list.html"
+    change_form_template = "admin/notifications/change_form.html"
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
@@ -67,21 +70,89 @@ class NotificationAdmin(admin.ModelAdmin):
         delivered = event.status in (NotificationStatus.SENT, NotificationStatus.READ) and event.sent_at
         return f"Attempt {event.retry_count + (1 if delivered else 0)}/{settings.NOTIFICATION_MAX_ATTEMPTS}"
 
+    @admin.display(description="Certificate", ordering="certificate__name")
+    def certificate_link(self, event: NotificationEvent) -> str:
+        if event.certificate_id is None:
+            return "—"
+        url = reverse("admin:certificates_managedcertificate_change", args=[event.certificate_id])
+        return format_html('<a href="{}">{}</a>', url, event.certificate.name)
+
     @admin.display(description="Last error")
     def error(self, event: NotificationEvent) -> str:
         if not event.last_error:
             return "—"
         short = Truncator(event.last_error).chars(ERROR_PREVIEW_CHARS)
-        return format_html('<span title="{}">{}</span>', event.last_error, short)
+        return format_html('<span class="certctl-error" title="{}">{}</span>', event.last_error, short)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Nothing here is editable: the buttons are Requeue and Mark read, not Save.
+        event = self.get_object(request, object_id)
+        context = {
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+            "event_actions": self._event_actions(request, event) if event else [],
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def _event_actions(self, request, event: NotificationEvent) -> list[tuple[str, str]]:
+        if not self.has_change_permission(request, event):
+            return []
+        opts = self.model._meta
+        actions = []
+        if event.status in operator.REQUEUEABLE:
+            actions.append(
+                ("Requeue", reverse(f"admin:{opts.app_label}_{opts.model_name}_requeue", args=[event.pk]))
+            )
+        if event.status in operator.READABLE and event.status != NotificationStatus.READ:
+            actions.append(
+                ("Mark read", reverse(f"admin:{opts.app_label}_{opts.model_name}_mark_read", args=[event.pk]))
+            )
+        return actions
+
+    def _operate(self, request: HttpRequest, object_id: str, operation, done: str):
+        """POST only: run `operation` (requeue or mark_read) as the logged-in user, then back to the page."""
+        event = self.get_object(request, object_id)
+        if event is None:
+            raise Http404("no such notification")
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request, event):
+            raise PermissionDenied
+        try:
+            operation(event.pk, actor=request.user.get_username(), actor_type="User")
+        except operator.InvalidTransition as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(request, f"{event.pk} {done}.", messages.SUCCESS)
+        opts = self.model._meta
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[event.pk])
+        )
+
+    def requeue_view(self, request: HttpRequest, object_id: str):
+        return self._operate(request, object_id, operator.requeue, "requeued: it will be delivered again")
+
+    def mark_read_view(self, request: HttpRequest, object_id: str):
+        return self._operate(request, object_id, operator.mark_read, "marked read")
 
     def get_urls(self):
         opts = self.model._meta
+        prefix = f"{opts.app_label}_{opts.model_name}"
         custom = [
+            path("send-test/", self.admin_site.admin_view(self.send_test_view), name=f"{prefix}_send_test"),
             path(
-                "send-test/",
-                self.admin_site.admin_view(self.send_test_view),
-                name=f"{opts.app_label}_{opts.model_name}_send_test",
-            )
+                "<path:object_id>/requeue/",
+                self.admin_site.admin_view(self.requeue_view),
+                name=f"{prefix}_requeue",
+            ),
+            path(
+                "<path:object_id>/mark-read/",
+                self.admin_site.admin_view(self.mark_read_view),
+                name=f"{prefix}_mark_read",
+            ),
         ]
         return custom + super().get_urls()
 

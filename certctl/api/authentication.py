@@ -66,7 +66,11 @@ class APIKeyScheme(OpenApiAuthenticationExtension):
     name = "apiKey"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <api key>`"}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Operators and automation: `Authorization: Bearer <api key>` (Admin -> API keys)",
+        }
 
 
 class StaffSessionScheme(OpenApiAuthenticationExtension):

@@ -73,3 +73,22 @@ def add_error_responses(result, generator, request, public):
                     },
                 )
     return result
+
+
+OPERATOR_SCHEMES = ("apiKey", "staffSession")
+
+
+def operator_schemes_first(result, generator, request, public):
+    """Swagger UI's Authorize dialog lists schemes in document order: an operator's API key first, the agents'
+    schemes after it and labelled as theirs."""
+    schemes = result.get("components", {}).get("securitySchemes")
+    if not schemes:
+        return result
+    ordered = {name: schemes[name] for name in OPERATOR_SCHEMES if name in schemes}
+    for name, scheme in schemes.items():
+        if name not in ordered:
+            if name.startswith("agent") and not scheme.get("description", "").startswith("Agents only"):
+                scheme = {**scheme, "description": f"Agents only: {scheme.get('description', '')}"}
+            ordered[name] = scheme
+    result["components"]["securitySchemes"] = ordered
+    return result

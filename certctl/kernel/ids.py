@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime
 from functools import partial
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
@@ -27,3 +28,10 @@ def new_id(prefix: str) -> str:
 def id_factory(prefix: str):
     """A default= callable for model primary keys; a partial keeps migrations serialisable."""
     return partial(new_id, prefix)
+
+
+def id_floor(prefix: str, when: datetime) -> str:
+    """The smallest id `new_id(prefix)` can mint at or after `when`: ids sort by creation time, so
+    `pk >= id_floor(...)` reads a recent range through the primary key instead of scanning the table."""
+    millis = int(when.timestamp() * 1000)
+    return f"{prefix}-{_encode(millis, 10)}"

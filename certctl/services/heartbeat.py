@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 
 from certctl.models import ProcessHeartbeat
@@ -24,3 +25,8 @@ def ages(now: datetime | None = None) -> dict[str, float | None]:
         kind: (round((now - seen[kind]).total_seconds(), 1) if kind in seen else None)
         for kind in ProcessHeartbeat.Kind.values
     }
+
+
+def stale_after() -> float:
+    """Seconds after which a heartbeat is stale: three beat intervals (CERTCTL_HEARTBEAT_INTERVAL)."""
+    return 3 * settings.HEARTBEAT_INTERVAL

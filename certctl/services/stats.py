@@ -5,47 +5,44 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from django.conf import settings
 from django.db.models import Case, CharField, Count, F, Q, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from certificates.enums import OPEN_JOB_STATUSES, CertificateStatus, JobStatus
 from certificates.inventory.models import Agent, ManagedCertificate
+from certificates.inventory.querysets import EXPIRING_SOON_DAYS, agent_online, expiry_buckets
 from certificates.issuance.models import Job
 from notifications.enums import NotificationStatus
 from notifications.models import NotificationEvent
 
-EXPIRING_WITHIN = timedelta(days=30)
+EXPIRING_WITHIN = timedelta(days=EXPIRING_SOON_DAYS)
 
 
 def certificate_counts(now: datetime) -> dict:
     """Buckets as in the reference, exclusive in this order: revoked, expired, expiring. Archived rows are out."""
-    S = CertificateStatus
-    revoked = Q(status=S.REVOKED)
-    expired = ~revoked & (Q(status=S.EXPIRED) | Q(expires_at__lte=now))
-    expiring = ~revoked & ~Q(status=S.EXPIRED) & Q(expires_at__gt=now, expires_at__lte=now + EXPIRING_WITHIN)
-    live = ~Q(status=S.ARCHIVED)
+    buckets = expiry_buckets(now)
     totals = ManagedCertificate.objects.aggregate(
-        total=Count("pk", filter=live),
-        expiring=Count("pk", filter=live & expiring),
-        expired=Count("pk", filter=live & expired),
-        revoked=Count("pk", filter=revoked),
-        **{f"status_{value}": Count("pk", filter=Q(status=value)) for value in S.values},
+        total=Count("pk", filter=buckets["live"]),
+        expiring=Count("pk", filter=buckets["expiring"]),
+        expiring_7d=Count("pk", filter=expiry_buckets(now, 7)["expiring"]),
+        expired=Count("pk", filter=buckets["expired"]),
+        revoked=Count("pk", filter=buckets["revoked"]),
+        **{f"status_{value}": Count("pk", filter=Q(status=value)) for value in CertificateStatus.values},
     )
     return {
         "total_certificates": totals["total"],
         "expiring_certificates": totals["expiring"],
+        "expiring_within_7_days": totals["expiring_7d"],
         "expired_certificates": totals["expired"],
         "revoked_certificates": totals["revoked"],
-        "certificates_by_status": {value: totals[f"status_{value}"] for value in S.values},
+        "certificates_by_status": {value: totals[f"status_{value}"] for value in CertificateStatus.values},
     }
 
 
 def agent_counts(now: datetime) -> dict:
-    recent = Q(last_heartbeat_at__gte=now - timedelta(seconds=settings.AGENT_OFFLINE_AFTER))
     counts = Agent.objects.filter(retired_at__isnull=True).aggregate(
-        total=Count("pk"), active=Count("pk", filter=recent)
+        total=Count("pk"), active=Count("pk", filter=agent_online(now))
     )
     return {
         "active_agents": counts["active"],

@@ -1,4 +1,4 @@
-"""Inventory admin forms: the renewal-policy alert matrix as checkboxes and lists, and targets without credentials."""
+"""Inventory admin forms: the renewal-policy alert matrix, certificates with list inputs, targets without credentials."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from certctl.kernel.secret_keys import secret_looking_keys
 from certificates import validators
-from certificates.inventory.models import DeploymentTarget, RenewalPolicy
+from certificates.inventory.models import DeploymentTarget, ManagedCertificate, RenewalPolicy
 from notifications.enums import DEFAULT_SEVERITY_MAP, Channel, SeverityTier
 
 TIER_FIELD = "channels_{}"
@@ -161,3 +161,76 @@ class DeploymentTargetAdminForm(forms.ModelForm):
                 "so keep credentials in the agent's local configuration"
             )
         return config
+
+
+def _control_characters(value: str) -> bool:
+    return any(ord(char) < 32 or ord(char) == 127 for char in value)
+
+
+class ManagedCertificateAdminForm(forms.ModelForm):
+    """SANs one per line and tags as `key=value` lines, checked like the API checks its lists and maps."""
+
+    sans = forms.CharField(
+        required=False,
+        label="SANs",
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text="One DNS name, IP address or e-mail address per line (besides the common name).",
+    )
+    tags = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="One key=value per line, e.g. service=checkout.",
+    )
+
+    class Meta:
+        model = ManagedCertificate
+        fields = [
+            "name",
+            "common_name",
+            "sans",
+            "environment",
+            "owner",
+            "team",
+            "issuer",
+            "renewal_policy",
+            "profile",
+            "targets",
+            "expires_at",
+            "tags",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["sans"] = "\n".join(self.instance.sans or [])
+            self.initial["tags"] = "\n".join(
+                f"{key}={value}" for key, value in sorted((self.instance.tags or {}).items())
+            )
+
+    def clean_sans(self) -> list[str]:
+        names = []
+        for line in self.cleaned_data.get("sans", "").splitlines():
+            name = line.strip()
+            if not name:
+                continue
+            if len(name) > 253 or _control_characters(name):
+                raise ValidationError(
+                    f"{name[:40]!r} is not a name: at most 253 characters, no control characters"
+                )
+            if name not in names:
+                names.append(name)
+        return names
+
+    def clean_tags(self) -> dict[str, str]:
+        tags: dict[str, str] = {}
+        for number, line in enumerate(self.cleaned_data.get("tags", "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, sep, value = line.partition("=")
+            key, value = key.strip(), value.strip()
+            if not sep or not key:
+                raise ValidationError(f"line {number}: write key=value")
+            if _control_characters(key + value) or len(key) > 255 or len(value) > 1024:
+                raise ValidationError(f"line {number}: too long or has control characters")
+            tags[key] = value
+        return tags

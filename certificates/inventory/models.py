@@ -257,9 +257,7 @@ class CertificateVersion(models.Model):
     certificate = models.ForeignKey(
         ManagedCertificate, on_delete=models.CASCADE, related_name="versions", db_index=False
     )
-    issuer = models.ForeignKey(
-        Issuer, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    issuer = models.ForeignKey(Issuer, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     serial_number = models.CharField(max_length=64, db_index=True)
     not_before = models.DateTimeField()
     not_after = models.DateTimeField()

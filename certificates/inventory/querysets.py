@@ -1,12 +1,38 @@
-"""Named, composable reads over the inventory."""
+"""Named, composable reads over the inventory, and the buckets the stats API, /metrics and the console share."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from certificates.enums import CertificateStatus
+
+EXPIRING_SOON_DAYS = 30
+
+
+def expiry_buckets(now: datetime, expiring_days: int = EXPIRING_SOON_DAYS) -> dict[str, Q]:
+    """The reference's certificate buckets, exclusive in this order: revoked, expired, expiring within
+    `expiring_days`; `live` is every certificate not archived. One definition, so the stats API, the console's
+    tiles and the changelist filters they link to count the same rows."""
+    S = CertificateStatus
+    live = ~Q(status=S.ARCHIVED)
+    revoked = Q(status=S.REVOKED)
+    expired = live & ~revoked & (Q(status=S.EXPIRED) | Q(expires_at__lte=now))
+    expiring = (
+        live
+        & ~revoked
+        & ~Q(status=S.EXPIRED)
+        & Q(expires_at__gt=now, expires_at__lte=now + timedelta(days=expiring_days))
+    )
+    return {"live": live, "revoked": revoked, "expired": expired, "expiring": expiring}
+
+
+def agent_online(now: datetime) -> Q:
+    """An agent heard from within CERTCTL_AGENT_OFFLINE_AFTER (retired agents are counted nowhere)."""
+    return Q(last_heartbeat_at__gte=now - timedelta(seconds=settings.AGENT_OFFLINE_AFTER))
 
 
 class CertificateQuerySet(models.QuerySet):

@@ -3,16 +3,19 @@ action "Revoke selected certificates…" (a reason form, then the same bulk serv
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from certctl.kernel.admin import ReadOnlyAdmin
-from certificates.enums import RevocationReason
-from certificates.inventory.admin import ManagedCertificateAdmin
+from certificates.enums import CertificateStatus, RevocationReason
+from certificates.inventory.admin import ManagedCertificateAdmin, page
 from certificates.revocation.models import CertificateRevocation, CRLCache, OCSPResponder, OCSPResponseCache
-from certificates.revocation.services.revoke import bulk_revoke
+from certificates.revocation.services.revoke import RevocationError, bulk_revoke, revoke_certificate
 
 
 class RevokeSelectedForm(forms.Form):
@@ -55,8 +58,52 @@ def revoke_selected(modeladmin, request, queryset):
     return TemplateResponse(request, "admin/certificates/revoke_selected.html", context)
 
 
-# Revocation extends the certificate list of the inventory (which knows nothing of revocation) with its action.
+class RevokeForm(RevokeSelectedForm):
+    confirm = forms.BooleanField(
+        label="I understand this cannot be undone",
+        help_text="Relying parties see it in the CRL and OCSP at once; renewing afterwards issues a new certificate.",
+    )
+
+
+def revoke_view(model_admin, request, certificate):
+    """The certificate page's Revoke button: a reason picker, then the API's revoke service."""
+    form = RevokeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            record = revoke_certificate(
+                certificate.pk,
+                form.cleaned_data["reason"],
+                actor=request.user.get_username(),
+                actor_type="User",
+            )
+        except RevocationError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Revoked serial {record.serial_number} ({record.reason}).")
+            return page.back_to_page(certificate)
+    intro = "Revokes the current version; the owner and the policy's critical channels are told."
+    return page.render_action(model_admin, request, certificate, "Revoke", form, intro)
+
+
+def _revocations(certificate) -> Iterable[page.TimelineEntry]:
+    for record in CertificateRevocation.objects.filter(certificate=certificate).order_by("-revoked_at"):
+        yield page.TimelineEntry(
+            at=record.revoked_at,
+            kind="revocation",
+            title=f"Revoked serial {record.serial_number}: {record.reason}",
+            detail=f"by {record.revoked_by}",
+            url=reverse("admin:certificates_certificaterevocation_change", args=[record.pk]),
+        )
+
+
+def _revocable(certificate) -> bool:
+    return certificate.status not in (CertificateStatus.REVOKED, CertificateStatus.ARCHIVED)
+
+
+# Revocation extends the inventory's certificate list and page (the inventory knows nothing of revocation).
 ManagedCertificateAdmin.actions = [*ManagedCertificateAdmin.actions, revoke_selected]
+page.add_action(page.PageAction("revoke", "Revoke", revoke_view, available=_revocable))
+page.add_timeline_source(_revocations)
 
 
 @admin.register(CertificateRevocation)

@@ -16,12 +16,14 @@ from tests.factories import make_api_key
 @pytest.mark.django_db
 def test_adding_a_key_shows_it_once_and_stores_only_its_hash(admin_client, api_client):
     response = admin_client.post(
-        reverse("admin:certctl_apikey_add"), {"name": "deploy-bot", "is_admin": "on"}
+        reverse("admin:certctl_apikey_add"), {"name": "deploy-bot", "is_admin": "on"}, follow=True
     )
     assert response.status_code == 200
+    assert response.redirect_chain[-1][0].endswith("/created/")  # post/redirect/get
     page = response.content.decode()
-    raw = re.search(r'id="new-api-key">(cctl_[A-Za-z0-9_-]+)<', page).group(1)
+    raw = re.search(r'id="new-api-key"[^>]*value="(cctl_[A-Za-z0-9_-]+)"', page).group(1)
     assert "only time the key is shown" in page
+    assert "no-store" in response["Cache-Control"]
 
     key = ApiKey.objects.get(name="deploy-bot")
     assert key.is_admin
@@ -38,6 +40,21 @@ def test_adding_a_key_shows_it_once_and_stores_only_its_hash(admin_client, api_c
 
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert api_client.get("/api/v1/version").status_code == 200
+
+
+@pytest.mark.django_db
+def test_reloading_the_created_page_shows_no_key_and_creates_no_second_one(admin_client):
+    response = admin_client.post(reverse("admin:certctl_apikey_add"), {"name": "deploy-bot"})
+    created_url = response["Location"]
+    first = admin_client.get(created_url).content.decode()
+    raw = re.search(r'value="(cctl_[A-Za-z0-9_-]+)"', first).group(1)
+
+    again = admin_client.get(created_url, follow=True)
+    page = again.content.decode()
+    assert raw not in page
+    assert "already shown" in page
+    assert ApiKey.objects.filter(name="deploy-bot").count() == 1
+    assert all(raw not in str(value) for value in admin_client.session.values())
 
 
 @pytest.mark.django_db

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib import admin
 from django.db import connection
@@ -129,9 +131,29 @@ def test_certificate_list_shows_days_left_coloured_status_owner_and_team(admin_c
     page = admin_client.get(reverse("admin:certificates_managedcertificate_changelist")).content.decode()
     assert "certctl-status certctl-status-warn'>Expiring<" in page
     assert "certctl-status certctl-status-bad'>Expired<" in page
-    assert "expired 11d ago" in page  # -12 days + 6 hours, truncated toward zero
-    assert "Alice Martin &lt;alice@example.com&gt;" in page
+    gateway = m.ManagedCertificate.objects.get(name="api-gateway-prod")  # expired 12 days minus 6 hours ago
+    days_ago = (timezone.localdate() - timezone.localdate(gateway.expires_at)).days  # calendar days
+    assert f"expired {days_ago}d ago" in page
+    assert ">Alice Martin<" in page
     assert ">Platform<" in page
+
+
+def test_days_left_says_today_only_on_the_same_calendar_day_and_is_neutral_when_revoked(admin_client, estate):
+    now = timezone.localtime()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = CertificateFactory(name="gone-this-morning", expires_at=midnight + timedelta(seconds=1))
+    yesterday = CertificateFactory(name="gone-last-night", expires_at=midnight - timedelta(seconds=1))
+    CertificateFactory(name="revoked-old", status="Revoked", expires_at=now - timedelta(days=3))
+    url = reverse("admin:certificates_managedcertificate_changelist")
+    page = admin_client.get(url, {"q": "gone-"}).content.decode()
+    row = {name: page.split(name, 1)[1].split("</tr>", 1)[0] for name in (today.name, yesterday.name)}
+    if midnight + timedelta(seconds=1) < now:  # not in the first second of the day
+        assert "expired today" in row[today.name]
+    assert "expired 1d ago" in row[yesterday.name]
+    revoked_page = admin_client.get(url, {"q": "revoked-old"}).content.decode()
+    revoked_row = revoked_page.split(">revoked-old</a>", 1)[1].split("</tr>", 1)[0]
+    assert "certctl-days certctl-days-muted" in revoked_row
+    assert "expired 3d ago" in revoked_row
 
 
 def test_certificate_list_issues_the_same_queries_for_30_and_90_rows(admin_client, db):

@@ -127,3 +127,50 @@ def test_sweeps_are_registered_as_beat_schedules(settings):
     assert tasks["notifications: retry failed"] == "notifications.retry_failed"
     retry = PeriodicTask.objects.get(name="notifications: retry failed")
     assert retry.interval.every == 120 and retry.interval.period == "seconds"
+
+
+def test_a_dead_notification_page_has_requeue_and_no_save(
+    staff, http_sink, settings, django_capture_on_commit_callbacks
+):
+    point_channels_at(settings, http_sink)
+    event = NotificationEventFactory(
+        channel=Channel.WEBHOOK, status=NotificationStatus.DEAD, last_error="HTTP 500"
+    )
+    page_url = f"/admin/notifications/deadletternotification/{event.pk}/change/"
+    page = staff.get(page_url).content.decode()
+    requeue_url = f"/admin/notifications/deadletternotification/{event.pk}/requeue/"
+    assert f'action="{requeue_url}"' in page
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
+    assert staff.get(requeue_url).status_code == 405  # a state change is a POST
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff.post(requeue_url)
+    assert response.status_code == 302 and response["Location"] == page_url
+    event.refresh_from_db()
+    assert event.status == NotificationStatus.SENT  # requeued and delivered at once (eager tasks)
+    assert http_sink.count("/webhook") == 1
+    assert AuditEvent.objects.filter(
+        action="notification_requeued", resource_id=event.pk, actor="ops"
+    ).exists()
+
+
+def test_mark_read_button_acknowledges_a_sent_notification_and_refuses_a_pending_one(staff):
+    sent = NotificationEventFactory(status=NotificationStatus.SENT)
+    pending = NotificationEventFactory(status=NotificationStatus.PENDING)
+    base = "/admin/notifications/notificationevent"
+    assert f"{base}/{pending.pk}/mark-read/" not in staff.get(f"{base}/{pending.pk}/change/").content.decode()
+    staff.post(f"{base}/{sent.pk}/mark-read/")
+    refused = staff.post(f"{base}/{pending.pk}/mark-read/", follow=True)
+    sent.refresh_from_db()
+    pending.refresh_from_db()
+    assert (sent.status, pending.status) == (NotificationStatus.READ, NotificationStatus.PENDING)
+    assert "cannot mark as read" in " ".join(str(m) for m in refused.context["messages"])
+
+
+def test_the_list_links_each_notification_to_its_certificate(staff):
+    from tests.factories import CertificateFactory
+
+    cert = CertificateFactory(name="checkout-web")
+    NotificationEventFactory(certificate=cert)
+    page = staff.get("/admin/notifications/notificationevent/").content.decode()
+    assert f'href="/admin/certificates/managedcertificate/{cert.pk}/change/">checkout-web</a>' in page

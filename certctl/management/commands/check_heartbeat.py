@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from certctl.models import ProcessHeartbeat
@@ -22,7 +21,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, kind: str, max_age: float | None, **options) -> None:
-        limit = max_age if max_age is not None else 3 * settings.HEARTBEAT_INTERVAL
+        limit = max_age if max_age is not None else heartbeat.stale_after()
         age = heartbeat.ages()[kind]
         if age is None:
             raise CommandError(f"no {kind} heartbeat yet")

@@ -10,6 +10,7 @@ planned rows, so memory stays bounded and the statement count never depends on t
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from certctl.kernel import counters
 from certificates.enums import CertificateStatus
+from certificates.expiry.models import ExpiryCheckRun
 from certificates.expiry.services.audit_rows import AuditEntry, write_audit_batch
 from certificates.expiry.services.routing import (
     AlertText,
@@ -45,6 +47,7 @@ METRIC = "certctl_expiry_alerts_total"
 CHUNK_SIZE = 20_000
 WRITE_BUDGET = 50_000
 FETCH_SIZE = 2_000
+RUN_RETENTION = timedelta(days=30)
 NOT_SCANNED = (CertificateStatus.ARCHIVED, CertificateStatus.REVOKED, CertificateStatus.RENEWAL_IN_PROGRESS)
 # Failed keeps its status (it tells an operator issuance broke); Expired never goes back from here.
 MOVABLE = (CertificateStatus.PENDING, CertificateStatus.ACTIVE, CertificateStatus.EXPIRING)
@@ -116,6 +119,7 @@ def check_expiring_certificates(now: datetime | None = None) -> ExpiryCheckResul
     unique in the database, so two runs never create the same alert twice.
     """
     now = now or timezone.now()
+    started = time.monotonic()
     result = ExpiryCheckResult()
     routings = {
         policy_id: policy_routing(thresholds, severity_map, channels)
@@ -124,6 +128,7 @@ def check_expiring_certificates(now: datetime | None = None) -> ExpiryCheckResul
         )
     }
     if not routings:
+        _record_run(result, now, started)
         return result
     rows = (
         ManagedCertificate.objects.exclude(status__in=NOT_SCANNED)
@@ -139,8 +144,24 @@ def check_expiring_certificates(now: datetime | None = None) -> ExpiryCheckResul
             work = _ChunkWork()
     if work.certificates:
         _write_batch(work, now, result)
+    _record_run(result, now, started)
     logger.info("expiry check finished", extra={"summary": result.as_dict()})
     return result
+
+
+def _record_run(result: ExpiryCheckResult, now: datetime, started: float) -> None:
+    """One row per run for the console (when did it last run, what did it do); runs over 30 days old go."""
+    finished = timezone.now()
+    ExpiryCheckRun.objects.create(
+        checked_at=now,
+        finished_at=finished,
+        duration_ms=round((time.monotonic() - started) * 1000),
+        scanned=result.scanned,
+        alerts_created=sum(result.created.values()),
+        status_changes=sum(result.status_changes.values()),
+        summary=result.as_dict(),
+    )
+    ExpiryCheckRun.objects.filter(finished_at__lt=finished - RUN_RETENTION).delete()
 
 
 def _alert_window(routings: dict[str, PolicyRouting], now: datetime) -> Q:

@@ -12,13 +12,11 @@ from rest_framework.views import APIView
 
 from certctl.api.errors import Conflict
 from certctl.api.permissions import IsAdminClient
-from certificates.enums import JobStatus
 from certificates.inventory.api.serializers import CertificateVersionSerializer
 from certificates.inventory.models import Issuer, ManagedCertificate
 from certificates.issuance.api import serializers as s
-from certificates.issuance.models import Job
 from certificates.issuance.services import bulk_renewal, export, issuance, issuer_health, renewal
-from certificates.issuance.services.jobs import ISSUING_TYPES, InvalidTransition
+from certificates.issuance.services.jobs import InvalidTransition
 
 
 class ServiceRefused(exceptions.APIException):
@@ -83,22 +81,12 @@ class IssueView(APIView):
         certificate = _certificate(pk)
         body = s.IssueRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        job = (
-            Job.objects.filter(
-                certificate=certificate,
-                type__in=ISSUING_TYPES,
-                status__in=(JobStatus.AWAITING_CSR, JobStatus.PENDING),
-            )
-            .order_by("-created_at")
-            .first()
-        )
         try:
-            version = issuance.issue_from_csr(
+            version = issuance.issue_for_certificate(
                 certificate,
                 body.validated_data["csr_pem"],
                 actor=request.user.name,
                 actor_type=request.user.actor_type,
-                job=job,
             )
         except issuance.IssuanceError as exc:
             raise _issuance_refused(exc) from exc

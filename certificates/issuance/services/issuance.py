@@ -50,6 +50,7 @@ __all__ = [
     "IssueRequest",
     "IssuerFailed",
     "ProfileViolation",
+    "issue_for_certificate",
     "issue_from_csr",
     "issue_many",
 ]
@@ -142,6 +143,23 @@ def issue_from_csr(
             jobs.transition(job, JobStatus.RUNNING, actor=actor, actor_type=actor_type, now=now, agent=agent)
         record_issued([signed], actor, actor_type, now, strict=True)
     return signed.version
+
+
+def issue_for_certificate(
+    certificate: ManagedCertificate, csr_pem: str, *, actor: str, actor_type: str = "User"
+) -> CertificateVersion:
+    """An operator's CSR for a certificate (`POST /certificates/{id}/issue`, the admin's "Issue from CSR"): it
+    completes the newest issuance or renewal job waiting for a CSR, if there is one, else issues on its own."""
+    job = (
+        Job.objects.filter(
+            certificate=certificate,
+            type__in=jobs.ISSUING_TYPES,
+            status__in=(JobStatus.AWAITING_CSR, JobStatus.PENDING),
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    return issue_from_csr(certificate, csr_pem, actor=actor, actor_type=actor_type, job=job)
 
 
 def issue_many(

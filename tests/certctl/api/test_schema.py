@@ -57,3 +57,13 @@ def test_schema_command_passes_in_a_fresh_process(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_authorize_dialog_offers_the_operators_api_key_first_and_labels_agent_schemes(client, db):
+    schemes = client.get("/api/v1/schema/?format=json").json()["components"]["securitySchemes"]
+    names = list(schemes)
+    assert names[:2] == ["apiKey", "staffSession"]
+    agent_schemes = [name for name in names if name.startswith("agent")]
+    assert agent_schemes and all(
+        schemes[name]["description"].startswith("Agents only") for name in agent_schemes
+    )

@@ -28,7 +28,7 @@ def certificate_post(cert_or_refs, **overrides) -> dict:
     data = {
         "name": "shop-web",
         "common_name": "shop.example.com",
-        "sans": '["shop.example.com"]',
+        "sans": "shop.example.com\nwww.shop.example.com\n",
         "environment": "production",
         "owner": cert_or_refs["owner"].pk,
         "team": cert_or_refs["owner"].team_id,
@@ -37,7 +37,7 @@ def certificate_post(cert_or_refs, **overrides) -> dict:
         "status": "Active",
         "expires_at_0": (timezone.now() + timedelta(days=40)).strftime("%Y-%m-%d"),
         "expires_at_1": "12:00:00",
-        "tags": "{}",
+        "tags": "service=shop\ntier = gold",
         "source": "",
         "versions-TOTAL_FORMS": "0",
         "versions-INITIAL_FORMS": "0",
@@ -65,28 +65,51 @@ def test_adding_a_certificate_audits_it_with_the_operator_as_actor(admin_client,
 
 
 @pytest.mark.django_db
-def test_changing_the_status_is_audited_as_a_transition(admin_client, refs):
-    cert = CertificateFactory(name="shop-web", owner=refs["owner"], issuer=refs["issuer"])
-    url = reverse("admin:certificates_managedcertificate_change", args=[cert.pk])
-    data = certificate_post({**refs, "policy": cert.renewal_policy}, status="Expiring")
-    response = admin_client.post(url, data)
+def test_sans_and_tags_are_list_inputs_stored_as_the_api_stores_them(admin_client, refs):
+    response = admin_client.post(reverse("admin:certificates_managedcertificate_add"), certificate_post(refs))
     assert response.status_code == 302, response.context["adminform"].form.errors
-    event = AuditEvent.objects.get(action="certificate_updated", resource_id=cert.id)
-    assert event.details["status"] == "Active -> Expiring"
-    assert "status" in event.details["changed"]
+    cert = ManagedCertificate.objects.get(name="shop-web")
+    assert cert.sans == ["shop.example.com", "www.shop.example.com"]
+    assert cert.tags == {"service": "shop", "tier": "gold"}
+    page = admin_client.get(reverse("admin:certificates_managedcertificate_change", args=[cert.pk])).content
+    assert b"service=shop\ntier=gold</textarea>" in page
+    assert b"shop.example.com\nwww.shop.example.com</textarea>" in page
 
 
 @pytest.mark.django_db
-def test_revoked_is_not_a_status_the_admin_form_can_set(admin_client, refs):
-    cert = CertificateFactory(owner=refs["owner"], issuer=refs["issuer"])
-    url = reverse("admin:certificates_managedcertificate_change", args=[cert.pk])
+def test_a_tag_line_without_a_value_is_a_form_error_and_nothing_is_stored(admin_client, refs):
     response = admin_client.post(
-        url, certificate_post({**refs, "policy": cert.renewal_policy}, status="Revoked")
+        reverse("admin:certificates_managedcertificate_add"), certificate_post(refs, tags="service")
     )
     assert response.status_code == 200
-    assert "Revoked is not one of the available choices" in str(response.context["adminform"].form.errors)
+    assert "line 1: write key=value" in str(response.context["adminform"].form.errors["tags"])
+    assert not ManagedCertificate.objects.exists()
+
+
+@pytest.mark.django_db
+def test_status_expiry_and_what_only_actions_set_are_read_only_on_the_page(admin_client, refs):
+    cert = CertificateFactory(name="shop-web", owner=refs["owner"], issuer=refs["issuer"])
+    before = cert.expires_at
+    url = reverse("admin:certificates_managedcertificate_change", args=[cert.pk])
+    for status in ("Expiring", "Revoked"):
+        data = certificate_post({**refs, "policy": cert.renewal_policy}, status=status, environment="staging")
+        data.update(revoked_at_0="2026-01-01", revoked_at_1="00:00:00", source="acme")
+        response = admin_client.post(url, data)
+        assert response.status_code == 302, response.context["adminform"].form.errors
     cert.refresh_from_db()
-    assert cert.status == CertificateStatus.ACTIVE
+    assert (cert.status, cert.expires_at, cert.revoked_at, cert.source) == (
+        CertificateStatus.ACTIVE,
+        before,
+        None,
+        "",
+    )
+    assert cert.environment == "staging"  # the editable fields did change, through the audited service
+    changed = [
+        event.details["changed"]
+        for event in AuditEvent.objects.filter(action="certificate_updated", resource_id=cert.id)
+    ]
+    assert any("environment" in names for names in changed)
+    assert not any("status" in names for names in changed)
 
 
 @pytest.mark.django_db

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from certctl.kernel.admin import ReadOnlyAdmin
+from certificates.enums import OPEN_JOB_STATUSES
 from certificates.inventory.models import Issuer
 from certificates.issuance.forms import IssuerAdminForm
 from certificates.issuance.models import ApprovalRequest, Job, ServerGeneratedKey
@@ -78,6 +79,19 @@ class IssuerAdmin(admin.ModelAdmin):
         return bool(obj.encrypted_config)
 
 
+class OpenJobFilter(admin.SimpleListFilter):
+    """ "Open" is the stats API's pending_jobs: Pending, AwaitingCSR, AwaitingApproval and Running."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open (not finished)")]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(status__in=OPEN_JOB_STATUSES) if self.value() == "open" else queryset
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = [
@@ -90,7 +104,7 @@ class JobAdmin(admin.ModelAdmin):
         "scheduled_at",
         "completed_at",
     ]
-    list_filter = ["type", "status"]
+    list_filter = [OpenJobFilter, "type", "status"]
     list_select_related = ["certificate", "agent"]
     search_fields = ["id", "certificate__name", "certificate__common_name", "last_error"]
     autocomplete_fields = ["certificate", "target", "agent"]
@@ -171,3 +185,6 @@ class ServerGeneratedKeyAdmin(ReadOnlyAdmin):
     list_display = ["id", "version", "created_at"]
     search_fields = ["=id", "=version__id", "version__certificate__name"]
     fields = ["id", "version", "created_at"]
+
+
+from certificates.issuance.admin import certificate_page  # noqa: E402, F401 - Renew, Issue, Export buttons

@@ -1,0 +1,1 @@
+"""The operator console: certctl's Django admin site, its dashboard home page and task-grouped navigation."""

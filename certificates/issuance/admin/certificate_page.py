@@ -1,0 +1,165 @@
+"""Issuance on the certificate page: Renew, Issue from CSR and Export buttons, and the jobs and approvals
+in its timeline. Each button calls the service the API calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpResponse
+from django.urls import reverse
+
+from certificates.enums import CertificateStatus
+from certificates.inventory.admin import page
+from certificates.issuance.models import ApprovalRequest, Job
+from certificates.issuance.services import export, issuance, renewal
+from certificates.issuance.services.jobs import InvalidTransition
+
+
+class RenewForm(forms.Form):
+    force = forms.BooleanField(
+        required=False, help_text="Cancel the open issuance or renewal job first and start a new one."
+    )
+
+
+class IssueForm(forms.Form):
+    csr_pem = forms.CharField(
+        label="CSR (PEM)",
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
+        help_text="-----BEGIN CERTIFICATE REQUEST----- ... It must match the certificate's names and profile.",
+    )
+
+
+class ExportForm(forms.Form):
+    FORMATS = [("pem", "PEM: certificate and chain"), ("pkcs12", "PKCS#12 with the server-generated key")]
+    format = forms.ChoiceField(choices=FORMATS, initial="pem", widget=forms.RadioSelect)
+    include_key = forms.BooleanField(
+        required=False, label="Include the server-generated private key (PEM, superusers only)"
+    )
+    password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="PKCS#12 only: the bundle's password (at least 8 characters).",
+    )
+
+    def __init__(self, *args, may_export_keys: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.may_export_keys = may_export_keys
+
+    def clean(self):
+        data = super().clean()
+        wants_key = data.get("format") == "pkcs12" or data.get("include_key")
+        if wants_key and not self.may_export_keys:
+            raise forms.ValidationError("exporting a private key requires a superuser")
+        if data.get("format") == "pkcs12" and len(data.get("password") or "") < 8:
+            self.add_error("password", "at least 8 characters")
+        return data
+
+
+def _actor(request) -> dict[str, str]:
+    return {"actor": request.user.get_username(), "actor_type": "User"}
+
+
+def renew_view(model_admin, request, certificate):
+    form = RenewForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = renewal.request_renewal(certificate, force=form.cleaned_data["force"], **_actor(request))
+        except (renewal.RenewalRefused, renewal.RenewalAlreadyOpen) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{job.type} job {job.pk} started: {job.status}.")
+            return page.back_to_page(certificate)
+    intro = "Starts a renewal job now, whatever the renewal window says (a first issuance if never issued)."
+    return page.render_action(model_admin, request, certificate, "Renew", form, intro)
+
+
+def issue_view(model_admin, request, certificate):
+    form = IssueForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            version = issuance.issue_for_certificate(
+                certificate, form.cleaned_data["csr_pem"], **_actor(request)
+            )
+        except (issuance.IssuanceError, InvalidTransition) as exc:
+            form.add_error("csr_pem", str(exc))
+        else:
+            messages.success(
+                request, f"Issued serial {version.serial_number}, valid until {version.not_after:%Y-%m-%d}."
+            )
+            return page.back_to_page(certificate)
+    intro = "Signs a CSR made where the key lives; it completes a job waiting for a CSR, if there is one."
+    return page.render_action(model_admin, request, certificate, "Issue from CSR", form, intro)
+
+
+def export_view(model_admin, request, certificate):
+    form = ExportForm(
+        request.POST if request.method == "POST" else None, may_export_keys=request.user.is_superuser
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            if form.cleaned_data["format"] == "pkcs12":
+                bundle = export.export_pkcs12(
+                    certificate, password=form.cleaned_data["password"], **_actor(request)
+                )
+                return _download(bundle, "application/x-pkcs12", f"{certificate.pk}.p12")
+            body = export.export_pem(
+                certificate, include_key=form.cleaned_data["include_key"], **_actor(request)
+            )
+        except export.ExportError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return _download(
+                body.get("private_key_pem", "") + body["full_pem"],
+                "application/x-pem-file",
+                f"{certificate.pk}.pem",
+            )
+    intro = "Downloads the current version. Every export is audited."
+    return page.render_action(model_admin, request, certificate, "Export", form, intro)
+
+
+def _download(content, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _renewable(certificate) -> bool:
+    return certificate.status not in (CertificateStatus.ARCHIVED, CertificateStatus.REVOKED)
+
+
+def _issued(certificate) -> bool:
+    return certificate.versions.exists()
+
+
+def _jobs(certificate) -> Iterable[page.TimelineEntry]:
+    for job in Job.objects.filter(certificate=certificate).order_by("-created_at")[: page.TIMELINE_LIMIT]:
+        yield page.TimelineEntry(
+            at=job.created_at,
+            kind="job",
+            title=f"{job.type} job: {job.status}",
+            detail=job.last_error
+            or (f"attempt {job.attempts} of {job.max_attempts}" if job.attempts else ""),
+            url=reverse("admin:certificates_job_change", args=[job.pk]),
+        )
+
+
+def _approvals(certificate) -> Iterable[page.TimelineEntry]:
+    rows = ApprovalRequest.objects.filter(certificate=certificate).order_by("-created_at")
+    for approval in rows[: page.TIMELINE_LIMIT]:
+        decided = f", {approval.state} by {approval.decided_by}" if approval.decided_by else ""
+        yield page.TimelineEntry(
+            at=approval.created_at,
+            kind="approval",
+            title=f"Approval requested by {approval.requested_by}: {approval.state}",
+            detail=f"job {approval.job_id}{decided}",
+            url=reverse("admin:certificates_approvalrequest_change", args=[approval.pk]),
+        )
+
+
+page.add_action(page.PageAction("renew", "Renew", renew_view, available=_renewable))
+page.add_action(page.PageAction("issue", "Issue from CSR", issue_view, available=_renewable))
+page.add_action(page.PageAction("export", "Export", export_view, permission="view", available=_issued))
+page.add_timeline_source(_jobs)
+page.add_timeline_source(_approvals)
