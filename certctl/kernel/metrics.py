@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import bisect
+import math
+import sys
+import threading
+import time
 from collections import Counter as Tally
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -13,12 +17,21 @@ from certctl.kernel import counters
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-def counter_family(name: str, documentation: str, label_names: Sequence[str]) -> CounterMetricFamily:
-    """A counter family from a certctl.kernel.counters counter (`name` ends in `_total`)."""
-    family = CounterMetricFamily(name, documentation, labels=list(label_names))
-    for labels, value in sorted(counters.read(name).items()):
+def counter_family(
+    name: str, documentation: str, label_names: Sequence[str], *, known: Iterable[Mapping[str, str]] = ()
+) -> CounterMetricFamily:
+    """A counter family from a certctl.kernel.counters counter (`name` ends in `_total`).
+
+    The `known` series are exported at 0 until first counted, so `increase()` sees their first increment.
+    """
+    values = {tuple(labels.get(label, "") for label in label_names): 0 for labels in known}
+    for labels, value in counters.read(name).items():
         as_dict = dict(labels)
-        family.add_metric([as_dict.get(label, "") for label in label_names], value)
+        key = tuple(as_dict.get(label, "") for label in label_names)
+        values[key] = values.get(key, 0) + value
+    family = CounterMetricFamily(name, documentation, labels=list(label_names))
+    for key, value in sorted(values.items()):
+        family.add_metric(list(key), value)
     return family
 
 
@@ -69,3 +82,55 @@ def histogram_family(
             cumulative.append((bound, running))
         family.add_metric(list(key), cumulative, sum_value=sums.get(key, 0) / 1_000_000)
     return family
+
+
+class BufferedHistogram:
+    """An `observe_many` histogram for a hot path: observed in process memory, written now and then.
+
+    The bucket counts and the sum are two `counters.BufferedCounter`s (so they are written after each Celery
+    task and at exit, like every buffered counter) that this histogram writes together: when `flush_every`
+    observations are pending, at the first observation `flush_seconds` after the last write, and by `flush()`
+    (call it from the collector). `histogram_family(name, ...)` renders it.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        buckets: Sequence[float] = DEFAULT_BUCKETS,
+        *,
+        flush_every: int = 200,
+        flush_seconds: float = 5.0,
+    ) -> None:
+        self.name = name
+        self.buckets = tuple(buckets)
+        self.flush_every = flush_every
+        self.flush_seconds = flush_seconds
+        # Never written on their own schedule: only together, by flush() (or by counters.flush_buffered).
+        self._bucket_counts = counters.BufferedCounter(
+            f"{name}_bucket", flush_every=sys.maxsize, flush_seconds=math.inf
+        )
+        self._sums_us = counters.BufferedCounter(
+            f"{name}_sum_us", flush_every=sys.maxsize, flush_seconds=math.inf
+        )
+        self._lock = threading.Lock()
+        self._observed = 0
+        self._last_flush = time.monotonic()
+
+    def observe(self, labels: Mapping[str, str], seconds: float) -> None:
+        self._bucket_counts.increment({**labels, "le": _bucket_label(seconds, self.buckets)})
+        self._sums_us.increment(labels, round(seconds * 1_000_000))
+        with self._lock:
+            self._observed += 1
+            due = (
+                self._observed >= self.flush_every
+                or time.monotonic() - self._last_flush >= self.flush_seconds
+            )
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._observed = 0
+            self._last_flush = time.monotonic()
+        self._bucket_counts.flush()
+        self._sums_us.flush()

@@ -7,11 +7,20 @@ from collections.abc import Iterable
 from django.db.models import Count
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from certctl.kernel.metrics import counter_family
+from certctl.kernel.metrics import counter_family, histogram_family
 from certificates.enums import ApprovalState, JobStatus, JobType
+from certificates.issuance.issuers.registry import registered_types
 from certificates.issuance.models import ApprovalRequest, Job
 from certificates.issuance.services.approvals import DECISIONS_COUNTER
-from certificates.issuance.services.recording import ISSUANCE_COUNTER, issuance_counter
+from certificates.issuance.services.recording import (
+    ERROR_CLASSES,
+    ISSUANCE_COUNTER,
+    ISSUANCE_FAILURES,
+    ISSUANCE_SECONDS,
+    issuance_counter,
+    issuance_failures,
+    issuance_seconds,
+)
 
 
 def job_counts() -> dict[tuple[str, str], int]:
@@ -23,9 +32,27 @@ def job_counts() -> dict[tuple[str, str], int]:
 
 
 def collect() -> Iterable[Metric]:
-    issuance_counter.flush()  # this process's buffered counts; other processes write theirs within seconds
+    # This process's buffered counts; other processes write theirs within seconds.
+    for buffered in (issuance_counter, issuance_failures, issuance_seconds):
+        buffered.flush()
     yield counter_family(
         ISSUANCE_COUNTER, "Certificates issued by issuer type and outcome", ["issuer_type", "outcome"]
+    )
+    yield histogram_family(
+        ISSUANCE_SECONDS,
+        "Time the issuer took to sign one certificate",
+        ["issuer_type"],
+        issuance_seconds.buckets,
+    )
+    yield counter_family(
+        ISSUANCE_FAILURES,
+        "Issuances refused by certctl's checks (validation) or failed by the issuer, by error class",
+        ["issuer_type", "error_class"],
+        known=[
+            {"issuer_type": issuer_type, "error_class": error_class}
+            for issuer_type in registered_types()
+            for error_class in ERROR_CLASSES
+        ],
     )
     yield counter_family(
         DECISIONS_COUNTER, "Approval decisions by outcome and profile", ["outcome", "profile_id"]

@@ -2,7 +2,7 @@
 
 `collect()` yields prometheus_client families (certificates/metrics.py gathers it); `metric_families()` is the same data as plain dicts {"name", "type", "help",
 "samples": [(labels, value), ...]}. Counters come from certctl.kernel.counters (shared by all processes); the CRL
-generation time is a gauge per issuer read from the stored CRLs.
+generation time and the nextUpdate are gauges per issuer read from the stored CRLs.
 """
 
 from __future__ import annotations
@@ -24,12 +24,16 @@ def metric_families() -> list[dict]:
     flush_metrics()
     revoked = {dict(labels).get("reason"): value for labels, value in counters.read(REVOKED_METRIC).items()}
     ocsp = {dict(labels).get("status"): value for labels, value in counters.read(OCSP_METRIC).items()}
-    crl_seconds = [
-        ({"issuer": issuer_id}, duration_ms / 1000)
-        for issuer_id, duration_ms in CRLCache.objects.exclude(generated_at=None)
+    crls = (
+        CRLCache.objects.exclude(generated_at=None)
         .order_by("issuer_id")
-        .values_list("issuer_id", "generation_duration_ms")
-    ]
+        .values_list("issuer_id", "generation_duration_ms", "next_update")
+    )
+    crl_seconds, crl_next_update = [], []
+    for issuer_id, duration_ms, next_update in crls:
+        crl_seconds.append(({"issuer": issuer_id}, duration_ms / 1000))
+        if next_update is not None:
+            crl_next_update.append(({"issuer": issuer_id}, next_update.timestamp()))
     return [
         {
             "name": REVOKED_METRIC,
@@ -42,6 +46,12 @@ def metric_families() -> list[dict]:
             "type": "gauge",
             "help": "Time the last CRL generation of each issuer took.",
             "samples": crl_seconds,
+        },
+        {
+            "name": "certctl_crl_next_update_timestamp_seconds",
+            "type": "gauge",
+            "help": "nextUpdate of each issuer's current CRL (Unix time); past it, relying parties reject the CRL.",
+            "samples": crl_next_update,
         },
         {
             "name": OCSP_METRIC,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,6 +38,8 @@ from certificates.issuance.services.recording import (
     IssueRequest,
     Signed,
     issuance_counter,
+    issuance_failures,
+    issuance_seconds,
     record_issued,
     restored_if_refused,
 )
@@ -258,7 +261,33 @@ def _started(
     return started, events
 
 
+def _error_class(exc: IssuanceError) -> str:
+    """The reference's `error_class` of a failed issuance: a refusal by certctl's own checks (CSR, profile,
+    approval, a certificate or issuer that cannot issue) is `validation`; an issuer error is `timeout` or
+    `network` when a socket error caused it, else `other`."""
+    if not isinstance(exc, IssuerFailed):
+        return "validation"
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, TimeoutError):
+            return "timeout"
+        if isinstance(cause, ConnectionError):
+            return "network"
+        cause = cause.__cause__
+    return "other"
+
+
 def _check_and_sign(request: IssueRequest, actor: str, actor_type: str, now: datetime) -> Signed:
+    """`_checked_and_signed`, counting a refusal or failure in certctl_issuance_failures_total."""
+    try:
+        return _checked_and_signed(request, actor, actor_type, now)
+    except IssuanceError as exc:
+        issuer_type = request.certificate.issuer.type
+        issuance_failures.increment({"issuer_type": issuer_type, "error_class": _error_class(exc)})
+        raise
+
+
+def _checked_and_signed(request: IssueRequest, actor: str, actor_type: str, now: datetime) -> Signed:
     """Everything before the write: certificate, issuer, job and approval checks, the CSR and profile checks,
     and the signature. Raises IssuanceError (IssuerFailed after failing the job, if any)."""
     certificate, job = request.certificate, request.job
@@ -274,6 +303,7 @@ def _check_and_sign(request: IssueRequest, actor: str, actor_type: str, now: dat
     _check_approval(certificate, job)
     csr = parse_csr(request.csr_pem)
     plan = plan_leaf(certificate, csr)
+    started = time.perf_counter()
     try:
         issued = sign_planned_leaf(certificate, csr, plan, now)
     except IssuerError as exc:
@@ -282,6 +312,7 @@ def _check_and_sign(request: IssueRequest, actor: str, actor_type: str, now: dat
         if job is not None:
             fail_issuing_job(job, message, actor=actor, actor_type=actor_type, now=now)
         raise IssuerFailed(message) from exc
+    issuance_seconds.observe({"issuer_type": issuer.type}, time.perf_counter() - started)
     leaf = issued.certificate
     version = CertificateVersion(
         certificate=certificate,
