@@ -11,18 +11,23 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from certctl.kernel.env import Environment, generated_secret
+from certctl.kernel.env import Environment, generated_secret, read_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("CERTCTL_DATA_DIR", "").strip() or BASE_DIR / "data")
 
-
-env = Environment(os.environ)
+# `make run` records the variables it chose in the data dir, so `manage.py` and `certctl-manage` run against the
+# same database, keys and channels without exporting anything; a variable set in the real environment wins.
+# A deployment configured with its own secret key never reads it: a `make run` left behind in a checkout must not
+# turn on debug or the demo receiver for the server installed from it.
+RUN_ENV_FILE = DATA_DIR / "run.env"
+RUN_ENV_READ = "CERTCTL_SECRET_KEY" not in os.environ
+env = Environment({**(read_env_file(RUN_ENV_FILE) if RUN_ENV_READ else {}), **os.environ})
 
 
 # --- Core -----------------------------------------------------------------------------------------------
 
 DEBUG = env.flag("CERTCTL_DEBUG", False)
-DATA_DIR = Path(env.text("CERTCTL_DATA_DIR") or BASE_DIR / "data")
 
 SECRET_KEY = env.text("CERTCTL_SECRET_KEY")
 if not SECRET_KEY:
@@ -315,6 +320,10 @@ OPSGENIE_PRIORITY = env.text("CERTCTL_OPSGENIE_PRIORITY", "P3").upper()
 if OPSGENIE_PRIORITY not in {"P1", "P2", "P3", "P4", "P5"}:
     raise ImproperlyConfigured(f"CERTCTL_OPSGENIE_PRIORITY must be P1 to P5, got {OPSGENIE_PRIORITY!r}")
 OPSGENIE_API_URL = env.text("CERTCTL_OPSGENIE_API_URL", "https://api.opsgenie.com/v2/alerts")
+# The demo receiver (`manage.py run_demo_receiver`, started by `make run` for every channel left unconfigured)
+# listens on 127.0.0.1 only, on these ports; scripts/run.sh picks them next to CERTCTL_PORT.
+DEMO_RECEIVER_HTTP_PORT = env.integer("CERTCTL_DEMO_RECEIVER_HTTP_PORT", 8001, minimum=1, maximum=65535)
+DEMO_RECEIVER_SMTP_PORT = env.integer("CERTCTL_DEMO_RECEIVER_SMTP_PORT", 8002, minimum=1, maximum=65535)
 
 # --- Audit ----------------------------------------------------------------------------------------------
 
@@ -343,5 +352,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # urllib3 logs full request URLs at DEBUG, and webhook URLs carry tokens.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    # aiosmtpd (the demo receiver) logs every SMTP command at INFO.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "mail.log": {"level": "WARNING"},
+    },
 }

@@ -293,19 +293,23 @@ def _seed_certificate(
             revoked_by="demo-seed",
             revoked_at=cert.revoked_at,
         )
+    # A renewal in progress waits for edge-01's CSR (agent keygen, make run's mode), as the job processor would
+    # leave it: a seeded Running job would be failed as lost by the job-timeout sweep within minutes.
     job_status = {
-        CertificateStatus.RENEWAL_IN_PROGRESS: JobStatus.RUNNING,
+        CertificateStatus.RENEWAL_IN_PROGRESS: JobStatus.AWAITING_CSR,
         CertificateStatus.FAILED: JobStatus.FAILED,
         CertificateStatus.PENDING: JobStatus.PENDING,
     }.get(status)
     if job_status:
+        failed = job_status == JobStatus.FAILED
         m.Job.objects.create(
             type=JobType.ISSUANCE if status == CertificateStatus.PENDING else JobType.RENEWAL,
             certificate=cert,
+            agent=estate.targets[0].agent if job_status == JobStatus.AWAITING_CSR else None,
             status=job_status,
-            attempts=3 if job_status == JobStatus.FAILED else 1 if job_status == JobStatus.RUNNING else 0,
-            last_error="issuer timed out (demo)" if job_status == JobStatus.FAILED else "",
+            attempts=3 if failed else 0,
+            last_error="issuer timed out (demo)" if failed else "",
             scheduled_at=now - timedelta(hours=1),
-            started_at=None if job_status == JobStatus.PENDING else now - timedelta(minutes=50),
-            completed_at=now - timedelta(minutes=40) if job_status == JobStatus.FAILED else None,
+            started_at=now - timedelta(minutes=50) if failed else None,
+            completed_at=now - timedelta(minutes=40) if failed else None,
         )

@@ -5,12 +5,49 @@ from django.conf import settings
 from certctl.kernel.schedules import Periodic
 
 PERIODIC_TASKS = [
-    Periodic("crl-generation", "certificates.regenerate_all_crls", settings.CRL_INTERVAL),
-    Periodic("ocsp-responder-rotation", "certificates.rotate_ocsp_responders", settings.CRL_INTERVAL),
-    Periodic("renewal-check", "certificates.check_renewals", settings.RENEWAL_CHECK_INTERVAL),
-    Periodic("job-processor", "certificates.process_jobs", settings.JOB_PROCESSOR_INTERVAL),
-    Periodic("job-retry", "certificates.retry_failed_jobs", settings.JOB_RETRY_INTERVAL),
-    Periodic("job-timeouts", "certificates.reap_job_timeouts", settings.JOB_TIMEOUT_INTERVAL),
-    Periodic("agents-mark-offline", "certificates.mark_offline_agents", settings.AGENT_HEALTH_CHECK_INTERVAL),
-    Periodic("expiry-check", "certificates.check_expiring", settings.RENEWAL_CHECK_INTERVAL),
+    Periodic(
+        "crl-generation", "certificates.regenerate_all_crls", settings.CRL_INTERVAL, "CERTCTL_CRL_INTERVAL"
+    ),
+    Periodic(
+        "ocsp-responder-rotation",
+        "certificates.rotate_ocsp_responders",
+        settings.CRL_INTERVAL,
+        "CERTCTL_CRL_INTERVAL",
+    ),
+    Periodic(
+        "renewal-check",
+        "certificates.check_renewals",
+        settings.RENEWAL_CHECK_INTERVAL,
+        "CERTCTL_RENEWAL_CHECK_INTERVAL",
+    ),
+    Periodic(
+        "job-processor",
+        "certificates.process_jobs",
+        settings.JOB_PROCESSOR_INTERVAL,
+        "CERTCTL_JOB_PROCESSOR_INTERVAL",
+    ),
+    Periodic(
+        "job-retry",
+        "certificates.retry_failed_jobs",
+        settings.JOB_RETRY_INTERVAL,
+        "CERTCTL_JOB_RETRY_INTERVAL",
+    ),
+    Periodic(
+        "job-timeouts",
+        "certificates.reap_job_timeouts",
+        settings.JOB_TIMEOUT_INTERVAL,
+        "CERTCTL_JOB_TIMEOUT_INTERVAL",
+    ),
+    Periodic(
+        "agents-mark-offline",
+        "certificates.mark_offline_agents",
+        settings.AGENT_HEALTH_CHECK_INTERVAL,
+        "CERTCTL_AGENT_HEALTH_CHECK_INTERVAL",
+    ),
+    Periodic(
+        "expiry-check",
+        "certificates.check_expiring",
+        settings.RENEWAL_CHECK_INTERVAL,
+        "CERTCTL_RENEWAL_CHECK_INTERVAL",
+    ),
 ]

@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "Notifications"
+
+    def ready(self) -> None:
+        # The demo receiver's Inbox lives beside the receiver rather than in notifications/admin.py.
+        import notifications.demo.admin  # noqa: F401

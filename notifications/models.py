@@ -69,3 +69,28 @@ class DeadLetterNotification(NotificationEvent):
         proxy = True
         verbose_name = "dead-letter notification"
         verbose_name_plural = "dead letter"
+
+
+class DemoInboxMessage(models.Model):
+    """What the demo receiver of `make run` got: one Email, webhook or API call, shown in the admin's Inbox.
+
+    Only `make run` points channels at the receiver (never a channel the operator configured). Rows and bodies
+    are capped by notifications.services.demo_inbox, so a long demo cannot fill the disk.
+    """
+
+    id = models.CharField(primary_key=True, max_length=40, default=id_factory("inbox"), editable=False)
+    received_at = models.DateTimeField(db_index=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    request = models.CharField(
+        max_length=512, help_text="HTTP method and path, or the SMTP envelope (sender and recipients)."
+    )
+    summary = models.CharField(max_length=255, blank=True)
+    body = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = "inbox message (demo receiver)"
+        verbose_name_plural = "inbox (demo receiver)"
+
+    def __str__(self) -> str:
+        return f"{self.channel}: {self.summary or self.request}"

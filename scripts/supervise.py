@@ -2,8 +2,10 @@
 """Run the processes of a Procfile together in the foreground with prefixed output; Ctrl-C stops them all.
 
 A small, dependency-free stand-in for foreman/honcho: each process gets its own session, so the supervisor
-decides the shutdown order (SIGTERM to every process group, SIGKILL after a grace period). When one process
-exits on its own, the others are stopped too and the exit status is passed on.
+decides the shutdown order (SIGTERM to every process group, SIGKILL after a grace period). Ctrl-C (SIGINT),
+SIGTERM and a closed terminal (SIGHUP) all stop every process; output that can no longer be written (the
+terminal is gone) is dropped rather than stopping the shutdown. When one process exits on its own, the others
+are stopped too and the exit status is passed on.
 """
 
 from __future__ import annotations
@@ -47,8 +49,11 @@ class Supervisor:
         if self.colour:
             prefix = f"{COLOURS[index % len(COLOURS)]}{prefix}{RESET}"
         with self.lock:
-            sys.stdout.write(prefix + text.rstrip("\n") + "\n")
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(prefix + text.rstrip("\n") + "\n")
+                sys.stdout.flush()
+            except OSError:  # the terminal was closed (EIO) or the reader went away (EPIPE)
+                pass
 
     def _pump(self, name: str, index: int, proc: subprocess.Popen) -> None:
         assert proc.stdout is not None
@@ -98,7 +103,7 @@ class Supervisor:
 
     def run(self) -> int:
         requested = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, lambda *_: requested.set())
         self.start()
         status = 0
@@ -119,8 +124,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("procfile", type=Path, nargs="?", default=Path("Procfile"))
     parser.add_argument("--grace", type=float, default=15.0, help="seconds to wait before SIGKILL")
+    parser.add_argument("--skip", action="append", default=[], metavar="NAME", help="a process not to start")
     args = parser.parse_args()
-    return Supervisor(read_procfile(args.procfile), args.grace).run()
+    entries = [(name, command) for name, command in read_procfile(args.procfile) if name not in args.skip]
+    return Supervisor(entries, args.grace).run()
 
 
 if __name__ == "__main__":

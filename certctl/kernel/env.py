@@ -1,6 +1,7 @@
 """Reading settings from an environment mapping: typed values, and a clear ImproperlyConfigured for a bad one.
 
-certctl/settings.py is the one place that reads the process environment; it hands `os.environ` to `Environment`.
+certctl/settings.py is the one place that reads the process environment; it hands `os.environ` (over the
+variables `make run` recorded in the data dir, `read_env_file`) to `Environment`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -109,3 +111,22 @@ def generated_secret(path: Path, length: int = 50) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
     return value
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`NAME=value` lines (no quoting; `#` comments and blank lines skipped) of a file such as the `run.env`
+    that `make run` writes; {} when the file does not exist, ImproperlyConfigured naming a malformed line."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    values = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not _ENV_NAME.fullmatch(name):
+            # The line is not shown: it may hold a secret.
+            raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value")
+        values[name] = value
+    return values

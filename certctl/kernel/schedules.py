@@ -10,3 +10,4 @@ class Periodic:
     name: str
     task: str
     every_seconds: float
+    variable: str = ""  # the environment variable the interval comes from, named in start-up warnings

@@ -9,21 +9,7 @@ them dropped (nothing reads them).
 
 from django.db import migrations
 
-TABLE_PREFIXES = ("certificates_", "notifications_", "audit_")
-
-
-def drop_pattern_ops_indexes(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT i.indexname FROM pg_indexes i WHERE i.schemaname = current_schema() "
-            "AND i.indexdef LIKE '%%_pattern_ops%%' AND i.tablename LIKE ANY (%s)",
-            [[f"{prefix}%" for prefix in TABLE_PREFIXES]],
-        )
-        names = [row[0] for row in cursor.fetchall()]
-    for name in names:
-        schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
+from certctl.kernel.schema import drop_pattern_ops_indexes
 
 
 class Migration(migrations.Migration):

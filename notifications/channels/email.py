@@ -39,7 +39,11 @@ class EmailChannel(Channel):
             validate_email(recipient)
         except ValidationError:
             raise DeliveryError(f"invalid email recipient {recipient!r}", permanent=True) from None
-        subject = _safe_header("subject", f"[certctl] {subject_of(event)}")
+        headline = subject_of(event)
+        # Expiry alerts already say where they come from; others get the tag here, once.
+        subject = _safe_header(
+            "subject", headline if headline.startswith("[certctl]") else f"[certctl] {headline}"
+        )
         sender = _safe_header("sender", settings.SMTP_FROM_ADDRESS)
         html = f"<h2>{escape(subject_of(event))}</h2>\n{linebreaks(event.message, autoescape=True)}"
         mail = EmailMultiAlternatives(subject=subject, body=event.message, from_email=sender, to=[recipient])

@@ -37,7 +37,7 @@ SERVER_KEY_CIPHERTEXT = "gAAAAABfake-ciphertext-that-must-never-show"
 def estate(db):
     """The demo inventory plus one row of each model the demo does not create."""
     seed_demo()
-    job = m.Job.objects.filter(status=JobStatus.RUNNING).first()
+    job = m.Job.objects.filter(status=JobStatus.AWAITING_CSR).first()
     m.ApprovalRequest.objects.create(
         certificate=job.certificate,
         job=job,

@@ -43,3 +43,14 @@ def test_the_printed_curl_line_uses_a_working_key(api_client, settings):
     key = re.search(r'curl -s -H "Authorization: Bearer (cctl_[\w-]+)"', output).group(1)
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     assert api_client.get("/api/v1/certificates?per_page=5").status_code == 200
+
+
+def test_the_banner_names_the_channels_sent_to_the_demo_receiver_and_links_the_inbox(settings):
+    assert "Inbox" not in prepare_run()  # no channel points at the receiver: no line
+    settings.DEMO_RECEIVER_HTTP_PORT, settings.DEMO_RECEIVER_SMTP_PORT = 8001, 8002
+    settings.SLACK_WEBHOOK_URL = "http://127.0.0.1:8001/slack/demo"
+    settings.SMTP_HOST, settings.SMTP_PORT = "127.0.0.1", 8002
+    settings.TEAMS_WEBHOOK_URL = "https://example.webhook.office.com/operator"  # configured for real
+    output = prepare_run()
+    assert "Alerts for Email, Slack go to the demo receiver" in output
+    assert "Inbox      http://127.0.0.1:8000/admin/notifications/demoinboxmessage/" in output

@@ -11,8 +11,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from certificates import models as m
-from certificates.enums import CertificateStatus
+from certificates.enums import CertificateStatus, JobStatus
 from certificates.issuance.issuers.ca_store import load_ca
+from certificates.issuance.services.job_processor import reap_timeouts
 
 MODELS = [
     m.Team, m.Owner, m.RenewalPolicy, m.Issuer, m.CertificateProfile, m.Agent, m.DeploymentTarget,
@@ -65,3 +66,14 @@ def test_demo_expiries_spread_over_the_next_90_days_with_some_expired():
     assert buckets == {0, 1, 2}
     for cert in m.ManagedCertificate.objects.exclude(expires_at=None):
         assert cert.versions.get().not_after == cert.expires_at
+
+
+@pytest.mark.django_db
+def test_seeded_jobs_are_still_valid_when_the_job_sweeps_run_an_hour_later():
+    call_command("seed_demo", stdout=StringIO())
+    before = dict(m.Job.objects.values_list("id", "status"))
+    assert reap_timeouts(now=timezone.now() + timedelta(hours=1)).timed_out == []
+    assert dict(m.Job.objects.values_list("id", "status")) == before
+    assert JobStatus.RUNNING not in before.values()  # a seeded Running job would be reaped as lost
+    renewing = m.Job.objects.filter(certificate__status=CertificateStatus.RENEWAL_IN_PROGRESS)
+    assert {(job.status, job.agent.name) for job in renewing} == {(JobStatus.AWAITING_CSR, "edge-01")}

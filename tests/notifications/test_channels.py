@@ -182,6 +182,12 @@ def test_email_is_plain_text_with_an_html_alternative(channels, smtp_sink):
     assert "<h2>Expiring &lt;soon&gt;</h2>" in html and "Line &lt;2&gt;" in html
 
 
+def test_an_expiry_alert_subject_is_tagged_once(channels, smtp_sink):
+    _deliver(channel=Channel.EMAIL, subject="[certctl] warning: certificate shop expires in 7 days")
+    (message,) = smtp_sink.messages
+    assert message["Subject"] == "[certctl] warning: certificate shop expires in 7 days"
+
+
 @pytest.mark.parametrize(
     "fields",
     [

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from certctl.api.models import ApiKey
 from certctl.services.api_keys import create_api_key, revoke_api_key
+from notifications.services.demo_inbox import receiver_channels
 
 KEY_NAME_PREFIX = "make-run-"
 
@@ -41,9 +42,17 @@ class Command(BaseCommand):
             f"  API key    {raw_key}",
             "Try the API:",
             f'  curl -s -H "Authorization: Bearer {raw_key}" "{base_url}/api/v1/certificates?per_page=5"',
-            "Press Ctrl-C to stop the web server, the worker and beat.",
-            "",
         ]
+        demo_channels = receiver_channels()
+        if demo_channels:
+            lines += [
+                f"Alerts for {', '.join(demo_channels)} go to the demo receiver (no channel configured for them):",
+                f"  Inbox      {base_url}/admin/notifications/demoinboxmessage/",
+            ]
+        processes = (
+            "the web server, the worker, beat and the demo receiver" if demo_channels else "all processes"
+        )
+        lines += [f"Press Ctrl-C to stop {processes}.", ""]
         self.stdout.write("\n".join(lines))
 
     def _ensure_admin(self, username: str) -> str:
