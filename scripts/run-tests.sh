@@ -9,4 +9,5 @@ export CERTCTL_DEBUG=true CERTCTL_DATA_DIR="${CERTCTL_DATA_DIR:-$PWD/.tmp/test-d
 "$venv/bin/ruff" format --check .
 "$venv/bin/lint-imports" --no-cache  # the layer contracts of .importlinter (docs/architecture.md)
 "$venv/bin/python" manage.py makemigrations --check --dry-run
+scripts/ensure-chromium.sh  # Debian's Chromium for tests/browser/, installed when missing
 "$venv/bin/python" -m pytest "$@"

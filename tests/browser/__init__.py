@@ -1,0 +1,1 @@
+"""Real-browser tests of the operators' pages: Chromium driven by Playwright against a live server."""
