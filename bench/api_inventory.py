@@ -50,6 +50,9 @@ def drop_database(admin: str, name: str) -> None:
     import psycopg
     from django.db import connections
 
+    from audit.services.writer import writer
+
+    writer.stop()  # write the API calls' audit rows now, while their database still exists
     connections.close_all()
     with psycopg.connect(admin, autocommit=True) as conn:
         # FORCE: the audit writer's and the publisher's threads may still hold a session.
@@ -92,7 +95,9 @@ def timed(client, url: str) -> tuple[float, dict]:
     return statistics.median(samples), body
 
 
-def main() -> None:
+def django_on_a_fresh_database() -> tuple[str, str]:
+    """Configure certctl for a benchmark on a new, migrated PostgreSQL database; returns (url, admin url).
+    Drop it with drop_database(admin, name) when done."""
     os.environ.setdefault("CERTCTL_DEBUG", "true")
     os.environ.setdefault("CERTCTL_DATA_DIR", tempfile.mkdtemp(prefix="certctl-bench-"))
     os.environ["CERTCTL_RATE_LIMIT"] = "100000000/min"
@@ -103,6 +108,17 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
+
+    try:
+        call_command("migrate", verbosity=0)
+    except BaseException:
+        drop_database(admin, urlsplit(url).path.lstrip("/"))
+        raise
+    return url, admin
+
+
+def main() -> None:
+    url, admin = django_on_a_fresh_database()
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
@@ -110,7 +126,6 @@ def main() -> None:
     from tests.factories import make_api_key
 
     try:
-        call_command("migrate", verbosity=0)
         started = time.perf_counter()
         seed(ROWS)
         seeded = time.perf_counter() - started

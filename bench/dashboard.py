@@ -18,7 +18,6 @@ import platform
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +26,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api_inventory import drop_database, fresh_database, seed  # noqa: E402
+from bench.api_inventory import django_on_a_fresh_database, drop_database, seed  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "9"))
@@ -101,17 +100,8 @@ def timed(client, url: str) -> float:
 
 
 def main() -> None:
-    os.environ.setdefault("CERTCTL_DEBUG", "true")
-    os.environ.setdefault("CERTCTL_DATA_DIR", tempfile.mkdtemp(prefix="certctl-bench-"))
-    os.environ["CERTCTL_RATE_LIMIT"] = "100000000/min"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "certctl.settings")
-    url, admin = fresh_database()
-    os.environ["DATABASE_URL"] = url
-    import django
-
-    django.setup()
+    url, admin = django_on_a_fresh_database()
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -120,7 +110,6 @@ def main() -> None:
     from tests.factories import make_api_key
 
     try:
-        call_command("migrate", verbosity=0)
         started = time.perf_counter()
         seed(ROWS)
         seed_history()
