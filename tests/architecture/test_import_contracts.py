@@ -15,7 +15,7 @@ import pytest
 
 from tests import REPO_ROOT
 
-PACKAGES = ("certctl", "certctl_agent", "certificates", "notifications", "audit")
+PACKAGES = ("certctl", "certctl_agent", "certctl_client", "certificates", "notifications", "audit")
 LINT = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
 
 
@@ -100,6 +100,12 @@ UPWARD_IMPORTS = [
         "from certctl.kernel import ids as _upward",
         "The host agent (certctl_agent) shares no code with the server",
         id="the host agent imports server code",
+    ),
+    pytest.param(
+        "certctl_client/api.py",
+        "from certctl.kernel import ids as _upward",
+        "The CLI and the MCP server (certctl_client) share no server code",
+        id="the API clients import server code",
     ),
 ]
 

@@ -30,6 +30,7 @@ MAX_LINES = 400
 SOURCE_FOLDERS = (
     "certctl",
     "certctl_agent",
+    "certctl_client",
     "certificates",
     "notifications",
     "audit",
