@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from certctl_client.cli.certs import PATH, Reason
+from certctl_client.cli.certs import PATH
 from certctl_client.cli.errors import FAILED, USAGE
 from certctl_client.cli.output import stderr, warn
 from certctl_client.cli.session import api, out
+from certctl_client.vocabulary import RevocationReason
 
 TOTALS = ("total_matched", "total_revoked", "total_skipped", "total_failed")
 Criterion = Annotated[str | None, typer.Option(metavar="ID")]
@@ -29,7 +30,7 @@ def matching_ids(criteria: dict, ids: list[str]) -> list[str]:
 
 
 def revoke_bulk(
-    reason: Annotated[Reason, typer.Option("--reason", "-r", help="RFC 5280 reason (required).")],
+    reason: Annotated[RevocationReason, typer.Option("--reason", "-r", help="RFC 5280 reason (required).")],
     team: Annotated[
         str | None, typer.Option(metavar="TEAM_ID", help="Every certificate of this team.")
     ] = None,

@@ -14,25 +14,12 @@ from certctl_client.cli.errors import USAGE
 from certctl_client.cli.options import Every, Limit, PageSize
 from certctl_client.cli.output import warn
 from certctl_client.cli.session import api, fetch_rows, more_caption, out
+from certctl_client.vocabulary import CertificateStatus, RevocationReason
 
 app = typer.Typer(help="Certificates: list, show, renew, revoke, issue, export.", no_args_is_help=True)
 
 PATH = "/api/v1/certificates"
 COLUMNS = ("id", "name", "common_name", "status", "expires_at", "team_id")
-Status = Literal[
-    "Pending", "Active", "Expiring", "Expired", "RenewalInProgress", "Failed", "Revoked", "Archived"
-]
-# RFC 5280 reason names, exactly as the API takes them.
-Reason = Literal[
-    "unspecified",
-    "keyCompromise",
-    "caCompromise",
-    "affiliationChanged",
-    "superseded",
-    "cessationOfOperation",
-    "certificateHold",
-    "privilegeWithdrawn",
-]
 CertId = Annotated[str, typer.Argument(metavar="ID", help="Certificate id (cert-...).")]
 
 
@@ -42,7 +29,7 @@ def rfc3339(moment: datetime) -> str:
 
 @app.command("list")
 def list_certificates(
-    status: Annotated[Status | None, typer.Option(help="Only this status (exact case).")] = None,
+    status: Annotated[CertificateStatus | None, typer.Option(help="Only this status (exact case).")] = None,
     team: Annotated[str | None, typer.Option(metavar="TEAM_ID", help="Only this team (team-...).")] = None,
     issuer: Annotated[str | None, typer.Option(metavar="ISSUER_ID", help="Only this issuer.")] = None,
     environment: Annotated[str | None, typer.Option(help="Only this environment.")] = None,
@@ -93,7 +80,8 @@ def renew(
 def revoke(
     cert_id: CertId,
     reason: Annotated[
-        Reason, typer.Option("--reason", "-r", help="RFC 5280 reason (required).", show_choices=True)
+        RevocationReason,
+        typer.Option("--reason", "-r", help="RFC 5280 reason (required).", show_choices=True),
     ],
 ) -> None:
     """Revoke one certificate with an RFC 5280 reason."""

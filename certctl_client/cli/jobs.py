@@ -9,6 +9,7 @@ import typer
 from certctl_client.api import ApiError
 from certctl_client.cli.options import Every, Limit, PageSize
 from certctl_client.cli.session import api, fetch_rows, more_caption, out
+from certctl_client.vocabulary import JobStatus, JobType
 
 app = typer.Typer(help="Jobs (renewal, issuance, deployment) and their approvals.", no_args_is_help=True)
 
@@ -16,10 +17,6 @@ JOBS = "/api/v1/jobs"
 APPROVALS = "/api/v1/approvals"
 COLUMNS = ("id", "type", "status", "certificate_id", "agent_id", "attempts", "created_at", "last_error")
 APPROVAL_COLUMNS = ("id", "state", "job_id", "certificate_id", "requested_by", "decided_by", "created_at")
-JobStatus = Literal[
-    "Pending", "AwaitingCSR", "AwaitingApproval", "Running", "Completed", "Failed", "Cancelled"
-]
-JobType = Literal["Issuance", "Renewal", "Deployment", "Validation"]
 JobId = Annotated[str, typer.Argument(metavar="ID", help="Job id (job-...).")]
 DecisionId = Annotated[
     str, typer.Argument(metavar="ID", help="Approval id (ar-...), or the id of the job awaiting approval.")

@@ -11,20 +11,19 @@ from certctl_client.cli.errors import USAGE, error_line, exit_code_of
 from certctl_client.cli.options import Every, Limit, PageSize
 from certctl_client.cli.output import warn
 from certctl_client.cli.session import api, fetch_rows, more_caption, out
+from certctl_client.vocabulary import Channel, NotificationStatus
 
 app = typer.Typer(help="Notifications: list, requeue failed or dead ones, mark read.", no_args_is_help=True)
 
 PATH = "/api/v1/notifications"
 COLUMNS = ("id", "status", "channel", "type", "certificate_id", "recipient", "attempts", "created_at")
-Status = Literal["pending", "sent", "failed", "dead", "read"]
-Channel = Literal["Email", "Webhook", "Slack", "Teams", "PagerDuty", "OpsGenie"]
 ChannelOption = Annotated[Channel | None, typer.Option(case_sensitive=False, help="Only this channel.")]
 Ids = Annotated[list[str] | None, typer.Argument(metavar="ID...", help="Notification ids (notif-...).")]
 
 
 @app.command("list")
 def list_notifications(
-    status: Annotated[Status | None, typer.Option(help="Only this status.")] = None,
+    status: Annotated[NotificationStatus | None, typer.Option(help="Only this status.")] = None,
     channel: ChannelOption = None,
     certificate: Annotated[str | None, typer.Option(metavar="CERT_ID", help="Only this certificate.")] = None,
     every: Every = False,

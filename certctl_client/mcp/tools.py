@@ -9,38 +9,27 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from certctl_client.api import Api, ApiError, NetworkError
+from certctl_client.vocabulary import (
+    CertificateStatus,
+    Channel,
+    JobStatus,
+    JobType,
+    NotificationStatus,
+    RevocationReason,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 MAX_LIMIT = 500  # the API's largest page (`per_page` 1..500)
 
-CertificateStatus = Literal[
-    "Pending", "Active", "Expiring", "Expired", "RenewalInProgress", "Failed", "Revoked", "Archived"
-]
-RevocationReason = Literal[
-    "unspecified",
-    "keyCompromise",
-    "caCompromise",
-    "affiliationChanged",
-    "superseded",
-    "cessationOfOperation",
-    "certificateHold",
-    "privilegeWithdrawn",
-]
-NotificationStatus = Literal["pending", "sent", "failed", "dead", "read"]
-Channel = Literal["Email", "Webhook", "Slack", "Teams", "PagerDuty", "OpsGenie"]
-JobStatus = Literal[
-    "Pending", "AwaitingCSR", "AwaitingApproval", "Running", "Completed", "Failed", "Cancelled"
-]
-JobType = Literal["Issuance", "Renewal", "Deployment", "Validation"]
 
 CertificateId = Annotated[
     str,

@@ -1,0 +1,26 @@
+"""The API's enumerations as the clients check them before sending (the server's enums, spelled as it takes them)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+CertificateStatus = Literal[
+    "Pending", "Active", "Expiring", "Expired", "RenewalInProgress", "Failed", "Revoked", "Archived"
+]
+# RFC 5280 reason names, exactly as the API takes them.
+RevocationReason = Literal[
+    "unspecified",
+    "keyCompromise",
+    "caCompromise",
+    "affiliationChanged",
+    "superseded",
+    "cessationOfOperation",
+    "certificateHold",
+    "privilegeWithdrawn",
+]
+NotificationStatus = Literal["pending", "sent", "failed", "dead", "read"]
+Channel = Literal["Email", "Webhook", "Slack", "Teams", "PagerDuty", "OpsGenie"]
+JobStatus = Literal[
+    "Pending", "AwaitingCSR", "AwaitingApproval", "Running", "Completed", "Failed", "Cancelled"
+]
+JobType = Literal["Issuance", "Renewal", "Deployment", "Validation"]
