@@ -288,6 +288,8 @@ def test_audit_tail_follow_prints_new_events_until_ctrl_c(server):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A suite started in the background (CI) ignores SIGINT, and children inherit that: give Ctrl-C back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in tail.stdout], daemon=True).start()
