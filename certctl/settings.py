@@ -5,6 +5,7 @@ Every variable is documented in docs/configuration.md. Code reads `settings.X`, 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -289,6 +290,25 @@ NOTIFICATION_MAX_ATTEMPTS = env.integer("CERTCTL_NOTIFICATION_MAX_ATTEMPTS", 5, 
 NOTIFICATION_TIMEOUT_SECONDS = env.seconds("CERTCTL_NOTIFICATION_TIMEOUT", "10s", minimum=1)
 NOTIFICATION_LEASE_SECONDS = env.integer("CERTCTL_NOTIFICATION_LEASE_SECONDS", 120, minimum=5)
 NOTIFICATION_BATCH_SIZE = env.integer("CERTCTL_NOTIFICATION_BATCH_SIZE", 500, minimum=1, maximum=10000)
+# A worker starts a row only if its lease outlives a whole delivery deadline plus this margin.
+NOTIFICATION_LEASE_MARGIN_SECONDS = 5
+# The whole of one HTTP attempt (resolve, connect, send, read); per-read waits stay NOTIFICATION_TIMEOUT_SECONDS.
+NOTIFICATION_DEADLINE_SECONDS = env.seconds("CERTCTL_NOTIFICATION_DEADLINE", "30s", minimum=1)
+if NOTIFICATION_DEADLINE_SECONDS >= NOTIFICATION_LEASE_SECONDS - NOTIFICATION_LEASE_MARGIN_SECONDS:
+    raise ImproperlyConfigured(
+        f"CERTCTL_NOTIFICATION_DEADLINE ({NOTIFICATION_DEADLINE_SECONDS:g}s) must be shorter than "
+        f"CERTCTL_NOTIFICATION_LEASE_SECONDS minus {NOTIFICATION_LEASE_MARGIN_SECONDS}s "
+        f"({NOTIFICATION_LEASE_SECONDS - NOTIFICATION_LEASE_MARGIN_SECONDS}s), or a slow receiver gets each alert twice"
+    )
+# HTTP deliveries reach public addresses only; these networks (CIDRs) are the exceptions (an in-house receiver).
+NOTIFICATION_ALLOWED_NETWORKS = env.items("CERTCTL_NOTIFICATION_ALLOWED_NETWORKS")
+for _network in NOTIFICATION_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"CERTCTL_NOTIFICATION_ALLOWED_NETWORKS: {_network!r} is not a network like 10.20.0.0/16 or fd00::/8"
+        ) from None
 
 SMTP_HOST = env.text("CERTCTL_SMTP_HOST")
 SMTP_PORT = env.integer("CERTCTL_SMTP_PORT", 587, minimum=1, maximum=65535)

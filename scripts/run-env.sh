@@ -1,6 +1,7 @@
 # The environment `make run` chooses, sourced by scripts/run.sh (and by tests/certctl/test_run_env.py): demo
 # defaults, the demo receiver's ports, and every channel the operator left unconfigured pointed at the demo
-# receiver (a channel with its own settings keeps them). Exits 2 on a port that is not a port.
+# receiver (a channel with its own settings keeps them), with loopback added to
+# CERTCTL_NOTIFICATION_ALLOWED_NETWORKS when an HTTP channel is among them. Exits 2 on a port that is not a port.
 # Sets `demo_channels` (array): the channels sent to the demo receiver. `write_run_env` records the result in
 # $CERTCTL_DATA_DIR/run.env, which certctl/settings.py reads, so later manage.py commands see the same.
 
@@ -58,6 +59,11 @@ if [ "${CERTCTL_DEMO_RECEIVER:-true}" != false ]; then
     if [ -z "${CERTCTL_OPSGENIE_API_KEY:-}" ]; then
         export CERTCTL_OPSGENIE_API_KEY=demo-api-key CERTCTL_OPSGENIE_API_URL=$receiver/opsgenie/demo
         demo_channels+=(OpsGenie)
+    fi
+    # HTTP deliveries reach public addresses only; the demo receiver is on loopback, so let them reach it.
+    if [[ " ${demo_channels[*]} " =~ \ (Webhook|Slack|Teams|PagerDuty|OpsGenie)\  ]]; then
+        allowed=${CERTCTL_NOTIFICATION_ALLOWED_NETWORKS:-}
+        export CERTCTL_NOTIFICATION_ALLOWED_NETWORKS=${allowed:+$allowed,}127.0.0.1/32,::1/128
     fi
 fi
 

@@ -45,7 +45,13 @@ def admin_client_with_key(api_client, admin_key) -> APIClient:
 
 
 # --- notifications stream: loopback sinks (tests/sinks.py) as fixtures for every test -------------------
-from tests.sinks import http_sink, smtp_sink  # noqa: E402, F401
+from tests.sinks import LOOPBACK_NETWORKS, http_sink, smtp_sink  # noqa: E402, F401
+
+
+@pytest.fixture(autouse=True)
+def _deliveries_may_reach_loopback_sinks(settings):
+    """Every sink is on loopback, which production refuses; tests/notifications/test_ssrf.py takes this back."""
+    settings.NOTIFICATION_ALLOWED_NETWORKS = LOOPBACK_NETWORKS
 
 
 # --- audit stream -------------------------------------------------------------------------------------

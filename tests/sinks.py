@@ -30,6 +30,8 @@ TEAMS_TOKEN_PATH = "/teams/workflows/teamstokensecret"
 PAGERDUTY_ROUTING_KEY = "pd-routing-key-secret-0123456789"
 OPSGENIE_API_KEY = "opsgenie-api-key-secret-0123456789"
 WEBHOOK_SECRET = "webhook-hmac-secret"
+# What tests/conftest.py allows every test to deliver to (HTTP deliveries refuse non-public addresses).
+LOOPBACK_NETWORKS = ["127.0.0.0/8", "::1/128"]
 
 
 @dataclass

@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 
+from notifications.channels import egress
 from notifications.models import NotificationEvent
 
 # HTTP statuses worth retrying: timeouts, "too early", rate limits and every server error.
@@ -20,6 +22,8 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429})
 # An unreasonable Retry-After is bounded so one answer cannot park an alert for days.
 MAX_RETRY_AFTER_SECONDS = 24 * 3600
 ERROR_BODY_CHARS = 200
+# No channel needs more of an answer than this; a larger one is cut off, and its connection not reused.
+MAX_RESPONSE_BYTES = 64 * 1024
 USER_AGENT = "certctl-notifier/1.0"
 
 
@@ -115,6 +119,8 @@ def http_session() -> requests.Session:
     if session is None or getattr(_local, "pid", None) != os.getpid():
         session = requests.Session()
         session.headers["User-Agent"] = USER_AGENT
+        session.mount("http://", egress.PinnedAdapter())
+        session.mount("https://", egress.PinnedAdapter())
         _local.session, _local.pid = session, os.getpid()
     return session
 
@@ -126,20 +132,20 @@ def post_json(
     secrets: list[str],
     headers: dict[str, str] | None = None,
 ) -> requests.Response:
-    """POST a JSON body; return the 2xx response or raise a classified, secret-free `DeliveryError`."""
+    """POST a JSON body to a vetted destination within the delivery deadline; return the 2xx response (its body
+    read, at most MAX_RESPONSE_BYTES) or raise a classified, secret-free `DeliveryError`."""
     host = host_of(url)
-    all_headers = {"Content-Type": "application/json"}
-    all_headers.update(headers or {})
-    timeout = settings.NOTIFICATION_TIMEOUT_SECONDS
-    try:
-        response = http_session().post(
-            url, data=body, headers=all_headers, timeout=(timeout, timeout), allow_redirects=False
-        )
-    except requests.Timeout:
-        raise DeliveryError(f"timed out after {timeout:g}s waiting for {host}") from None
-    except requests.RequestException as exc:
-        # str(exc) of a requests error contains the full URL, so only its type is reported.
-        raise DeliveryError(f"connection error to {host}: {type(exc).__name__}") from None
+    with egress.Deadline(settings.NOTIFICATION_DEADLINE_SECONDS) as deadline:
+        try:
+            destination = egress.vet(url, tuple(settings.NOTIFICATION_ALLOWED_NETWORKS))
+        except egress.RefusedDestination as exc:
+            raise DeliveryError(str(exc), permanent=True) from None
+        except egress.UnresolvedDestination as exc:
+            raise DeliveryError(str(exc)) from None
+        all_headers = {"Content-Type": "application/json"}
+        all_headers.update(headers or {})
+        all_headers["Host"] = destination.host_header
+        response = _exchange(destination, body, all_headers, host, deadline)
     status = response.status_code
     if 200 <= status < 300:
         return response
@@ -148,6 +154,60 @@ def post_json(
     transient = status in TRANSIENT_STATUSES or status >= 500
     retry_after = parse_retry_after(response.headers.get("Retry-After")) if transient else None
     raise DeliveryError(message, permanent=not transient, retry_after=retry_after)
+
+
+def _exchange(
+    destination: egress.Destination,
+    body: bytes,
+    headers: dict[str, str],
+    host: str,
+    deadline: egress.Deadline,
+) -> requests.Response:
+    """Send to the vetted addresses in turn (the next only when one cannot be connected to); read the answer."""
+    timeout = settings.NOTIFICATION_TIMEOUT_SECONDS
+    expired = DeliveryError(
+        f"no complete answer from {host} within the {deadline.seconds:g}s delivery deadline"
+    )
+    for index, address in enumerate(destination.addresses):
+        if deadline.remaining() <= 0:
+            raise expired
+        try:
+            response = http_session().post(
+                destination.url_via(address),
+                data=body,
+                headers=headers,
+                timeout=(min(timeout, deadline.remaining()), timeout),
+                allow_redirects=False,
+                stream=True,
+            )
+            _read_bounded(response)
+            return response
+        except (requests.RequestException, OSError) as exc:
+            if deadline.expired:
+                raise expired from None
+            reason = getattr(exc.args[0], "reason", exc.args[0]) if exc.args else None
+            if isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError):
+                if isinstance(reason, ConnectTimeoutError) and index + 1 < len(destination.addresses):
+                    continue
+                raise DeliveryError(f"timed out after {timeout:g}s waiting for {host}") from None
+            if isinstance(reason, ConnectTimeoutError) and index + 1 < len(destination.addresses):
+                continue  # nothing was sent: the host's next address may answer
+            # str(exc) of a requests error contains the full URL, so only its type is reported.
+            raise DeliveryError(f"connection error to {host}: {type(exc).__name__}") from None
+    raise expired
+
+
+def _read_bounded(response: requests.Response) -> None:
+    chunks, size = [], 0
+    for chunk in response.iter_content(8192):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= MAX_RESPONSE_BYTES:
+            response.raw.close()  # unread data left: this connection cannot carry another request
+            break
+    response._content = b"".join(chunks)[:MAX_RESPONSE_BYTES]
+    response._content_consumed = True
+    response.close()
 
 
 def json_bytes(payload: dict[str, Any]) -> bytes:

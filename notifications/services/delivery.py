@@ -33,8 +33,6 @@ logger = logging.getLogger(__name__)
 DELIVERIES_TOTAL = "certctl_notification_deliveries_total"
 DELIVERY_SECONDS = "certctl_notification_delivery_seconds"
 PENDING_MIN_AGE_SECONDS = 60
-# A row is not started unless its lease outlives a full timeout plus this margin.
-LEASE_MARGIN_SECONDS = 5
 # Successes are written in groups of at most this many rows; a crash re-sends at most these (at-least-once).
 FLUSH_ROWS = 20
 
@@ -133,6 +131,12 @@ def _send(event: NotificationEvent) -> DeliveryError | None:
     return None
 
 
+def _longest_attempt() -> float:
+    """An HTTP attempt ends by its deadline; an SMTP one is bounded by the per-step timeout only."""
+    longest = max(settings.NOTIFICATION_DEADLINE_SECONDS, settings.NOTIFICATION_TIMEOUT_SECONDS)
+    return longest + settings.NOTIFICATION_LEASE_MARGIN_SECONDS
+
+
 def attempt(event: NotificationEvent, clock: Clock, result: SweepResult) -> str | None:
     """One delivery attempt of a claimed row.
 
@@ -141,10 +145,7 @@ def attempt(event: NotificationEvent, clock: Clock, result: SweepResult) -> str 
     given back.
     """
     claim = event.claimed_until
-    if (
-        claim is not None
-        and clock() + timedelta(seconds=settings.NOTIFICATION_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS) > claim
-    ):
+    if claim is not None and clock() + timedelta(seconds=_longest_attempt()) > claim:
         # Not enough lease left to finish: give the row back rather than risk a second worker sending it too.
         NotificationEvent.objects.filter(pk=event.pk, claimed_until=claim).update(claimed_until=None)
         result.released += 1
@@ -262,12 +263,12 @@ def _sweep(claimer, now: datetime | None, batch_size: int | None, max_batches: i
         total.add(batch)
         batches += 1
         if batch.released == len(rows):
-            # Nothing could start: the lease is shorter than a timeout. Stop instead of spinning.
+            # Nothing could start: the lease is shorter than a delivery deadline. Stop instead of spinning.
             logger.error(
-                "notification lease too short for the timeout; raise CERTCTL_NOTIFICATION_LEASE_SECONDS",
+                "notification lease too short for the delivery deadline; raise CERTCTL_NOTIFICATION_LEASE_SECONDS",
                 extra={
                     "lease_seconds": settings.NOTIFICATION_LEASE_SECONDS,
-                    "timeout_seconds": settings.NOTIFICATION_TIMEOUT_SECONDS,
+                    "deadline_seconds": settings.NOTIFICATION_DEADLINE_SECONDS,
                 },
             )
             break

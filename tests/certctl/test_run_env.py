@@ -20,6 +20,7 @@ SETTINGS = [
     "DEBUG", "SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_FROM_ADDRESS", "WEBHOOK_URL", "SLACK_WEBHOOK_URL",
     "TEAMS_WEBHOOK_URL", "PAGERDUTY_ROUTING_KEY", "PAGERDUTY_EVENTS_URL", "OPSGENIE_API_KEY", "OPSGENIE_API_URL",
     "NOTIFICATION_RETRY_INTERVAL", "PUBLIC_URL", "DEMO_RECEIVER_HTTP_PORT", "DEMO_RECEIVER_SMTP_PORT",
+    "NOTIFICATION_ALLOWED_NETWORKS",
 ]  # fmt: skip
 
 
@@ -98,6 +99,30 @@ def test_a_channel_the_operator_configured_keeps_its_configuration(tmp_path):
     )
     assert seen["PAGERDUTY_ROUTING_KEY"] == "operator-key"
     assert seen["PAGERDUTY_EVENTS_URL"] == "https://events.pagerduty.com/v2/enqueue"
+
+
+def test_deliveries_may_reach_the_loopback_demo_receiver_and_the_operators_networks_stay(tmp_path):
+    choose(tmp_path)
+    assert settings_in(tmp_path)["NOTIFICATION_ALLOWED_NETWORKS"] == ["127.0.0.1/32", "::1/128"]
+    choose(tmp_path, CERTCTL_NOTIFICATION_ALLOWED_NETWORKS="10.20.0.0/16")
+    seen = settings_in(tmp_path)
+    assert seen["NOTIFICATION_ALLOWED_NETWORKS"] == ["10.20.0.0/16", "127.0.0.1/32", "::1/128"]
+
+
+def test_loopback_stays_refused_when_no_http_channel_goes_to_the_demo_receiver(tmp_path):
+    channels, _ = choose(
+        tmp_path,
+        CERTCTL_WEBHOOK_URL="https://hooks.example.com/w",
+        CERTCTL_SLACK_WEBHOOK_URL="https://hooks.slack.com/services/T0/B0/x",
+        CERTCTL_TEAMS_WEBHOOK_URL="https://example.webhook.office.com/x",
+        CERTCTL_PAGERDUTY_ROUTING_KEY="pd",
+        CERTCTL_OPSGENIE_API_KEY="og",
+        CERTCTL_NOTIFICATION_ALLOWED_NETWORKS="10.20.0.0/16",
+    )
+    assert channels == ["Email"]
+    assert settings_in(tmp_path)["NOTIFICATION_ALLOWED_NETWORKS"] == ["10.20.0.0/16"]
+    choose(tmp_path, CERTCTL_DEMO_RECEIVER="false")
+    assert settings_in(tmp_path)["NOTIFICATION_ALLOWED_NETWORKS"] == []
 
 
 def test_the_demo_receiver_can_be_switched_off(tmp_path):

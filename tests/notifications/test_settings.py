@@ -101,3 +101,36 @@ def test_a_value_the_service_would_reject_stops_startup(tmp_path, name, value):
     run = _settings(tmp_path, **{name: value})
     assert run.returncode != 0
     assert "ImproperlyConfigured" in run.stderr and name in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"CERTCTL_NOTIFICATION_ALLOWED_NETWORKS": "10.0.0.0/8, 10.0.0.300/32"},
+            "'10.0.0.300/32' is not a network",
+        ),
+        ({"CERTCTL_NOTIFICATION_ALLOWED_NETWORKS": "10.1.2.3/8"}, "'10.1.2.3/8' is not a network"),
+        (
+            {"CERTCTL_NOTIFICATION_DEADLINE": "2m", "CERTCTL_NOTIFICATION_LEASE_SECONDS": "120"},
+            "CERTCTL_NOTIFICATION_DEADLINE (120s) must be shorter than CERTCTL_NOTIFICATION_LEASE_SECONDS minus 5s",
+        ),
+    ],
+)
+def test_an_allowed_network_or_deadline_that_cannot_work_stops_startup(tmp_path, env, message):
+    run = _settings(tmp_path, **env)
+    assert run.returncode != 0
+    assert "ImproperlyConfigured" in run.stderr and message in run.stderr
+
+
+def test_the_hardened_delivery_defaults_and_overrides(tmp_path):
+    code = "import certctl.settings as s; print(s.NOTIFICATION_DEADLINE_SECONDS, s.NOTIFICATION_ALLOWED_NETWORKS)"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CERTCTL_")}
+    clean.update(CERTCTL_DEBUG="true", CERTCTL_DATA_DIR=str(tmp_path))
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True)
+    assert run.stdout.strip() == "30 []", run.stderr
+    clean.update(
+        CERTCTL_NOTIFICATION_DEADLINE="45s", CERTCTL_NOTIFICATION_ALLOWED_NETWORKS="10.20.0.0/16,fd00::/8"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True)
+    assert run.stdout.strip() == "45 ['10.20.0.0/16', 'fd00::/8']", run.stderr

@@ -22,7 +22,7 @@ from notifications.services import delivery
 from notifications.services.outbox import enqueue
 from tests import REPO_ROOT
 from tests.notification_factories import NotificationEventFactory
-from tests.sinks import point_channels_at
+from tests.sinks import LOOPBACK_NETWORKS, point_channels_at
 
 ROOT = REPO_ROOT
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -92,6 +92,7 @@ def _subprocess_env() -> dict[str, str]:
         CERTCTL_WEBHOOK_URL=django_settings.WEBHOOK_URL,
         CERTCTL_NOTIFICATION_TIMEOUT="30s",
         CERTCTL_NOTIFICATION_LEASE_SECONDS="120",
+        CERTCTL_NOTIFICATION_ALLOWED_NETWORKS=",".join(LOOPBACK_NETWORKS),
     )
     return env
 
