@@ -24,7 +24,8 @@ def alert_plan(certificate) -> page.Panel | None:
     panel = page.Panel(
         title="Who is alerted",
         headers=["Days before expiry", "Tier", "Channel", "Recipient", "Configured"],
-        note=f"From renewal policy {policy.name}. Each alert is sent once per threshold and channel for an expiry.",
+        note=f"From renewal policy {policy.name}. Each alert is sent once per threshold and channel for an expiry; "
+        "once expired, every alert is critical.",
     )
     for threshold in sorted(routing.thresholds, reverse=True):
         tier = routing.tier_for(threshold)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 
@@ -14,6 +15,8 @@ from django.utils.html import escape, linebreaks
 from notifications.channels.base import Channel, DeliveryError, scrub, subject_of
 from notifications.models import NotificationEvent
 
+logger = logging.getLogger(__name__)
+
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 FORBIDDEN_HEADER_CHARS = ("\r", "\n", "\x00")
 
@@ -22,6 +25,21 @@ def _safe_header(name: str, value: str) -> str:
     if any(char in value for char in FORBIDDEN_HEADER_CHARS):
         raise DeliveryError(f"email {name} contains a line break or NUL; refusing to send", permanent=True)
     return value
+
+
+def warn_if_login_in_clear() -> bool:
+    """Log a warning when SMTP AUTH is configured without TLS: the password would cross the network in clear.
+
+    Called once at start-up (`NotificationsConfig.ready`); returns whether it warned.
+    """
+    if not (settings.SMTP_USERNAME and settings.SMTP_SECURITY == "none"):
+        return False
+    logger.warning(
+        "CERTCTL_SMTP_USERNAME is set with CERTCTL_SMTP_SECURITY=none: the SMTP password is sent unencrypted; "
+        "use starttls or tls",
+        extra={"channel": "Email", "smtp_host": settings.SMTP_HOST},
+    )
+    return True
 
 
 class EmailChannel(Channel):

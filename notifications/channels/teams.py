@@ -1,4 +1,11 @@
-"""Microsoft Teams: a MessageCard for Office 365 connectors, an Adaptive Card for Workflows webhooks."""
+"""Microsoft Teams: a MessageCard for Office 365 connectors, an Adaptive Card for Workflows webhooks.
+
+Both render their text as markdown (an Adaptive Card TextBlock always; a MessageCard section with
+`markdown: true`), and a connector card also renders some HTML. Subjects and messages carry user-controlled
+text, so the rendered fields are escaped: `&`, `<` and `>` as entities (HTML tags, `<http://x>` autolinks) and
+the markdown characters Teams interprets (`[x](y)` links, `**bold**`, `_italic_`, `~~strike~~`, `` `code` ``,
+`# heading`) with a backslash. The card `summary` is plain text in the activity feed and is left as it is.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,14 @@ from django.conf import settings
 
 from notifications.channels.base import Channel, json_bytes, post_json, subject_of
 from notifications.models import NotificationEvent
+
+MARKDOWN_CHARS = "\\`*_~[]#"
+
+
+def escape_teams(text: str) -> str:
+    """Text safe to put in a Teams markdown field: it renders as the same characters, never as markup."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join(f"\\{char}" if char in MARKDOWN_CHARS else char for char in text)
 
 
 class TeamsChannel(Channel):
@@ -19,6 +34,7 @@ class TeamsChannel(Channel):
 
     def payload(self, event: NotificationEvent) -> dict:
         subject = subject_of(event)
+        title, message = escape_teams(subject), escape_teams(event.message)
         if settings.TEAMS_FORMAT == "adaptive":
             return {
                 "type": "message",
@@ -35,10 +51,10 @@ class TeamsChannel(Channel):
                                     "type": "TextBlock",
                                     "size": "Medium",
                                     "weight": "Bolder",
-                                    "text": subject,
+                                    "text": title,
                                     "wrap": True,
                                 },
-                                {"type": "TextBlock", "text": event.message, "wrap": True},
+                                {"type": "TextBlock", "text": message, "wrap": True},
                             ],
                         },
                     }
@@ -49,7 +65,7 @@ class TeamsChannel(Channel):
             "@context": "https://schema.org/extensions",
             "themeColor": "0076D7",
             "summary": subject,
-            "sections": [{"activityTitle": subject, "text": event.message, "markdown": True}],
+            "sections": [{"activityTitle": title, "text": message, "markdown": True}],
         }
 
     def send(self, event: NotificationEvent) -> None:

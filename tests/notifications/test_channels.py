@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.apps import apps
 
+from certificates.expiry.services.routing import alert_text
 from notifications.enums import Channel, NotificationStatus, SeverityTier
 from notifications.services.delivery import deliver_one
 from tests.notification_factories import NotificationEventFactory
@@ -237,3 +240,82 @@ def test_http_status_classification(channels, code, expected):
     assert event.status == expected
     assert event.last_error == f"HTTP {code} from 127.0.0.1: nope"
     assert event.retry_count == 1
+
+
+HOSTILE_NAME = "<!channel> <http://evil.example|click>"
+
+
+def _expiry_alert_for(name: str, channel: str):
+    """A real expiry alert (text from the expiry check's alert_text) for a certificate with this name."""
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    text = alert_text(
+        certificate_id="cert-abc",
+        name=name,
+        common_name="[click](http://evil.example) **urgent** _x_",
+        expires_at=now + timedelta(days=3),
+        now=now,
+        days=3,
+        threshold=7,
+        tier="warning",
+        owner="Mallory <@U123> <mallory@example.test>",
+        team="<b>ops</b> & co",
+    )
+    return _deliver(channel=channel, subject=text.subject, message=text.message)
+
+
+def test_slack_escapes_mentions_and_disguised_links_in_text_and_blocks(channels):
+    event, _ = _expiry_alert_for(HOSTILE_NAME, Channel.SLACK)
+    assert event.status == NotificationStatus.SENT
+    body = channels.received("/slack")[0].json()
+    escaped = "&lt;!channel&gt; &lt;http://evil.example|click&gt;"
+    section = body["blocks"][1]["text"]["text"]
+    assert body["text"].startswith(f"*[certctl] warning: certificate {escaped} expires in 3 days*\n")
+    assert f"Certificate: {escaped}" in body["text"] and f"Certificate: {escaped}" in section
+    assert "Owner: Mallory &lt;@U123&gt; &lt;mallory@example.test&gt;" in section
+    assert "Team: &lt;b&gt;ops&lt;/b&gt; &amp; co" in section
+    for text in (body["text"], section, body["blocks"][2]["elements"][0]["text"]):
+        assert "<" not in text and ">" not in text
+    # The header is plain_text, which Slack never parses for mentions or links.
+    assert body["blocks"][0]["text"] == {
+        "type": "plain_text",
+        "text": f"[certctl] warning: certificate {HOSTILE_NAME} expires in 3 days",
+    }
+
+
+@pytest.mark.parametrize("teams_format", ["messagecard", "adaptive"])
+def test_teams_neutralises_markdown_links_emphasis_and_html(channels, settings, teams_format):
+    settings.TEAMS_FORMAT = teams_format
+    event, _ = _expiry_alert_for(HOSTILE_NAME, Channel.TEAMS)
+    assert event.status == NotificationStatus.SENT
+    body = channels.received("/teams")[0].json()
+    if teams_format == "adaptive":
+        title, text = (block["text"] for block in body["attachments"][0]["content"]["body"])
+    else:
+        (section,) = body["sections"]
+        title, text = section["activityTitle"], section["text"]
+        assert body["summary"] == f"[certctl] warning: certificate {HOSTILE_NAME} expires in 3 days"
+    assert title == (
+        r"\[certctl\] warning: certificate &lt;!channel&gt; &lt;http://evil.example|click&gt; expires in 3 days"
+    )
+    assert r"Common name: \[click\](http://evil.example) \*\*urgent\*\* \_x\_" in text
+    assert "Team: &lt;b&gt;ops&lt;/b&gt; &amp; co" in text
+    assert "<" not in text and "](" not in text.replace(r"\](", "")
+
+
+def test_smtp_login_without_tls_is_warned_about_once_at_start_up(settings, caplog):
+    settings.SMTP_USERNAME, settings.SMTP_SECURITY = "certctl", "none"
+    with caplog.at_level("WARNING", logger="notifications.channels.email"):
+        apps.get_app_config("notifications").ready()
+    (record,) = [r for r in caplog.records if r.name == "notifications.channels.email"]
+    assert "CERTCTL_SMTP_SECURITY=none" in record.getMessage()
+    assert "unencrypted" in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("username", "security"), [("certctl", "starttls"), ("certctl", "tls"), ("", "none")]
+)
+def test_smtp_with_tls_or_without_login_is_not_warned_about(settings, caplog, username, security):
+    settings.SMTP_USERNAME, settings.SMTP_SECURITY = username, security
+    with caplog.at_level("WARNING", logger="notifications.channels.email"):
+        apps.get_app_config("notifications").ready()
+    assert not [r for r in caplog.records if r.name == "notifications.channels.email"]

@@ -215,8 +215,10 @@ def _plan_certificate(
     if status in MOVABLE and status != target:
         work.moves[(status, target)].append((cert_id, expires_at))
 
+    # Once the expiry has passed every alert is critical, whatever tier the policy gives its thresholds.
+    expired = expires_at <= now
     for threshold in fired_thresholds(routing, days):
-        tier = routing.tier_for(threshold)
+        tier = routing.tier_for(threshold, expired=expired)
         route = routing.route_for(tier)
         base = {"threshold_days": threshold, "days_until_expiry": days, "severity_tier": tier}
         for invalid in route.invalid:

@@ -45,8 +45,13 @@ class PolicyRouting:
     def max_threshold(self) -> int:
         return max(self.thresholds)
 
-    def tier_for(self, threshold: int) -> str:
-        """Policy map, then the default map, then informational; an off-enum tier is coerced to informational."""
+    def tier_for(self, threshold: int, *, expired: bool = False) -> str:
+        """Policy map, then the default map, then informational; an off-enum tier is coerced to informational.
+
+        A certificate whose expiry has passed is critical whatever the map says: an outage is never informational.
+        """
+        if expired:
+            return SeverityTier.CRITICAL
         tier = self.severity_map.get(threshold) or DEFAULT_TIERS.get(threshold) or SeverityTier.INFORMATIONAL
         return tier if tier in TIERS else SeverityTier.INFORMATIONAL
 
@@ -131,6 +136,15 @@ class AlertText:
     message: str
 
 
+def plural_days(days: int) -> str:
+    return f"{days} day" if abs(days) == 1 else f"{days} days"
+
+
+def one_line(value: str) -> str:
+    """A user-controlled value on one line, so a name cannot forge extra lines ("Severity: ...") in the body."""
+    return " ".join(str(value).split())
+
+
 def alert_text(
     *,
     certificate_id: str,
@@ -144,14 +158,21 @@ def alert_text(
     owner: str,
     team: str,
 ) -> AlertText:
-    """The subject and plain-text body every channel renders (Slack, email, PagerDuty summary, ...)."""
+    """The subject and plain-text body every channel renders (Slack, email, PagerDuty summary, ...).
+
+    Plain text with no markup: each channel escapes it for its own format. The threshold is data on the
+    notification row (`threshold_days`), not a tag in the text.
+    """
+    name, common_name, owner, team = (one_line(v) for v in (name, common_name, owner, team))
     expiry = expires_at.strftime("%Y-%m-%d %H:%M UTC")
     if expires_at <= now:
-        headline, left = f"certificate {name} has EXPIRED", "EXPIRED"
+        ago = days_left(now, expires_at)
+        headline = f"certificate {name} has EXPIRED"
+        left = "EXPIRED" if ago < 1 else f"EXPIRED {plural_days(ago)} ago"
     elif days == 0:
-        headline, left = f"certificate {name} expires within a day", "0"
+        headline, left = f"certificate {name} expires within a day", "0 (less than a day)"
     else:
-        headline, left = f"certificate {name} expires in {days} days", str(days)
+        headline, left = f"certificate {name} expires in {plural_days(days)}", str(days)
     message = "\n".join(
         [
             f"[{tier.upper()}] {headline} ({expiry}).",
@@ -162,10 +183,8 @@ def alert_text(
             f"Days left: {left}",
             f"Owner: {owner}",
             f"Team: {team}",
-            f"Severity: {tier} (threshold {threshold} days)",
+            f"Severity: {tier} (threshold {plural_days(threshold)})",
             f"Admin: {admin_link(certificate_id)}",
-            "",
-            f"[threshold:{threshold}]",
         ]
     )
     return AlertText(subject=f"[certctl] {tier}: {headline}"[:255], message=message)

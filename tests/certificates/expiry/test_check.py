@@ -192,3 +192,14 @@ def test_metric_is_exposed_on_the_metrics_endpoint(client, settings):
     assert "# TYPE certctl_expiry_alerts_total counter" in text
     assert 'certctl_expiry_alerts_total{channel="PagerDuty",result="success",threshold="0"} 1.0' in text
     assert 'certctl_expiry_alerts_total{channel="Slack",result="deduped",threshold="30"} 1.0' in text
+
+
+def test_an_expired_certificate_is_alerted_as_critical_even_if_its_policy_says_informational():
+    lenient = policy(alert_thresholds_days=[0], alert_severity_map={"0": "informational"})
+    cert = cert_expiring_in(-timedelta(hours=3), lenient)
+
+    check_expiring_certificates(now=NOW)
+
+    row = NotificationEvent.objects.get(certificate=cert)
+    assert row.severity_tier == "critical"
+    assert row.subject.startswith("[certctl] critical: ") and "has EXPIRED" in row.subject

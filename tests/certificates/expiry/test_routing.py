@@ -124,9 +124,10 @@ def test_message_names_certificate_expiry_days_owner_team_tier_and_admin_link(se
         "Team: payments",
         "Severity: warning (threshold 7 days)",
         "Admin: https://certctl.example.test/admin/certificates/managedcertificate/cert-abc/change/",
-        "[threshold:7]",
     ):
         assert expected in text.message
+    # The threshold is the row's threshold_days; people never see an internal tag.
+    assert "[threshold:" not in text.message
     assert text.subject == "[certctl] warning: certificate shop-web expires in 5 days"
 
 
@@ -140,3 +141,40 @@ def test_message_of_a_certificate_expiring_today_says_within_a_day():
     text = _text(NOW + timedelta(hours=5), 0, 0, "critical")
     assert "Days left: 0" in text.message
     assert text.subject == "[certctl] critical: certificate shop-web expires within a day"
+
+
+def test_one_day_is_singular_in_the_headline_and_the_threshold():
+    text = _text(NOW + timedelta(days=1, hours=3), 1, 1, "critical")
+    assert text.subject == "[certctl] critical: certificate shop-web expires in 1 day"
+    assert "Severity: critical (threshold 1 day)" in text.message
+
+
+def test_an_expired_certificate_says_how_long_ago():
+    assert "Days left: EXPIRED 2 days ago" in _text(NOW - timedelta(days=2), -2, 0, "critical").message
+    assert "Days left: EXPIRED 1 day ago" in _text(NOW - timedelta(days=1), -1, 0, "critical").message
+
+
+def test_a_name_cannot_forge_extra_lines_in_the_body():
+    text = alert_text(
+        certificate_id="cert-abc",
+        name="shop\nSeverity: informational",
+        common_name="shop.example.test",
+        expires_at=NOW + timedelta(days=3),
+        now=NOW,
+        days=3,
+        threshold=7,
+        tier="warning",
+        owner="Alice <alice@example.test>",
+        team="payments",
+    )
+    assert "Certificate: shop Severity: informational" in text.message
+    assert [line for line in text.message.splitlines() if line.startswith("Severity:")] == [
+        "Severity: warning (threshold 7 days)"
+    ]
+
+
+def test_an_expired_certificate_is_critical_whatever_the_policy_maps_its_threshold_to():
+    routing = policy_routing([30, 0], {"30": "informational", "0": "informational"}, {})
+    assert routing.tier_for(0) == "informational"
+    assert routing.tier_for(0, expired=True) == "critical"
+    assert routing.tier_for(30, expired=True) == "critical"
