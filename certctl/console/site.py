@@ -146,7 +146,7 @@ class ConsoleSite(admin.AdminSite):
                         status.label,
                         s["certificates_by_status"][status.value],
                         certs,
-                        "",
+                        TONES.get(status, ""),
                         status__exact=status.value,
                     )
                     for status in CertificateStatus

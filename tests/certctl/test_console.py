@@ -71,6 +71,22 @@ def test_every_count_tile_equals_the_stats_api_and_its_list(admin_client, admin_
         assert listed(admin_client, url) == count, f"{label}: {url}"
 
 
+def test_status_tiles_are_coloured_by_status_and_grey_when_empty(admin_client, estate):
+    response = admin_client.get(reverse("admin:index"))
+    by_label = {
+        tile.label: tile
+        for title, group in response.context["tile_groups"]
+        for tile in group
+        if title == "Certificates by status"
+    }
+    assert (by_label["Active"].tone, by_label["Expiring"].tone, by_label["Failed"].tone) == (
+        "ok",
+        "warn",
+        "bad",
+    )
+    assert by_label["Pending"].tone == ""  # neutral status
+
+
 def test_approvals_tile_counts_pending_requests_and_links_to_them(admin_client, estate):
     from certificates.models import ApprovalRequest, CertificateProfile, Job
 

@@ -54,3 +54,14 @@ def test_the_banner_names_the_channels_sent_to_the_demo_receiver_and_links_the_i
     output = prepare_run()
     assert "Alerts for Email, Slack go to the demo receiver" in output
     assert "Inbox      http://127.0.0.1:8000/admin/notifications/demoinboxmessage/" in output
+
+
+def test_each_local_issuers_crl_is_signed_before_the_console_opens(settings):
+    from certificates.demo_data import seed_demo
+    from certificates.models import CRLCache, Issuer
+
+    seed_demo()
+    assert not CRLCache.objects.exists()
+    prepare_run()
+    demo_ca = Issuer.objects.get(name="demo-local-ca")
+    assert CRLCache.objects.get(issuer=demo_ca).next_update is not None

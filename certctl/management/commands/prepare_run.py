@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from certctl.api.models import ApiKey
 from certctl.services.api_keys import create_api_key, revoke_api_key
+from certificates.revocation.services import crl
 from notifications.services.demo_inbox import receiver_channels
 
 KEY_NAME_PREFIX = "make-run-"
@@ -32,6 +33,9 @@ class Command(BaseCommand):
     def handle(self, *args, username: str, base_url: str, **options) -> None:
         password_note = self._ensure_admin(username)
         raw_key = self._fresh_key()
+        # Sign every local issuer's CRL now: beat's first regeneration comes after CERTCTL_CRL_INTERVAL, and the
+        # console shows an issuer without a CRL in red.
+        crl.regenerate_all()
         base_url = base_url.rstrip("/")
         lines = [
             "",
