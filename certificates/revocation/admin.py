@@ -67,22 +67,21 @@ class RevokeForm(RevokeSelectedForm):
 
 def revoke_view(model_admin, request, certificate):
     """The certificate page's Revoke button: a reason picker, then the API's revoke service."""
-    form = RevokeForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            record = revoke_certificate(
-                certificate.pk,
-                form.cleaned_data["reason"],
-                actor=request.user.get_username(),
-                actor_type="User",
-            )
-        except RevocationError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Revoked serial {record.serial_number} ({record.reason}).")
-            return page.back_to_page(certificate)
-    intro = "Revokes the current version; the owner and the policy's critical channels are told."
-    return page.render_action(model_admin, request, certificate, "Revoke", form, intro)
+
+    def perform(data, actor):
+        record = revoke_certificate(certificate.pk, data["reason"], **actor)
+        return f"Revoked serial {record.serial_number} ({record.reason})."
+
+    return page.form_action(
+        model_admin,
+        request,
+        certificate,
+        RevokeForm(page.posted(request)),
+        title="Revoke",
+        intro="Revokes the current version; the owner and the policy's critical channels are told.",
+        perform=perform,
+        refused=RevocationError,
+    )
 
 
 def _revocations(certificate) -> Iterable[page.TimelineEntry]:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -109,6 +110,39 @@ def render_action(
         "change_url": reverse("admin:certificates_managedcertificate_change", args=[certificate.pk]),
     }
     return TemplateResponse(request, "admin/certificates/managedcertificate/action.html", context)
+
+
+def posted(request: HttpRequest):
+    """The form data of a POST, None for a GET (an empty POST is still a submission)."""
+    return request.POST if request.method == "POST" else None
+
+
+def form_action(
+    model_admin,
+    request: HttpRequest,
+    certificate: ManagedCertificate,
+    form,
+    *,
+    title: str,
+    intro: str,
+    perform: Callable[[dict, dict[str, str]], str | HttpResponse],
+    refused: type[Exception] | tuple[type[Exception], ...],
+    error_field: str | None = None,
+) -> HttpResponse:
+    """What every button does: show `form`; on a valid POST call `perform(cleaned_data, actor)` (the API's
+    service, as the logged-in operator). It returns a message for the certificate's page, or a response of its
+    own (a download). A `refused` error is shown on the form, on `error_field` or above it."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            outcome = perform(form.cleaned_data, {"actor": request.user.get_username(), "actor_type": "User"})
+        except refused as exc:
+            form.add_error(error_field, str(exc))
+        else:
+            if isinstance(outcome, HttpResponse):
+                return outcome
+            messages.success(request, outcome)
+            return back_to_page(certificate)
+    return render_action(model_admin, request, certificate, title, form, intro)
 
 
 def back_to_page(certificate: ManagedCertificate) -> HttpResponseRedirect:

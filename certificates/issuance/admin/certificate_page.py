@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django import forms
-from django.contrib import messages
 from django.http import HttpResponse
 from django.urls import reverse
 
@@ -57,66 +56,60 @@ class ExportForm(forms.Form):
         return data
 
 
-def _actor(request) -> dict[str, str]:
-    return {"actor": request.user.get_username(), "actor_type": "User"}
-
-
 def renew_view(model_admin, request, certificate):
-    form = RenewForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            job = renewal.request_renewal(certificate, force=form.cleaned_data["force"], **_actor(request))
-        except (renewal.RenewalRefused, renewal.RenewalAlreadyOpen) as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"{job.type} job {job.pk} started: {job.status}.")
-            return page.back_to_page(certificate)
-    intro = "Starts a renewal job now, whatever the renewal window says (a first issuance if never issued)."
-    return page.render_action(model_admin, request, certificate, "Renew", form, intro)
+    def perform(data, actor):
+        job = renewal.request_renewal(certificate, force=data["force"], **actor)
+        return f"{job.type} job {job.pk} started: {job.status}."
+
+    return page.form_action(
+        model_admin,
+        request,
+        certificate,
+        RenewForm(page.posted(request)),
+        title="Renew",
+        intro="Starts a renewal job now, whatever the renewal window says (a first issuance if never issued).",
+        perform=perform,
+        refused=(renewal.RenewalRefused, renewal.RenewalAlreadyOpen),
+    )
 
 
 def issue_view(model_admin, request, certificate):
-    form = IssueForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            version = issuance.issue_for_certificate(
-                certificate, form.cleaned_data["csr_pem"], **_actor(request)
-            )
-        except (issuance.IssuanceError, InvalidTransition) as exc:
-            form.add_error("csr_pem", str(exc))
-        else:
-            messages.success(
-                request, f"Issued serial {version.serial_number}, valid until {version.not_after:%Y-%m-%d}."
-            )
-            return page.back_to_page(certificate)
-    intro = "Signs a CSR made where the key lives; it completes a job waiting for a CSR, if there is one."
-    return page.render_action(model_admin, request, certificate, "Issue from CSR", form, intro)
+    def perform(data, actor):
+        version = issuance.issue_for_certificate(certificate, data["csr_pem"], **actor)
+        return f"Issued serial {version.serial_number}, valid until {version.not_after:%Y-%m-%d}."
+
+    return page.form_action(
+        model_admin,
+        request,
+        certificate,
+        IssueForm(page.posted(request)),
+        title="Issue from CSR",
+        intro="Signs a CSR made where the key lives; it completes a job waiting for a CSR, if there is one.",
+        perform=perform,
+        refused=(issuance.IssuanceError, InvalidTransition),
+        error_field="csr_pem",
+    )
 
 
 def export_view(model_admin, request, certificate):
-    form = ExportForm(
-        request.POST if request.method == "POST" else None, may_export_keys=request.user.is_superuser
+    def perform(data, actor):
+        if data["format"] == "pkcs12":
+            bundle = export.export_pkcs12(certificate, password=data["password"], **actor)
+            return _download(bundle, "application/x-pkcs12", f"{certificate.pk}.p12")
+        body = export.export_pem(certificate, include_key=data["include_key"], **actor)
+        pem = body.get("private_key_pem", "") + body["full_pem"]
+        return _download(pem, "application/x-pem-file", f"{certificate.pk}.pem")
+
+    return page.form_action(
+        model_admin,
+        request,
+        certificate,
+        ExportForm(page.posted(request), may_export_keys=request.user.is_superuser),
+        title="Export",
+        intro="Downloads the current version. Every export is audited.",
+        perform=perform,
+        refused=export.ExportError,
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            if form.cleaned_data["format"] == "pkcs12":
-                bundle = export.export_pkcs12(
-                    certificate, password=form.cleaned_data["password"], **_actor(request)
-                )
-                return _download(bundle, "application/x-pkcs12", f"{certificate.pk}.p12")
-            body = export.export_pem(
-                certificate, include_key=form.cleaned_data["include_key"], **_actor(request)
-            )
-        except export.ExportError as exc:
-            form.add_error(None, str(exc))
-        else:
-            return _download(
-                body.get("private_key_pem", "") + body["full_pem"],
-                "application/x-pem-file",
-                f"{certificate.pk}.pem",
-            )
-    intro = "Downloads the current version. Every export is audited."
-    return page.render_action(model_admin, request, certificate, "Export", form, intro)
 
 
 def _download(content, content_type: str, filename: str) -> HttpResponse:
