@@ -137,9 +137,19 @@ def expiries_by_week(now: datetime) -> Series:
     return series
 
 
-def _per_day(queryset, days: int, now: datetime, by: str | None = None) -> tuple[list[date], dict]:
+def _last_days(now: datetime, days: int) -> list[date]:
+    """The last `days` UTC days, today included, oldest first."""
     today = _utc_day(now)
-    first = today - timedelta(days=days - 1)
+    return [today - timedelta(days=days - 1 - i) for i in range(days)]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+
+def _daily(queryset, days: list[date], *, stacks: dict[str, str | None], by: str | None = None) -> Series:
+    """Rows of `queryset` per UTC day of `created_at` over `days`: one stack per name, counting the rows whose
+    `by` field has the stack's value (every row when `by` is None)."""
     grouping = ("day", by) if by else ("day",)
     rows = (
         queryset.annotate(day=TruncDate("created_at", tzinfo=UTC))
@@ -147,34 +157,26 @@ def _per_day(queryset, days: int, now: datetime, by: str | None = None) -> tuple
         .annotate(count=Count("pk"))
         .order_by()
     )
-    return [first + timedelta(days=i) for i in range(days)], {
-        (row["day"], row[by] if by else None): row["count"] for row in rows
-    }
-
-
-def _day_start(now: datetime, days: int) -> datetime:
-    first = _utc_day(now) - timedelta(days=days - 1)
-    return datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+    counts = {(row["day"], row[by] if by else None): row["count"] for row in rows}
+    return Series(
+        labels=[day.strftime("%d %b") for day in days],
+        stacks={name: [counts.get((day, value), 0) for day in days] for name, value in stacks.items()},
+    )
 
 
 def issuances_per_day(now: datetime) -> Series:
     """Certificate versions issued per UTC day over the last 30 days, oldest first."""
-    start = _day_start(now, ISSUANCE_DAYS)
+    days = _last_days(now, ISSUANCE_DAYS)
+    start = _midnight(days[0])
     # Versions have no index on created_at (each one costs issuance a write); their time-ordered ids do.
     recent = CertificateVersion.objects.filter(pk__gte=id_floor("certver", start), created_at__gte=start)
-    days, counts = _per_day(recent, ISSUANCE_DAYS, now)
-    return Series(
-        labels=[day.strftime("%d %b") for day in days],
-        stacks={"issued": [counts.get((day, None), 0) for day in days]},
-    )
+    return _daily(recent, days, stacks={"issued": None})
 
 
 def notifications_per_day(now: datetime) -> Series:
     """Notifications created per UTC day over the last 14 days, by where they stand now: sent, failed, dead."""
-    start = _day_start(now, NOTIFICATION_DAYS)
-    recent = NotificationEvent.objects.filter(created_at__gte=start, status__in=NOTIFICATION_OUTCOMES)
-    days, counts = _per_day(recent, NOTIFICATION_DAYS, now, by="status")
-    return Series(
-        labels=[day.strftime("%d %b") for day in days],
-        stacks={status: [counts.get((day, status), 0) for day in days] for status in NOTIFICATION_OUTCOMES},
+    days = _last_days(now, NOTIFICATION_DAYS)
+    recent = NotificationEvent.objects.filter(
+        created_at__gte=_midnight(days[0]), status__in=NOTIFICATION_OUTCOMES
     )
+    return _daily(recent, days, stacks={status: status for status in NOTIFICATION_OUTCOMES}, by="status")
