@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import zoneinfo
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from certificates.enums import EKU_NAMES, KEY_ALGORITHMS
 from notifications.enums import Channel, SeverityTier
@@ -32,10 +34,10 @@ def validate_thresholds(value: Any) -> None:
 
 
 def validate_alert_channels(value: Any) -> None:
+    """Tier → list of channel names (the environment's destinations) or destination ids or names."""
     if not isinstance(value, dict):
         raise ValidationError("alert_channels must be an object mapping a tier to a list of channels")
     tiers = set(SeverityTier.values)
-    channels = set(Channel.values)
     for tier, names in value.items():
         if tier not in tiers:
             raise ValidationError(
@@ -43,13 +45,56 @@ def validate_alert_channels(value: Any) -> None:
             )
         if not isinstance(names, list):
             raise ValidationError(f"alert_channels[{tier!r}] must be a list of channel names")
-        for name in names:
-            if not isinstance(name, str) or name not in channels:
-                raise ValidationError(
-                    f"unknown channel {name!r} in alert_channels[{tier!r}] (valid: {', '.join(Channel.values)})"
-                )
+        _validate_destination_refs(names, f"alert_channels[{tier!r}]")
         if len(set(names)) != len(names):
             raise ValidationError(f"alert_channels[{tier!r}] repeats a channel")
+
+
+def _validate_destination_refs(names: list, where: str) -> None:
+    """Each entry is a channel name (Email, Slack, ...) or the id or name of an existing destination."""
+    from notifications.models import Destination  # the table, read only when a policy is validated
+
+    refs = [name for name in names if not (isinstance(name, str) and name in Channel.values)]
+    for name in refs:
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError(f"{where}: {name!r} is not a channel or destination name")
+    if not refs:
+        return
+    known = set()
+    for dest_id, dest_name in Destination.objects.filter(Q(id__in=refs) | Q(name__in=refs)).values_list(
+        "id", "name"
+    ):
+        known.update((dest_id, dest_name))
+    for name in refs:
+        if name not in known:
+            raise ValidationError(
+                f"unknown channel or destination {name!r} in {where} "
+                f"(channels: {', '.join(Channel.values)}; or a destination's id or name)"
+            )
+
+
+def validate_tiers(value: Any) -> None:
+    if not isinstance(value, list) or any(tier not in SeverityTier.values for tier in value):
+        raise ValidationError(f"must be a list of severity tiers ({', '.join(SeverityTier.values)})")
+    if len(set(value)) != len(value):
+        raise ValidationError("repeats a tier")
+
+
+def validate_escalation_steps(value: Any) -> None:
+    """A list of at most 5 steps, each a non-empty list of destinations (or channel names)."""
+    if not isinstance(value, list) or len(value) > 5:
+        raise ValidationError("escalation_steps must be a list of at most 5 steps")
+    for index, step in enumerate(value):
+        if not isinstance(step, list) or not step:
+            raise ValidationError(f"escalation_steps[{index}] must be a non-empty list of destinations")
+        _validate_destination_refs(step, f"escalation_steps[{index}]")
+
+
+def validate_timezone(value: Any) -> None:
+    try:
+        zoneinfo.ZoneInfo(str(value))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"unknown time zone {value!r} (e.g. UTC, Europe/Berlin)") from None
 
 
 def validate_severity_map(value: Any) -> None:

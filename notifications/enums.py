@@ -11,6 +11,8 @@ class NotificationType(models.TextChoices):
     DEPLOYMENT_FAILURE = "DeploymentFailure"
     POLICY_VIOLATION = "PolicyViolation"
     REVOCATION = "Revocation"
+    INCIDENT_RESOLVED = "IncidentResolved"
+    EXPIRY_DIGEST = "ExpiryDigest"
 
 
 class Channel(models.TextChoices):
@@ -28,6 +30,7 @@ class NotificationStatus(models.TextChoices):
     FAILED = "failed"
     DEAD = "dead"
     READ = "read"
+    DEFERRED = "deferred"
 
 
 class SeverityTier(models.TextChoices):
@@ -39,3 +42,35 @@ class SeverityTier(models.TextChoices):
 DEFAULT_ALERT_THRESHOLDS = [30, 14, 7, 0]
 DEFAULT_SEVERITY_MAP = {"30": "informational", "14": "warning", "7": "warning", "0": "critical"}
 DEFAULT_ALERT_CHANNELS = {"informational": ["Email"], "warning": ["Email"], "critical": ["Email"]}
+
+
+class DestinationKind(models.TextChoices):
+    """What a destination row is; each kind is delivered by the channel of the same name."""
+
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Webhook"
+    SLACK = "slack", "Slack"
+    TEAMS = "teams", "Teams"
+    PAGERDUTY = "pagerduty", "PagerDuty"
+    OPSGENIE = "opsgenie", "OpsGenie"
+
+
+class DestinationSource(models.TextChoices):
+    ADMIN = "admin", "configured in certctl"
+    ENVIRONMENT = "environment", "from environment"
+
+
+KIND_CHANNEL = {
+    DestinationKind.EMAIL: Channel.EMAIL,
+    DestinationKind.WEBHOOK: Channel.WEBHOOK,
+    DestinationKind.SLACK: Channel.SLACK,
+    DestinationKind.TEAMS: Channel.TEAMS,
+    DestinationKind.PAGERDUTY: Channel.PAGERDUTY,
+    DestinationKind.OPSGENIE: Channel.OPSGENIE,
+}
+CHANNEL_KIND = {channel: kind for kind, channel in KIND_CHANNEL.items()}
+
+
+def builtin_destination_id(channel: str) -> str:
+    """The fixed id of the destination a `CERTCTL_*` channel variable set becomes (`dest-env-slack`, ...)."""
+    return f"dest-env-{CHANNEL_KIND[channel]}"

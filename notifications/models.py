@@ -5,9 +5,67 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from certctl.kernel.fields import JSONField
 from certctl.kernel.ids import id_factory
-from notifications.enums import Channel, NotificationStatus, NotificationType, SeverityTier
+from notifications.enums import (
+    Channel,
+    DestinationKind,
+    DestinationSource,
+    NotificationStatus,
+    NotificationType,
+    SeverityTier,
+)
 from notifications.querysets import NotificationQuerySet
+
+
+class Destination(models.Model):
+    """Where alerts go: one Slack webhook, one PagerDuty service, one list of email recipients, ...
+
+    `config` is public (shown by the API and the admin); `encrypted_secrets` holds the webhook URLs, keys,
+    HMAC secrets and SMTP password as Fernet-encrypted JSON (`CERTCTL_ENCRYPTION_KEY`), write-only everywhere.
+    Rows with `source=environment` are the `CERTCTL_*` channel variables: fixed ids (`dest-env-slack`), their
+    settings read from the environment at send time, read-only in the API and the admin.
+    `tiers` limits the severity tiers a destination accepts (empty: all). `is_default` destinations receive a
+    tier's alerts when no policy, owner or team route does.
+    """
+
+    id = models.CharField(primary_key=True, max_length=40, default=id_factory("dest"), editable=False)
+    name = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=16, choices=DestinationKind.choices)
+    config = JSONField(default=dict, blank=True)
+    encrypted_secrets = models.TextField(blank=True, default="", editable=False)
+    enabled = models.BooleanField(default=True)
+    team = models.ForeignKey(
+        "certificates.Team",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="destinations",
+        help_text="A team's destinations receive its certificates' alerts; empty: an installation-wide one.",
+    )
+    tiers = JSONField(default=list, blank=True, help_text="Severity tiers accepted; empty: every tier.")
+    is_default = models.BooleanField(
+        default=False, help_text="Receives a tier's alerts when no policy, owner or team route does."
+    )
+    source = models.CharField(
+        max_length=16, choices=DestinationSource.choices, default=DestinationSource.ADMIN
+    )
+    last_delivery_at = models.DateTimeField(null=True, blank=True)
+    last_delivery_status = models.CharField(max_length=16, blank=True)
+    last_delivery_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["team", "enabled"], name="dest_team_enabled")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def from_environment(self) -> bool:
+        return self.source == DestinationSource.ENVIRONMENT
 
 
 class NotificationEvent(models.Model):
@@ -27,6 +85,11 @@ class NotificationEvent(models.Model):
         related_name="notifications",
     )
     channel = models.CharField(max_length=16, choices=Channel.choices)
+    destination = models.ForeignKey(
+        Destination, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+    )
+    # The destination's name when the row was written: history keeps it after the destination is deleted.
+    destination_name = models.CharField(max_length=255, blank=True)
     recipient = models.CharField(max_length=255, blank=True)
     subject = models.CharField(max_length=255, blank=True)
     message = models.TextField()
@@ -41,6 +104,20 @@ class NotificationEvent(models.Model):
     next_retry_at = models.DateTimeField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(null=True, blank=True)
+    # Quiet hours: a `deferred` row waits for this moment, then becomes `pending` (notifications.services.quiet).
+    deferred_until = models.DateTimeField(null=True, blank=True)
+    # PagerDuty dedup_key / OpsGenie alias: one incident per certificate and expiry (notifications.incidents).
+    incident_key = models.CharField(max_length=255, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.CharField(max_length=255, blank=True)
+    # When an unacknowledged critical alert goes to the policy's next escalation step; cleared by an
+    # acknowledgement or once the last step is sent (notifications.services.escalation).
+    escalation_due_at = models.DateTimeField(null=True, blank=True)
+    # 0 for the alert itself; n for the copy sent to the policy's n-th escalation step.
+    escalation_step = models.PositiveSmallIntegerField(default=0)
+    escalated_from = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="escalations"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -56,6 +133,15 @@ class NotificationEvent(models.Model):
             ),
             models.Index(fields=["created_at"], name="notif_pending_sweep", condition=Q(status="pending")),
             models.Index(fields=["status", "channel"], name="notif_status_channel"),
+            models.Index(
+                fields=["deferred_until"], name="notif_deferred_sweep", condition=Q(status="deferred")
+            ),
+            models.Index(
+                fields=["escalation_due_at"],
+                name="notif_escalation_sweep",
+                condition=Q(escalation_due_at__isnull=False),
+            ),
+            models.Index(fields=["destination", "status"], name="notif_destination_status"),
         ]
 
     def __str__(self) -> str:

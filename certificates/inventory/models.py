@@ -48,6 +48,25 @@ class Team(TimestampedModel):
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("team"), editable=False)
     name = models.CharField(max_length=255, unique=True)
     description = models.TextField(blank=True)
+    # Quiet hours (both set, in `timezone`): non-critical alerts wait until the window ends; the window may
+    # wrap midnight (22:00-07:00).
+    quiet_hours_start = models.TimeField(null=True, blank=True)
+    quiet_hours_end = models.TimeField(null=True, blank=True)
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validators.validate_timezone],
+        help_text="e.g. Europe/Berlin",
+    )
+    # Daily digest: one message a day to the team's destinations listing what expires within the horizon,
+    # instead of a non-critical message per certificate.
+    digest_enabled = models.BooleanField(default=False)
+    digest_hour = models.PositiveSmallIntegerField(
+        default=8, validators=[MaxValueValidator(23)], help_text="Local hour (in the team's time zone)."
+    )
+    digest_horizon_days = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
 
     class Meta:
         ordering = ["name"]
@@ -168,6 +187,24 @@ class RenewalPolicy(TimestampedModel):
         blank=True,
         validators=[validators.validate_severity_map],
         help_text="Threshold days → tier. Unmapped thresholds use the default map, then informational.",
+    )
+    alert_owner_tiers = JSONField(
+        default=list,
+        blank=True,
+        validators=[validators.validate_tiers],
+        help_text="Tiers whose alerts also go to the certificate owner's email.",
+    )
+    escalation_after_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)],
+        help_text="An unacknowledged critical alert goes to the next escalation step after this long; empty: never.",
+    )
+    escalation_steps = JSONField(
+        default=list,
+        blank=True,
+        validators=[validators.validate_escalation_steps],
+        help_text='A list of steps, each a list of destination ids or names, e.g. [["lead-email"], ["pagerduty"]].',
     )
 
     class Meta:
