@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from celery.signals import worker_process_shutdown
 
-from notifications.services import delivery, publisher
+from notifications.services import delivery, digest, escalation, publisher, quiet
 
 
 @shared_task(name=publisher.DELIVER_ONE_TASK, acks_late=True, ignore_result=True)
@@ -26,6 +26,21 @@ def process_pending_notifications() -> dict[str, int]:
 @shared_task(name="notifications.retry_failed", acks_late=True, ignore_result=True)
 def retry_failed_notifications() -> dict[str, int]:
     return delivery.retry_due().as_dict()
+
+
+@shared_task(name="notifications.release_deferred", acks_late=True, ignore_result=True)
+def release_deferred_notifications() -> dict[str, int]:
+    return quiet.release_due()
+
+
+@shared_task(name="notifications.escalate", acks_late=True, ignore_result=True)
+def escalate_notifications() -> dict[str, int]:
+    return escalation.escalate_due()
+
+
+@shared_task(name="notifications.send_digests", acks_late=True, ignore_result=True)
+def send_digests() -> dict[str, int]:
+    return digest.send_due_digests()
 
 
 @worker_process_shutdown.connect

@@ -27,10 +27,11 @@ class NotificationFilter(django_filters.FilterSet):
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     type = django_filters.ChoiceFilter(choices=NotificationType.choices)
     certificate_id = django_filters.CharFilter(field_name="certificate_id")
+    destination_id = django_filters.CharFilter(field_name="destination_id")
 
     class Meta:
         model = NotificationEvent
-        fields = ["status", "channel", "type", "certificate_id"]
+        fields = ["status", "channel", "type", "certificate_id", "destination_id"]
 
 
 def _actor(request) -> dict[str, str]:

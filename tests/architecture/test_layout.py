@@ -22,8 +22,11 @@ TASK_NAMES = {
     "certificates.rotate_ocsp_responders",
     "notifications.deliver_notification",
     "notifications.deliver_notifications",
+    "notifications.escalate",
     "notifications.process_pending",
+    "notifications.release_deferred",
     "notifications.retry_failed",
+    "notifications.send_digests",
 }
 SUBDOMAINS = ("inventory", "issuance", "revocation", "agents", "expiry")
 MAX_LINES = 400
