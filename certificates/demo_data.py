@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,6 +29,9 @@ from certificates.enums import (
     TargetType,
 )
 from certificates.issuance.issuers.ca_store import CAMaterial, CANotConfigured, load_ca, store_ca
+from notifications.channels.targets import write_secrets
+from notifications.enums import DestinationKind
+from notifications.models import Destination
 
 TEAMS = {
     "Platform": "Edge, ingress and shared infrastructure",
@@ -182,6 +186,39 @@ def _policies(result: SeedResult) -> list[m.RenewalPolicy]:
     return [standard, critical]
 
 
+def _receiver(path: str) -> str:
+    """A URL on the demo receiver of `make run` (docs/notifications.md, "The demo receiver")."""
+    return f"http://127.0.0.1:{settings.DEMO_RECEIVER_HTTP_PORT}{path}"
+
+
+def _destinations(result: SeedResult, teams: dict[str, m.Team], critical: m.RenewalPolicy) -> None:
+    """Team destinations, a team lead to escalate to, quiet hours and a digest: the routing of issue 17 to see.
+
+    Slack and Teams point at the demo receiver; without it (CERTCTL_DEMO_RECEIVER=false) their sends fail and
+    land in the dead letter, which is the honest outcome for a URL nobody answers.
+    """
+    specs = [
+        ("payments-slack", DestinationKind.SLACK, teams["Payments"], {"channel": "#payments-oncall"},
+         {"webhook_url": _receiver("/slack/payments")}),
+        ("identity-teams", DestinationKind.TEAMS, teams["Identity"], {}, {"webhook_url": _receiver("/teams/identity")}),
+        ("platform-lead", DestinationKind.EMAIL, None, {"recipients": ["lead@example.com"]}, {}),
+    ]  # fmt: skip
+    for name, kind, team, config, secrets in specs:
+        if Destination.objects.filter(name=name).exists():
+            continue
+        destination = Destination(name=name, kind=kind, team=team, config=config)
+        write_secrets(destination, secrets)
+        destination.save()
+        result.add("destinations", True)
+    m.Team.objects.filter(pk=teams["Payments"].pk, quiet_hours_start__isnull=True).update(
+        quiet_hours_start=time(22, 0), quiet_hours_end=time(7, 0), timezone="Europe/Berlin"
+    )
+    m.Team.objects.filter(pk=teams["Identity"].pk).update(digest_enabled=True, timezone="Europe/Berlin")
+    m.RenewalPolicy.objects.filter(pk=critical.pk, escalation_after_minutes__isnull=True).update(
+        escalation_after_minutes=30, escalation_steps=[["platform-lead"], ["PagerDuty"]]
+    )
+
+
 def seed_demo(now: datetime | None = None) -> SeedResult:
     """Load the demo inventory in one transaction; returns how many rows of each kind were created."""
     now = now or timezone.now()
@@ -201,6 +238,7 @@ def seed_demo(now: datetime | None = None) -> SeedResult:
             owners.append(owner)
             result.add("owners", created)
         policies = _policies(result)
+        _destinations(result, teams, policies[1])
         issuer, created = m.Issuer.objects.get_or_create(
             name="demo-local-ca", defaults={"type": "local", "config": {}, "enabled": True}
         )

@@ -14,6 +14,8 @@ from certificates import models as m
 from certificates.enums import CertificateStatus, JobStatus
 from certificates.issuance.issuers.ca_store import load_ca
 from certificates.issuance.services.job_processor import reap_timeouts
+from notifications.channels import targets
+from notifications.models import Destination
 
 MODELS = [
     m.Team, m.Owner, m.RenewalPolicy, m.Issuer, m.CertificateProfile, m.Agent, m.DeploymentTarget,
@@ -77,3 +79,30 @@ def test_seeded_jobs_are_still_valid_when_the_job_sweeps_run_an_hour_later():
     assert JobStatus.RUNNING not in before.values()  # a seeded Running job would be reaped as lost
     renewing = m.Job.objects.filter(certificate__status=CertificateStatus.RENEWAL_IN_PROGRESS)
     assert {(job.status, job.agent.name) for job in renewing} == {(JobStatus.AWAITING_CSR, "edge-01")}
+
+
+@pytest.mark.django_db
+def test_seed_demo_configures_routing_to_see():
+    """Team destinations (secrets encrypted), a lead to escalate to, quiet hours and a digest team."""
+    call_command("seed_demo", stdout=StringIO())
+    slack = Destination.objects.get(name="payments-slack")
+    assert (slack.kind, slack.team.name, slack.config) == (
+        "slack",
+        "Payments",
+        {"channel": "#payments-oncall"},
+    )
+    assert "/slack/payments" not in slack.encrypted_secrets  # stored encrypted
+    assert targets.target_for(slack).get("webhook_url").endswith("/slack/payments")
+    payments = m.Team.objects.get(name="Payments")
+    assert (str(payments.quiet_hours_start), str(payments.quiet_hours_end), payments.timezone) == (
+        "22:00:00",
+        "07:00:00",
+        "Europe/Berlin",
+    )
+    assert m.Team.objects.get(name="Identity").digest_enabled
+    critical = m.RenewalPolicy.objects.get(name="critical-services")
+    assert (critical.escalation_after_minutes, critical.escalation_steps) == (
+        30,
+        [["platform-lead"], ["PagerDuty"]],
+    )
+    critical.full_clean()  # the steps name destinations that exist
