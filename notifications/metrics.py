@@ -24,5 +24,9 @@ def collect() -> Iterable[Metric]:
     for status, n in counts.items():
         by_status.add_metric([status], n)
     yield by_status
-    yield counter_family(DELIVERIES_TOTAL, "Delivery attempts by channel and result", ["channel", "result"])
-    yield histogram_family(DELIVERY_SECONDS, "Time spent in one delivery attempt", ["channel"])
+    yield counter_family(
+        DELIVERIES_TOTAL,
+        "Delivery attempts by channel, destination and result",
+        ["channel", "destination", "result"],
+    )
+    yield histogram_family(DELIVERY_SECONDS, "Time spent in one delivery attempt", ["channel", "destination"])

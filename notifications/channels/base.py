@@ -1,4 +1,5 @@
-"""The channel interface: `send(event)` delivers or raises `DeliveryError` (transient unless `permanent`)."""
+"""The channel interface: `send(event, target)` delivers to one destination or raises `DeliveryError`
+(transient unless `permanent`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.conf import settings
 from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from notifications.channels import egress
+from notifications.channels.targets import Target, builtin_target
 from notifications.models import NotificationEvent
 
 # HTTP statuses worth retrying: timeouts, "too early", rate limits and every server error.
@@ -38,19 +40,27 @@ class DeliveryError(Exception):
 
 
 class Channel:
-    """One delivery channel. Subclasses set `name`, implement `is_configured()` and `send()`."""
+    """One delivery channel. Subclasses set `name`, implement `is_configured(target)` and `send(event, target)`.
+
+    A `Target` is one destination's settings (an admin-configured row or the `CERTCTL_*` variables); without
+    one, `is_configured()` checks the channel's built-in environment destination.
+    """
 
     name: ClassVar[str]
 
-    def is_configured(self) -> bool:
+    def is_configured(self, target: Target | None = None) -> bool:
+        return not self.missing(target or builtin_target(self.name))
+
+    def missing(self, target: Target) -> list[str]:
+        """The settings this target lacks to be sent to (empty: configured)."""
         raise NotImplementedError
 
-    def send(self, event: NotificationEvent) -> None:
+    def send(self, event: NotificationEvent, target: Target) -> None:
         raise NotImplementedError
 
-    def secrets(self) -> list[str]:
-        """Configured values that must never appear in an error message (URLs, keys, tokens)."""
-        return []
+    def secrets(self, target: Target | None = None) -> list[str]:
+        """Values that must never appear in an error message (URLs, keys, tokens): the target's secrets."""
+        return (target or builtin_target(self.name)).secret_values()
 
 
 def subject_of(event: NotificationEvent) -> str:

@@ -1,10 +1,15 @@
-"""Email through Django's SMTP backend: plain text with an HTML alternative; header injection is refused."""
+"""Email through Django's SMTP backend: plain text with an HTML alternative; header injection is refused.
+
+A destination's `recipients` (when set) replace the row's recipient (the certificate owner, for expiry alerts);
+a destination without `smtp_host` is sent through the `CERTCTL_SMTP_*` server.
+"""
 
 from __future__ import annotations
 
 import logging
 import smtplib
 import ssl
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,13 +17,16 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
 from django.utils.html import escape, linebreaks
 
+from notifications.channels.ack_links import ack_url
 from notifications.channels.base import Channel, DeliveryError, scrub, subject_of
+from notifications.channels.targets import Target
 from notifications.models import NotificationEvent
 
 logger = logging.getLogger(__name__)
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 FORBIDDEN_HEADER_CHARS = ("\r", "\n", "\x00")
+DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
 
 def _safe_header(name: str, value: str) -> str:
@@ -42,50 +50,100 @@ def warn_if_login_in_clear() -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class SMTPServer:
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str
+
+
+def smtp_server(target: Target) -> SMTPServer:
+    """The destination's own server when it names one, else the CERTCTL_SMTP_* server."""
+    host = target.get("smtp_host")
+    if not host:
+        return SMTPServer(
+            settings.SMTP_HOST,
+            settings.SMTP_PORT,
+            settings.SMTP_SECURITY,
+            settings.SMTP_USERNAME,
+            settings.SMTP_PASSWORD,
+        )
+    security = target.get("smtp_security", "starttls")
+    return SMTPServer(
+        host,
+        int(target.get("smtp_port") or DEFAULT_PORTS[security]),
+        security,
+        target.get("smtp_username", ""),
+        target.get("smtp_password", ""),
+    )
+
+
+def _sender(target: Target) -> str:
+    return target.get("from_address") or settings.SMTP_FROM_ADDRESS
+
+
 class EmailChannel(Channel):
     name = "Email"
 
-    def is_configured(self) -> bool:
-        return bool(settings.SMTP_HOST and settings.SMTP_FROM_ADDRESS)
+    def missing(self, target: Target) -> list[str]:
+        return [
+            name
+            for name, value in (("smtp_host", smtp_server(target).host), ("from_address", _sender(target)))
+            if not value
+        ]
 
-    def secrets(self) -> list[str]:
-        return [settings.SMTP_PASSWORD]
+    def recipients(self, event: NotificationEvent, target: Target) -> list[str]:
+        """Each address checked: a line break (header injection) or an invalid address is a permanent error."""
+        addresses = target.get("recipients") or [event.recipient]
+        checked = []
+        for address in addresses:
+            recipient = _safe_header("recipient", str(address).strip())
+            try:
+                validate_email(recipient)
+            except ValidationError:
+                raise DeliveryError(f"invalid email recipient {recipient!r}", permanent=True) from None
+            checked.append(recipient)
+        return checked
 
-    def message(self, event: NotificationEvent) -> EmailMultiAlternatives:
-        recipient = _safe_header("recipient", event.recipient.strip())
-        try:
-            validate_email(recipient)
-        except ValidationError:
-            raise DeliveryError(f"invalid email recipient {recipient!r}", permanent=True) from None
+    def message(self, event: NotificationEvent, target: Target) -> EmailMultiAlternatives:
+        recipients = self.recipients(event, target)
         headline = subject_of(event)
         # Expiry alerts already say where they come from; others get the tag here, once.
         subject = _safe_header(
             "subject", headline if headline.startswith("[certctl]") else f"[certctl] {headline}"
         )
-        sender = _safe_header("sender", settings.SMTP_FROM_ADDRESS)
+        sender = _safe_header("sender", _sender(target))
+        body = event.message
         html = f"<h2>{escape(subject_of(event))}</h2>\n{linebreaks(event.message, autoescape=True)}"
-        mail = EmailMultiAlternatives(subject=subject, body=event.message, from_email=sender, to=[recipient])
+        link = ack_url(event)
+        if link:
+            body += f"\n\nAcknowledge (stops escalation): {link}"
+            html += f'\n<p><a href="{escape(link)}">Acknowledge</a> (stops escalation)</p>'
+        mail = EmailMultiAlternatives(subject=subject, body=body, from_email=sender, to=recipients)
         mail.attach_alternative(html, "text/html")
         return mail
 
-    def connection(self):
+    def connection(self, server: SMTPServer):
         return get_connection(
             SMTP_BACKEND,
-            host=settings.SMTP_HOST,
-            port=settings.SMTP_PORT,
-            username=settings.SMTP_USERNAME,
-            password=settings.SMTP_PASSWORD,
-            use_tls=settings.SMTP_SECURITY == "starttls",
-            use_ssl=settings.SMTP_SECURITY == "tls",
+            host=server.host,
+            port=server.port,
+            username=server.username,
+            password=server.password,
+            use_tls=server.security == "starttls",
+            use_ssl=server.security == "tls",
             timeout=settings.NOTIFICATION_TIMEOUT_SECONDS,
             fail_silently=False,
         )
 
-    def send(self, event: NotificationEvent) -> None:
-        mail = self.message(event)
-        host = settings.SMTP_HOST
+    def send(self, event: NotificationEvent, target: Target) -> None:
+        mail = self.message(event, target)
+        server = smtp_server(target)
+        host = server.host
         try:
-            with self.connection() as connection:
+            with self.connection(server) as connection:
                 connection.send_messages([mail])
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
@@ -95,7 +153,7 @@ class EmailChannel(Channel):
             raise DeliveryError(f"SMTP {host}: {exc}", permanent=True) from None
         except smtplib.SMTPResponseException as exc:
             text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else ""
-            detail = scrub(text[:200], self.secrets())
+            detail = scrub(text[:200], target.secret_values())
             raise DeliveryError(
                 f"SMTP {exc.smtp_code} from {host}: {detail}", permanent=exc.smtp_code >= 500
             ) from None

@@ -7,9 +7,9 @@ The header block is `plain_text`, which Slack never parses for mentions, links o
 
 from __future__ import annotations
 
-from django.conf import settings
-
+from notifications.channels.ack_links import ack_url
 from notifications.channels.base import Channel, json_bytes, post_json, subject_of
+from notifications.channels.targets import Target
 from notifications.models import NotificationEvent
 
 HEADER_MAX = 150
@@ -31,13 +31,10 @@ def _cut(text: str, limit: int) -> str:
 class SlackChannel(Channel):
     name = "Slack"
 
-    def is_configured(self) -> bool:
-        return bool(settings.SLACK_WEBHOOK_URL)
+    def missing(self, target: Target) -> list[str]:
+        return [] if target.get("webhook_url") else ["webhook_url"]
 
-    def secrets(self) -> list[str]:
-        return [settings.SLACK_WEBHOOK_URL]
-
-    def payload(self, event: NotificationEvent) -> dict:
+    def payload(self, event: NotificationEvent, target: Target) -> dict:
         subject = subject_of(event)
         message = escape_mrkdwn(event.message)
         context = f"certctl · {event.type}" + (f" · {event.certificate_id}" if event.certificate_id else "")
@@ -49,11 +46,22 @@ class SlackChannel(Channel):
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": escape_mrkdwn(context)}]},
             ],
         }
-        if settings.SLACK_CHANNEL:
-            payload["channel"] = settings.SLACK_CHANNEL
-        if settings.SLACK_USERNAME:
-            payload["username"] = settings.SLACK_USERNAME
+        link = ack_url(event)
+        if link:  # our own signed URL: no user text in it
+            payload["text"] += f"\nAcknowledge (stops escalation): {link}"
+            payload["blocks"].append(
+                {
+                    "type": "actions",
+                    "elements": [
+                        {"type": "button", "text": {"type": "plain_text", "text": "Acknowledge"}, "url": link}
+                    ],
+                }
+            )
+        for name in ("channel", "username"):
+            if target.get(name):
+                payload[name] = target.get(name)
         return payload
 
-    def send(self, event: NotificationEvent) -> None:
-        post_json(settings.SLACK_WEBHOOK_URL, body=json_bytes(self.payload(event)), secrets=self.secrets())
+    def send(self, event: NotificationEvent, target: Target) -> None:
+        body = json_bytes(self.payload(event, target))
+        post_json(target.get("webhook_url"), body=body, secrets=target.secret_values())

@@ -19,7 +19,13 @@ from django.core.validators import validate_email
 
 from certctl.kernel import crypto
 from notifications.channels import egress
-from notifications.enums import KIND_CHANNEL, DestinationKind, SeverityTier, builtin_destination_id
+from notifications.enums import (
+    KIND_CHANNEL,
+    DestinationKind,
+    DestinationSource,
+    SeverityTier,
+    builtin_destination_id,
+)
 from notifications.models import Destination
 
 
@@ -186,6 +192,28 @@ def builtin_target(channel: str) -> Target:
             id=dest_id, name=f"{channel} (environment)", kind=kind, source="environment"
         )
     return target_for(destination)
+
+
+def ensure_builtin_destinations(**kwargs) -> None:
+    """Create the six environment destinations when missing (after `migrate`, and after a test flush).
+
+    Connected to `post_migrate`, like Django's own content types: a flushed database gets them back at once.
+    """
+    existing = set(
+        Destination.objects.filter(source=DestinationSource.ENVIRONMENT).values_list("id", flat=True)
+    )
+    missing = [
+        Destination(
+            id=builtin_destination_id(channel),
+            name=f"{channel} (environment)",
+            kind=kind,
+            source=DestinationSource.ENVIRONMENT,
+        )
+        for kind, channel in KIND_CHANNEL.items()
+        if builtin_destination_id(channel) not in existing
+    ]
+    if missing:
+        Destination.objects.bulk_create(missing, ignore_conflicts=True)
 
 
 def url_host(target_or_secrets: Target | Mapping[str, str]) -> str:

@@ -9,9 +9,9 @@ the markdown characters Teams interprets (`[x](y)` links, `**bold**`, `_italic_`
 
 from __future__ import annotations
 
-from django.conf import settings
-
+from notifications.channels.ack_links import ack_url
 from notifications.channels.base import Channel, json_bytes, post_json, subject_of
+from notifications.channels.targets import Target
 from notifications.models import NotificationEvent
 
 MARKDOWN_CHARS = "\\`*_~[]#"
@@ -26,17 +26,15 @@ def escape_teams(text: str) -> str:
 class TeamsChannel(Channel):
     name = "Teams"
 
-    def is_configured(self) -> bool:
-        return bool(settings.TEAMS_WEBHOOK_URL)
+    def missing(self, target: Target) -> list[str]:
+        return [] if target.get("webhook_url") else ["webhook_url"]
 
-    def secrets(self) -> list[str]:
-        return [settings.TEAMS_WEBHOOK_URL]
-
-    def payload(self, event: NotificationEvent) -> dict:
+    def payload(self, event: NotificationEvent, target: Target) -> dict:
         subject = subject_of(event)
         title, message = escape_teams(subject), escape_teams(event.message)
-        if settings.TEAMS_FORMAT == "adaptive":
-            return {
+        link = ack_url(event)  # our own signed URL: no user text in it
+        if target.get("format") == "adaptive":
+            card = {
                 "type": "message",
                 "attachments": [
                     {
@@ -60,13 +58,24 @@ class TeamsChannel(Channel):
                     }
                 ],
             }
-        return {
+            if link:
+                card["attachments"][0]["content"]["actions"] = [
+                    {"type": "Action.OpenUrl", "title": "Acknowledge", "url": link}
+                ]
+            return card
+        card = {
             "@type": "MessageCard",
             "@context": "https://schema.org/extensions",
             "themeColor": "0076D7",
             "summary": subject,
             "sections": [{"activityTitle": title, "text": message, "markdown": True}],
         }
+        if link:
+            card["potentialAction"] = [
+                {"@type": "OpenUri", "name": "Acknowledge", "targets": [{"os": "default", "uri": link}]}
+            ]
+        return card
 
-    def send(self, event: NotificationEvent) -> None:
-        post_json(settings.TEAMS_WEBHOOK_URL, body=json_bytes(self.payload(event)), secrets=self.secrets())
+    def send(self, event: NotificationEvent, target: Target) -> None:
+        body = json_bytes(self.payload(event, target))
+        post_json(target.get("webhook_url"), body=body, secrets=target.secret_values())

@@ -6,9 +6,9 @@ import hashlib
 import hmac
 import time
 
-from django.conf import settings
-
+from notifications.channels.ack_links import ack_url
 from notifications.channels.base import Channel, created_at_iso, json_bytes, post_json, subject_of
+from notifications.channels.targets import Target
 from notifications.models import NotificationEvent
 
 SIGNATURE_HEADER = "X-Signature"
@@ -24,14 +24,11 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 class WebhookChannel(Channel):
     name = "Webhook"
 
-    def is_configured(self) -> bool:
-        return bool(settings.WEBHOOK_URL)
-
-    def secrets(self) -> list[str]:
-        return [settings.WEBHOOK_URL, settings.WEBHOOK_SECRET]
+    def missing(self, target: Target) -> list[str]:
+        return [] if target.get("url") else ["url"]
 
     def payload(self, event: NotificationEvent) -> dict:
-        return {
+        payload = {
             "id": event.id,
             "type": event.type,
             "subject": subject_of(event),
@@ -42,13 +39,18 @@ class WebhookChannel(Channel):
             "threshold_days": event.threshold_days,
             "created_at": created_at_iso(event),
         }
+        link = ack_url(event)
+        if link:
+            payload["ack_url"] = link
+        return payload
 
-    def send(self, event: NotificationEvent) -> None:
+    def send(self, event: NotificationEvent, target: Target) -> None:
         body = json_bytes(self.payload(event))
         headers = {"X-Certctl-Event-Id": event.id}
-        if settings.WEBHOOK_SECRET:
+        secret = target.get("hmac_secret")
+        if secret:
             timestamp = str(int(time.time()))
             headers[TIMESTAMP_HEADER] = timestamp
-            headers[SIGNATURE_HEADER] = signature(settings.WEBHOOK_SECRET, timestamp, body)
+            headers[SIGNATURE_HEADER] = signature(secret, timestamp, body)
             headers["X-Signature-Algorithm"] = "sha256"
-        post_json(settings.WEBHOOK_URL, body=body, secrets=self.secrets(), headers=headers)
+        post_json(target.get("url"), body=body, secrets=target.secret_values(), headers=headers)

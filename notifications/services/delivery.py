@@ -27,6 +27,7 @@ from notifications.channels.base import scrub
 from notifications.enums import NotificationStatus
 from notifications.models import NotificationEvent
 from notifications.services import ladder
+from notifications.services.delivery_targets import Targets
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class SweepResult:
     _observations: list = field(default_factory=list, repr=False)
     _outcomes: Counter = field(default_factory=Counter, repr=False)
     _delivered: list = field(default_factory=list, repr=False)
+    _targets: Targets = field(default_factory=Targets, repr=False)
 
     def add(self, other: SweepResult) -> None:
         for name in ("claimed", "sent", "failed", "dead", "released", "lost_claims"):
@@ -116,16 +118,23 @@ def claim_one(event_id: str, now: datetime) -> NotificationEvent | None:
     return NotificationEvent.objects.filter(pk=event_id, claimed_until=lease).first()
 
 
-def _send(event: NotificationEvent) -> DeliveryError | None:
-    channel = get_channel(event.channel)
-    if not channel.is_configured():
-        return DeliveryError(f"channel {channel.name} is not configured", permanent=True)
+def _send(event: NotificationEvent, targets: Targets) -> DeliveryError | None:
+    get_channel(event.channel)  # an unknown channel name is a permanent error before anything else
+    target = targets.target(event)
+    channel = get_channel(target.channel)
+    missing = channel.missing(target)
+    if missing:
+        if target.from_environment:
+            return DeliveryError(f"channel {channel.name} is not configured", permanent=True)
+        return DeliveryError(
+            f"destination {target.name} is not configured (missing {', '.join(missing)})", permanent=True
+        )
     try:
-        channel.send(event)
+        channel.send(event, target)
     except DeliveryError as exc:
         return exc
     except Exception as exc:  # a bug in a channel must not stop the sweep; reported without a traceback
-        message = scrub(f"unexpected {type(exc).__name__}: {exc}"[:300], channel.secrets())
+        message = scrub(f"unexpected {type(exc).__name__}: {exc}"[:300], target.secret_values())
         logger.error("notification channel crashed", extra={"event_id": event.id, "channel": event.channel})
         return DeliveryError(message)
     return None
@@ -152,10 +161,13 @@ def attempt(event: NotificationEvent, clock: Clock, result: SweepResult) -> str 
         return None
     started = time.monotonic()
     try:
-        error = _send(event)
-    except DeliveryError as exc:  # unknown channel name
+        error = _send(event, result._targets)
+    except DeliveryError as exc:  # unknown channel, deleted or disabled destination
         error = exc
-    result._observations.append(({"channel": event.channel}, time.monotonic() - started))
+    label = result._targets.label(event)
+    result._observations.append(
+        ({"channel": event.channel, "destination": label}, time.monotonic() - started)
+    )
     if error is None:
         result._delivered.append(event)
         if len(result._delivered) >= FLUSH_ROWS:
@@ -172,13 +184,19 @@ def attempt(event: NotificationEvent, clock: Clock, result: SweepResult) -> str 
         claimed_until=None,
         updated_at=now,
     )
-    log_extra = {"event_id": event.id, "channel": event.channel, "attempt": event.retry_count + 1}
+    log_extra = {
+        "event_id": event.id,
+        "channel": event.channel,
+        "destination": label,
+        "attempt": event.retry_count + 1,
+    }
     if not updated:
         result.lost_claims += 1
         logger.warning("notification claim lost before the outcome was written", extra=log_extra)
         return None
     setattr(result, outcome.status, getattr(result, outcome.status) + 1)
-    result._outcomes[(event.channel, outcome.result)] += 1
+    result._outcomes[(event.channel, label, outcome.result)] += 1
+    result._targets.note(event, outcome.status, outcome.last_error, now)
     logger.warning(
         "notification delivery failed: %s",
         outcome.last_error,
@@ -194,12 +212,11 @@ def flush_delivered(result: SweepResult, clock: Clock) -> None:
     now = clock()
     groups: dict[tuple, list[NotificationEvent]] = defaultdict(list)
     for event in result._delivered:
-        groups[(event.status, event.claimed_until, event.channel)].append(event)
-    for (status, claim, channel), events in groups.items():
+        groups[(event.status, event.claimed_until)].append(event)
+    for (status, claim), events in groups.items():
         success = ladder.after_success(0, now)
-        updated = NotificationEvent.objects.filter(
-            pk__in=[event.pk for event in events], status=status, claimed_until=claim
-        ).update(
+        ids = [event.pk for event in events]
+        updated = NotificationEvent.objects.filter(pk__in=ids, status=status, claimed_until=claim).update(
             status=success.status,
             sent_at=success.sent_at,
             next_retry_at=None,
@@ -208,17 +225,25 @@ def flush_delivered(result: SweepResult, clock: Clock) -> None:
             updated_at=now,
         )
         result.sent += updated
-        result._outcomes[(channel, success.result)] += updated
         if updated < len(events):
+            # Which rows lost their claim is one more query; only then is it worth asking.
+            kept = set(NotificationEvent.objects.filter(pk__in=ids, sent_at=now).values_list("pk", flat=True))
             result.lost_claims += len(events) - updated
-            logger.warning(
-                "notification claims lost before the outcome was written", extra={"channel": channel}
-            )
-        if logger.isEnabledFor(logging.INFO):
-            for event in events:
+            logger.warning("notification claims lost before the outcome was written", extra={"rows": ids})
+            events = [event for event in events if event.pk in kept]
+        for event in events:
+            label = result._targets.label(event)
+            result._outcomes[(event.channel, label, success.result)] += 1
+            result._targets.note(event, success.status, None, now)
+            if logger.isEnabledFor(logging.INFO):
                 logger.info(
                     "notification delivered",
-                    extra={"event_id": event.id, "channel": channel, "attempt": event.retry_count + 1},
+                    extra={
+                        "event_id": event.id,
+                        "channel": event.channel,
+                        "destination": label,
+                        "attempt": event.retry_count + 1,
+                    },
                 )
     result._delivered.clear()
 
@@ -226,7 +251,8 @@ def flush_delivered(result: SweepResult, clock: Clock) -> None:
 def _record_metrics(result: SweepResult) -> None:
     """Flush a batch's counters and latency observations (a few statements per batch, not per row)."""
     counters.increment_many(
-        DELIVERIES_TOTAL, [({"channel": c, "result": r}, n) for (c, r), n in result._outcomes.items()]
+        DELIVERIES_TOTAL,
+        [({"channel": c, "destination": d, "result": r}, n) for (c, d, r), n in result._outcomes.items()],
     )
     observe_many(DELIVERY_SECONDS, result._observations)
     result._outcomes.clear()
@@ -243,9 +269,11 @@ def claim_listed(event_ids: list[str], now: datetime) -> list[NotificationEvent]
 
 def _run_batch(rows: list[NotificationEvent], clock: Clock) -> SweepResult:
     result = SweepResult(claimed=len(rows))
+    result._targets.prefetch(rows)
     for event in rows:
         attempt(event, clock, result)
     flush_delivered(result, clock)
+    result._targets.write_outcomes()
     _record_metrics(result)
     return result
 

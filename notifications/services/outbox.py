@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 
 from certctl.kernel.bulk_insert import insert_unnest
 from certctl.kernel.ids import new_id
 from certctl.kernel.rows import insert as insert_row
+from notifications.enums import NotificationStatus
 from notifications.models import NotificationEvent
 from notifications.services import publisher
 
@@ -46,11 +48,20 @@ def enqueue(
     severity_tier: str = "",
     threshold_days: int | None = None,
     dedup_key: str | None = None,
+    destination_id: str | None = None,
+    destination_name: str = "",
+    incident_key: str = "",
+    status: str = NotificationStatus.PENDING,
+    deferred_until: datetime | None = None,
+    escalation_due_at: datetime | None = None,
+    escalation_step: int = 0,
+    escalated_from_id: str | None = None,
 ) -> NotificationEvent | None:
     """Create a pending notification and deliver it after the surrounding transaction commits.
 
     With a `dedup_key`, a second call for the same key creates nothing and returns None (the database decides,
-    so two concurrent producers cannot both create it).
+    so two concurrent producers cannot both create it). A `deferred` row (quiet hours) is only written: the
+    release sweep makes it pending at `deferred_until`.
     """
     event = new_event(
         type=type,
@@ -62,6 +73,14 @@ def enqueue(
         severity_tier=severity_tier,
         threshold_days=threshold_days,
         dedup_key=dedup_key,
+        destination_id=destination_id,
+        destination_name=destination_name[:255],
+        incident_key=incident_key,
+        status=status,
+        deferred_until=deferred_until,
+        escalation_due_at=escalation_due_at,
+        escalation_step=escalation_step,
+        escalated_from_id=escalated_from_id,
     )
     if dedup_key is None:
         insert_row(event)  # save() without the query machinery: producers such as issuance are hot paths
@@ -73,7 +92,8 @@ def enqueue(
             if not NotificationEvent.objects.filter(dedup_key=dedup_key).exists():
                 raise
             return None
-    schedule_delivery([event.id])
+    if event.status == NotificationStatus.PENDING:
+        schedule_delivery([event.id])
     return event
 
 
@@ -90,6 +110,14 @@ class PendingEvent:
     severity_tier: str = ""
     threshold_days: int | None = None
     dedup_key: str | None = None
+    destination_id: str | None = None
+    destination_name: str = ""
+    incident_key: str = ""
+    status: str = NotificationStatus.PENDING
+    deferred_until: datetime | None = None
+    escalation_due_at: datetime | None = None
+    escalation_step: int = 0
+    escalated_from_id: str | None = None
     id: str = field(default_factory=lambda: new_id("notif"))
 
 
@@ -107,8 +135,8 @@ def enqueue_many(
     Events with a `dedup_key` are created only when the key is new, within the batch and against the table (the
     unique key decides, so a concurrent producer that won a key keeps it and its row is not counted twice);
     events without one are always created. Runs in the caller's transaction (a savepoint, or its own when there
-    is none). Delivery of the first `deliver_first` created events is scheduled after commit (put the most urgent
-    first); the rest, or all with `deliver_first=0` (bulk producers: a 20,000-row burst must not cost 20,000 broker
+    is none). Delivery of the first `deliver_first` created pending events is scheduled after commit (put the most
+    urgent first; `deferred` ones wait for the release sweep); the rest, or all with `deliver_first=0` (bulk producers: a 20,000-row burst must not cost 20,000 broker
     messages), are delivered by the pending sweep.
     """
     if isinstance(deliver_first, bool):  # a count, not a switch: True would deliver one event
@@ -127,7 +155,8 @@ def enqueue_many(
         insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_portable
         created_ids = insert(batch)
         created = [event for event in batch if event.id in created_ids]
-        schedule_delivery([event.id for event in created][:deliver_first])
+        pending = [event.id for event in created if event.status == NotificationStatus.PENDING]
+        schedule_delivery(pending[:deliver_first])
     return created
 
 
@@ -140,6 +169,31 @@ _COLUMNS = (
     "severity_tier",
     "threshold_days",
     "dedup_key",
+    "destination_id",
+    "incident_key",
+    "status",
+    "deferred_until",
+    "escalation_due_at",
+    "escalation_step",
+    "escalated_from_id",
+)
+
+
+_OFTEN_CONSTANT = frozenset(
+    {
+        "type",
+        "channel",
+        "severity_tier",
+        "threshold_days",
+        "status",
+        "deferred_until",
+        "escalation_due_at",
+        "escalation_step",
+        "escalated_from_id",
+        "destination_id",
+        "destination_name",
+        "incident_key",
+    }
 )
 
 
@@ -149,7 +203,20 @@ def _insert_postgresql(batch: list[PendingEvent]) -> set[str]:
     columns: dict[str, list] = {name: [getattr(e, name) for e in batch] for name in _COLUMNS}
     columns["recipient"] = [e.recipient[:255] for e in batch]
     columns["subject"] = [e.subject[:255] for e in batch]
-    return set(insert_unnest(NotificationEvent, columns, ignore_conflicts_on="dedup_key", returning="id"))
+    columns["destination_name"] = [e.destination_name[:255] for e in batch]
+    # A column with one value for the whole batch (usually most of the routing ones) is one scalar parameter.
+    constants = {
+        name: values[0]
+        for name, values in columns.items()
+        if name in _OFTEN_CONSTANT and all(value == values[0] for value in values)
+    }
+    for name in constants:
+        del columns[name]
+    return set(
+        insert_unnest(
+            NotificationEvent, columns, constants=constants, ignore_conflicts_on="dedup_key", returning="id"
+        )
+    )
 
 
 def _insert_portable(batch: list[PendingEvent]) -> set[str]:
@@ -157,7 +224,10 @@ def _insert_portable(batch: list[PendingEvent]) -> set[str]:
     NotificationEvent.objects.bulk_create(
         [
             new_event(
-                recipient=e.recipient, subject=e.subject, **{name: getattr(e, name) for name in _COLUMNS}
+                recipient=e.recipient,
+                subject=e.subject,
+                destination_name=e.destination_name[:255],
+                **{name: getattr(e, name) for name in _COLUMNS},
             )
             for e in batch
         ],

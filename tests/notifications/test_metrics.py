@@ -55,12 +55,16 @@ def test_notification_series_reflect_the_database(client, settings, http_sink):
     assert _value(text, 'certctl_notifications{status="sent"}') == 3
     assert _value(text, 'certctl_notifications{status="failed"}') == 1
     assert _value(text, 'certctl_notifications{status="pending"}') == 0
-    assert _value(text, 'certctl_notification_deliveries_total{channel="Slack",result="sent"}') == 3
-    assert _value(text, 'certctl_notification_deliveries_total{channel="PagerDuty",result="failed"}') == 1
+    slack, pagerduty = (
+        'channel="Slack",destination="Slack (environment)"',
+        'channel="PagerDuty",destination="PagerDuty (environment)"',
+    )
+    assert _value(text, f'certctl_notification_deliveries_total{{{slack},result="sent"}}') == 3
+    assert _value(text, f'certctl_notification_deliveries_total{{{pagerduty},result="failed"}}') == 1
     assert "# TYPE certctl_notification_delivery_seconds histogram" in text
-    assert _value(text, 'certctl_notification_delivery_seconds_count{channel="Slack"}') == 3
-    assert _value(text, 'certctl_notification_delivery_seconds_bucket{channel="Slack",le="+Inf"}') == 3
-    assert 0 < _value(text, 'certctl_notification_delivery_seconds_sum{channel="Slack"}') < 30
+    assert _value(text, f"certctl_notification_delivery_seconds_count{{{slack}}}") == 3
+    assert _value(text, f'certctl_notification_delivery_seconds_bucket{{{slack},le="+Inf"}}') == 3
+    assert 0 < _value(text, f"certctl_notification_delivery_seconds_sum{{{slack}}}") < 30
     # The django-prometheus (prometheus_client) process registry is served too.
     assert "python_info" in text
 

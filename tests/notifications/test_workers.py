@@ -161,6 +161,7 @@ def test_metrics_count_deliveries_made_by_other_processes(webhook, client):
         )
     assert webhook.count("/webhook") == 2
     text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
-    assert 'certctl_notification_deliveries_total{channel="Webhook",result="sent"} 2.0' in text
-    assert 'certctl_notification_delivery_seconds_count{channel="Webhook"} 2.0' in text
+    webhook = 'channel="Webhook",destination="Webhook (environment)"'
+    assert f'certctl_notification_deliveries_total{{{webhook},result="sent"}} 2.0' in text
+    assert f"certctl_notification_delivery_seconds_count{{{webhook}}} 2.0" in text
     assert 'certctl_notifications{status="sent"} 2.0' in text
