@@ -12,6 +12,7 @@ from django.utils import timezone
 from audit.services.record import record
 from certificates.enums import CertificateStatus
 from certificates.inventory.models import DeploymentTarget, ManagedCertificate, Owner, Team
+from notifications.services.incidents import resolve_incidents
 
 
 class InventoryError(Exception):
@@ -86,6 +87,8 @@ def update_certificate(
         details: dict[str, Any] = {"changed": changed}
         if locked.status != old_status:
             details["status"] = f"{old_status} -> {locked.status}"
+            if locked.status == CertificateStatus.ARCHIVED:
+                resolve_incidents(locked.pk, reason="archived", name=locked.name)
         record(
             "certificate_updated",
             resource_type="certificate",
@@ -113,6 +116,7 @@ def archive_certificate(
         ManagedCertificate.objects.filter(pk=locked.pk).update(
             status=CertificateStatus.ARCHIVED, updated_at=now
         )
+        resolve_incidents(locked.pk, reason="archived", name=locked.name, now=now)
         record(
             "certificate_archived",
             resource_type="certificate",

@@ -26,7 +26,7 @@ from certificates.inventory.models import Agent, CertificateVersion, ManagedCert
 from certificates.issuance.models import Job, ServerGeneratedKey
 from certificates.issuance.services import jobs
 from notifications.enums import Channel, NotificationType
-from notifications.services import outbox
+from notifications.services import incidents, outbox
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +175,8 @@ def record_issued(
         certificate.expires_at = one.version.not_after
         certificate.last_renewal_at = certificate.updated_at = now
     outbox.schedule_delivery([event.id for event in events])
+    renewed = {one.request.certificate.pk: one.request.certificate.name for one in signed}
+    incidents.resolve_incidents_many(renewed, reason="renewed", now=now)
     by_type = Counter(one.request.certificate.issuer.type for one in signed)
     transaction.on_commit(lambda: _count_success(by_type))
     for one in signed:

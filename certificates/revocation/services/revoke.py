@@ -21,6 +21,7 @@ from certificates.enums import REVOCATION_REASON_CODES, CertificateStatus, Issue
 from certificates.inventory.models import CertificateVersion, ManagedCertificate
 from certificates.revocation.models import CertificateRevocation, OCSPResponseCache
 from notifications.enums import Channel, NotificationType, SeverityTier
+from notifications.services.incidents import resolve_incidents_many
 from notifications.services.outbox import IMMEDIATE_DELIVERY_LIMIT, PendingEvent, enqueue_many
 
 logger = logging.getLogger(__name__)
@@ -287,6 +288,7 @@ def _apply(
         n for cert, version in pairs for n in _notifications(cert, version.serial_number, reason)
     ]
     enqueue_many(notifications, deliver_first=IMMEDIATE_DELIVERY_LIMIT if deliver_now else 0)
+    resolve_incidents_many({cert.pk: cert.name for cert, _ in pairs}, reason="revoked", now=now)
     counters.increment(REVOKED_METRIC, {"reason": reason}, len(pairs))
 
     by_issuer: dict[str, list[str]] = {}
