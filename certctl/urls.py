@@ -17,6 +17,7 @@ api_v1 = [
     ),
     path("stats/job-trends", service_views.stats_job_trends, name="stats-job-trends"),
     path("stats/issuance-rate", service_views.stats_issuance_rate, name="stats-issuance-rate"),
+    path("stats/notifications", service_views.stats_notifications, name="stats-notifications"),
     path(
         "schema/",
         SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]),

@@ -247,3 +247,38 @@ def stats_job_trends(request):
 @api_view(["GET"])
 def stats_issuance_rate(request):
     return Response(stats.issuance_rate(timezone.now(), _days_param(request)))
+
+
+_status_counts = serializers.DictField(child=serializers.IntegerField(), help_text="status -> count")
+
+
+@extend_schema(
+    tags=["stats"],
+    responses=inline_serializer(
+        "NotificationStats",
+        {
+            "by_status": _status_counts,
+            "by_destination": inline_serializer(
+                "DestinationNotificationCounts",
+                {
+                    "destination_id": serializers.CharField(
+                        allow_null=True, help_text="null: a destination deleted since"
+                    ),
+                    "destination_name": serializers.CharField(),
+                    "kind": serializers.CharField(),
+                    "source": serializers.CharField(help_text="admin, environment or deleted"),
+                    "counts": _status_counts,
+                    "total": serializers.IntegerField(),
+                },
+                many=True,
+            ),
+            "generated_at": serializers.DateTimeField(),
+        },
+    ),
+)
+@api_view(["GET"])
+def stats_notifications(request):
+    """Notifications per destination and status (pending, sent, failed, dead, deferred, read)."""
+    body = stats.notifications_by_destination()
+    body["generated_at"] = body["generated_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return Response(body)

@@ -31,6 +31,7 @@ GROUPS: list[tuple[str, list[str]]] = [
     (
         "Alerts and notifications",
         [
+            "notifications.Destination",
             "notifications.NotificationEvent",
             "notifications.DeadLetterNotification",
             "certificates.ExpiryCheckRun",

@@ -13,8 +13,9 @@ from certificates.enums import OPEN_JOB_STATUSES, CertificateStatus, JobStatus
 from certificates.inventory.models import Agent, ManagedCertificate
 from certificates.inventory.querysets import EXPIRING_SOON_DAYS, agent_online, expiry_buckets
 from certificates.issuance.models import Job
-from notifications.enums import NotificationStatus
-from notifications.models import NotificationEvent
+from notifications.enums import CHANNEL_KIND, NotificationStatus
+from notifications.models import Destination, NotificationEvent
+from notifications.services.destinations import row_destination_id
 
 EXPIRING_WITHIN = timedelta(days=EXPIRING_SOON_DAYS)
 
@@ -69,6 +70,48 @@ def notification_counts() -> dict:
         **{value: Count("pk", filter=Q(status=value)) for value in NotificationStatus.values}
     )
     return {"notifications_dead": counts[NotificationStatus.DEAD], "notifications_by_status": counts}
+
+
+def notifications_by_destination(now: datetime | None = None) -> dict:
+    """Notification counts per destination and status: every destination (zeros too), then deleted ones by name.
+
+    A row that named only a channel counts for that channel's built-in destination, as it is delivered there.
+    """
+    empty = dict.fromkeys(NotificationStatus.values, 0)
+    entries: dict[tuple[str | None, str], dict] = {}
+    for destination in Destination.objects.order_by("name"):
+        entries[(destination.pk, "")] = {
+            "destination_id": destination.pk,
+            "destination_name": destination.name,
+            "kind": destination.kind,
+            "source": destination.source,
+            "counts": dict(empty),
+        }
+    rows = (
+        NotificationEvent.objects.values_list("destination_id", "destination_name", "channel", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    totals = dict(empty)
+    for dest_id, dest_name, channel, status, n in rows:
+        owner = row_destination_id(dest_id, dest_name, channel)
+        key = (owner, "") if owner else (None, dest_name)
+        entry = entries.setdefault(
+            key,
+            {
+                "destination_id": owner,
+                "destination_name": dest_name if owner is None else f"{channel} (environment)",
+                "kind": CHANNEL_KIND.get(channel, ""),
+                "source": "deleted" if owner is None else "environment",
+                "counts": dict(empty),
+            },
+        )
+        entry["counts"][status] = entry["counts"].get(status, 0) + n
+        totals[status] = totals.get(status, 0) + n
+    destinations = list(entries.values())
+    for entry in destinations:
+        entry["total"] = sum(entry["counts"].values())
+    return {"by_status": totals, "by_destination": destinations, "generated_at": now or timezone.now()}
 
 
 def summary(now: datetime | None = None) -> dict:

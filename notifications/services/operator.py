@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit.services.record import record
 from notifications.enums import NotificationStatus
 from notifications.models import NotificationEvent
+from notifications.services.destinations import destination_q
 from notifications.services.outbox import schedule_delivery
 
 REQUEUEABLE = (NotificationStatus.FAILED, NotificationStatus.DEAD)
@@ -67,8 +68,10 @@ def requeue_many(
     statuses: Sequence[str] = REQUEUEABLE,
     channel: str | None = None,
     ids: Sequence[str] | None = None,
+    destination_id: str | None = None,
 ) -> list[str]:
-    """Requeue every failed/dead row matching the filters (status subset, channel, ids); returns the ids."""
+    """Requeue every failed/dead row matching the filters (status subset, channel, destination, ids); returns
+    the ids."""
     now = timezone.now()
     wanted = [status for status in statuses if status in REQUEUEABLE]
     with transaction.atomic():
@@ -77,6 +80,8 @@ def requeue_many(
             queryset = queryset.filter(channel=channel)
         if ids is not None:
             queryset = queryset.filter(pk__in=list(ids))
+        if destination_id:
+            queryset = queryset.filter(destination_q(destination_id))
         locked = list(
             queryset.select_for_update(skip_locked=True).order_by("created_at").values_list("pk", flat=True)
         )
@@ -95,6 +100,7 @@ def requeue_many(
                 "filter": {
                     "status": list(wanted),
                     "channel": channel,
+                    "destination_id": destination_id,
                     "ids": list(ids or [])[:AUDIT_ID_LIMIT],
                 },
                 "requeued_ids": locked[:AUDIT_ID_LIMIT],

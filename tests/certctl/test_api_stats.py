@@ -57,7 +57,14 @@ def test_summary_counts_certificates_agents_jobs_and_notifications(client_with_k
     assert (body["active_agents"], body["offline_agents"], body["total_agents"]) == (1, 2, 3)
     assert (body["pending_jobs"], body["failed_jobs"], body["completed_jobs"]) == (4, 1, 1)
     assert body["notifications_dead"] == 2
-    assert body["notifications_by_status"] == {"pending": 1, "sent": 1, "failed": 0, "dead": 2, "read": 0}
+    assert body["notifications_by_status"] == {
+        "pending": 1,
+        "sent": 1,
+        "failed": 0,
+        "dead": 2,
+        "read": 0,
+        "deferred": 0,
+    }
     assert body["generated_at"] == "2026-06-01T12:00:00.000000Z"
 
 

@@ -151,7 +151,7 @@ def test_pages_are_grouped_by_task_with_system_tables_last(admin_client, db):
     models = {group["name"]: [model["object_name"] for model in group["models"]] for group in groups}
     assert models["Inventory"][0] == "ManagedCertificate"
     assert {"ProcessHeartbeat", "MetricCounter", "CRLCache", "PeriodicTask"} <= set(models["System"])
-    assert {"NotificationEvent", "DeadLetterNotification", "ExpiryCheckRun"} <= set(
+    assert {"Destination", "NotificationEvent", "DeadLetterNotification", "ExpiryCheckRun"} <= set(
         models["Alerts and notifications"]
     )
     sidebar = admin_client.get(reverse("admin:certificates_managedcertificate_changelist")).content.decode()

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from certificates import models as m
 from certificates.demo_data import seed_demo
-from notifications.models import NotificationEvent
+from notifications.models import Destination, NotificationEvent
 from tests.agent_helpers import make_agent
 from tests.certificates.test_api_fuzz_lifecycle import FUZZ, check, hostile_scalars, json_values
 from tests.factories import JobFactory, TargetFactory, make_api_key
@@ -71,6 +71,7 @@ COLLECTIONS = {
     "targets": m.DeploymentTarget,
     "certificates": m.ManagedCertificate,
     "notifications": NotificationEvent,
+    "destinations": Destination,
     "jobs": m.Job,
     "approvals": m.ApprovalRequest,
 }
