@@ -11,10 +11,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from notifications.admin_destinations import DestinationListFilter  # also registers the destinations' admin
 from notifications.channels import REGISTRY
 from notifications.enums import NotificationStatus
 from notifications.models import DeadLetterNotification, NotificationEvent
 from notifications.services import operator
+from notifications.services.acknowledge import acknowledge
+from notifications.services.destinations import row_destination_id
 from notifications.services.test_send import send_test
 
 ERROR_PREVIEW_CHARS = 160
@@ -34,11 +37,24 @@ def requeue_selected(modeladmin, request: HttpRequest, queryset) -> None:
         )
 
 
+@admin.action(description="Acknowledge selected alerts (stops their escalation)")
+def acknowledge_selected(modeladmin, request: HttpRequest, queryset) -> None:
+    ids = list(queryset.values_list("pk", flat=True))
+    results = [
+        acknowledge(pk, actor=request.user.get_username(), actor_type="User", via="admin") for pk in ids
+    ]
+    done = sum(1 for result in results if result.acknowledged_now)
+    modeladmin.message_user(request, f"Acknowledged {done} alert(s) and their incidents.", messages.SUCCESS)
+    if len(results) > done:
+        modeladmin.message_user(request, f"{len(results) - done} were already acknowledged.", messages.INFO)
+
+
 class NotificationAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "type",
         "channel",
+        "destination_link",
         "certificate_link",
         "recipient",
         "status",
@@ -48,10 +64,10 @@ class NotificationAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_select_related = ["certificate"]
-    list_filter = ["status", "channel", "type"]
+    list_filter = ["status", "channel", DestinationListFilter, "type"]
     search_fields = ["id", "recipient", "subject", "certificate__id"]
     date_hierarchy = "created_at"
-    actions = [requeue_selected]
+    actions = [requeue_selected, acknowledge_selected]
     list_per_page = 100
     change_list_template = "admin/notifications/change_list.html"
     change_form_template = "admin/notifications/change_form.html"
@@ -69,6 +85,16 @@ class NotificationAdmin(admin.ModelAdmin):
     def attempt(self, event: NotificationEvent) -> str:
         delivered = event.status in (NotificationStatus.SENT, NotificationStatus.READ) and event.sent_at
         return f"Attempt {event.retry_count + (1 if delivered else 0)}/{settings.NOTIFICATION_MAX_ATTEMPTS}"
+
+    @admin.display(description="Destination", ordering="destination_name")
+    def destination_link(self, event: NotificationEvent) -> str:
+        dest_id = row_destination_id(event.destination_id, event.destination_name, event.channel)
+        name = event.destination_name or f"{event.channel} (environment)"
+        if dest_id is None:
+            return f"{name} (deleted)"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:notifications_destination_change", args=[dest_id]), name
+        )
 
     @admin.display(description="Certificate", ordering="certificate__name")
     def certificate_link(self, event: NotificationEvent) -> str:
@@ -196,7 +222,7 @@ class AllNotificationsAdmin(NotificationAdmin):
 
 @admin.register(DeadLetterNotification)
 class DeadLetterAdmin(NotificationAdmin):
-    list_filter = ["channel", "type"]
+    list_filter = ["channel", DestinationListFilter, "type"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).dead()

@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from certctl.api.errors import Conflict
+from notifications.api.ack import AcknowledgementSerializer, acknowledgement_body
 from notifications.api.serializers import (
     ActionResultSerializer,
     BulkRequeueResultSerializer,
@@ -19,6 +20,8 @@ from notifications.api.serializers import (
 from notifications.enums import Channel, NotificationStatus, NotificationType
 from notifications.models import NotificationEvent
 from notifications.services import operator
+from notifications.services.acknowledge import acknowledge
+from notifications.services.destinations import destination_q
 from notifications.services.operator import REQUEUEABLE
 
 
@@ -27,11 +30,14 @@ class NotificationFilter(django_filters.FilterSet):
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     type = django_filters.ChoiceFilter(choices=NotificationType.choices)
     certificate_id = django_filters.CharFilter(field_name="certificate_id")
-    destination_id = django_filters.CharFilter(field_name="destination_id")
+    destination_id = django_filters.CharFilter(method="of_destination")
 
     class Meta:
         model = NotificationEvent
         fields = ["status", "channel", "type", "certificate_id", "destination_id"]
+
+    def of_destination(self, queryset, name, value):
+        return queryset.filter(destination_q(value))
 
 
 def _actor(request) -> dict[str, str]:
@@ -61,6 +67,17 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         """Acknowledge a sent or dead notification (409 while it is still pending or failed)."""
         return self._transition(operator.mark_read, pk, "marked_as_read")
 
+    @extend_schema(request=None, responses=AcknowledgementSerializer)
+    @action(detail=True, methods=["post"])
+    def ack(self, request, pk=None):
+        """Acknowledge an alert and every alert of its incident, stopping escalation; 200 again when already
+        acknowledged, with the first acknowledgement."""
+        try:
+            result = acknowledge(pk, **_actor(request), via="api")
+        except NotificationEvent.DoesNotExist:
+            raise NotFound("Notification not found") from None
+        return Response(acknowledgement_body(result))
+
     @extend_schema(
         request=BulkRequeueSerializer,
         responses=BulkRequeueResultSerializer,
@@ -68,7 +85,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     )
     @action(detail=False, methods=["post"], url_path="requeue")
     def bulk_requeue(self, request):
-        """Requeue every failed/dead notification matching `status`, `channel` and/or `ids`."""
+        """Requeue every failed/dead notification matching `status`, `channel`, `destination_id` and/or `ids`."""
         body = BulkRequeueSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         filters = body.validated_data
@@ -77,6 +94,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             statuses=[filters["status"]] if "status" in filters else REQUEUEABLE,
             channel=filters.get("channel"),
             ids=filters.get("ids"),
+            destination_id=filters.get("destination_id"),
         )
         return Response({"status": "requeued", "count": len(ids), "ids": ids[:1000]})
 
