@@ -257,7 +257,7 @@ HEARTBEAT_INTERVAL = env.seconds("CERTCTL_HEARTBEAT_INTERVAL", "30s", minimum=1)
 RENEWAL_CHECK_INTERVAL = env.seconds("CERTCTL_RENEWAL_CHECK_INTERVAL", "1h", minimum=60)
 NOTIFICATION_PROCESS_INTERVAL = env.seconds("CERTCTL_NOTIFICATION_PROCESS_INTERVAL", "1m", minimum=1)
 NOTIFICATION_RETRY_INTERVAL = env.seconds("CERTCTL_NOTIFICATION_RETRY_INTERVAL", "2m", minimum=1)
-# Quiet hours release, escalation and daily digests (docs/alert-routing.md).
+# Quiet hours release, escalation and daily digests (docs/expiry-alerts.md and docs/escalation.md).
 NOTIFICATION_DEFERRED_INTERVAL = env.seconds("CERTCTL_NOTIFICATION_DEFERRED_INTERVAL", "1m", minimum=1)
 NOTIFICATION_ESCALATION_INTERVAL = env.seconds("CERTCTL_NOTIFICATION_ESCALATION_INTERVAL", "1m", minimum=1)
 NOTIFICATION_DIGEST_INTERVAL = env.seconds("CERTCTL_NOTIFICATION_DIGEST_INTERVAL", "5m", minimum=1)
@@ -304,6 +304,8 @@ if NOTIFICATION_DEADLINE_SECONDS >= NOTIFICATION_LEASE_SECONDS - NOTIFICATION_LE
         f"CERTCTL_NOTIFICATION_LEASE_SECONDS minus {NOTIFICATION_LEASE_MARGIN_SECONDS}s "
         f"({NOTIFICATION_LEASE_SECONDS - NOTIFICATION_LEASE_MARGIN_SECONDS}s), or a slow receiver gets each alert twice"
     )
+# How long the one-click acknowledgement link in a critical alert stays valid (notifications.services.acknowledge).
+NOTIFICATION_ACK_LINK_MAX_AGE = env.seconds("CERTCTL_ACK_LINK_MAX_AGE", "7d", minimum=60)
 # HTTP deliveries reach public addresses only; these networks (CIDRs) are the exceptions (an in-house receiver).
 NOTIFICATION_ALLOWED_NETWORKS = env.items("CERTCTL_NOTIFICATION_ALLOWED_NETWORKS")
 for _network in NOTIFICATION_ALLOWED_NETWORKS:
