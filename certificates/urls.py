@@ -4,7 +4,7 @@ from django.urls import re_path
 
 from certctl.api.routers import OptionalSlashRouter
 from certificates.agents.api import agent_urlpatterns
-from certificates.expiry.api import run_expiry_check
+from certificates.expiry.api import certificate_alert_routes, run_expiry_check
 from certificates.inventory.api import views
 from certificates.issuance.api import lifecycle
 from certificates.issuance.api.jobs import ApprovalViewSet, JobViewSet
@@ -54,6 +54,11 @@ revocation_urls = [
 ]
 
 # Agent routes serve GET /agents and /agents/{id} themselves (with the agent-facing actions), so the router has no agents.
-admin_urls = [re_path(r"^admin/expiry-check/?$", run_expiry_check, name="admin-expiry-check")]
+admin_urls = [
+    re_path(r"^admin/expiry-check/?$", run_expiry_check, name="admin-expiry-check"),
+    re_path(
+        rf"^certificates/{ID}/alert-routes/?$", certificate_alert_routes, name="certificate-alert-routes"
+    ),
+]
 
 urlpatterns = [*issuance_urls, *revocation_urls, *agent_urlpatterns, *admin_urls, *router.urls]

@@ -90,6 +90,15 @@ def validate_escalation_steps(value: Any) -> None:
         _validate_destination_refs(step, f"escalation_steps[{index}]")
 
 
+def validate_quiet_hours(start: Any, end: Any) -> None:
+    """Quiet hours need both bounds (or neither), and two different times (the window may wrap midnight)."""
+    if (start is None) != (end is None):
+        missing = "quiet_hours_end" if end is None else "quiet_hours_start"
+        raise ValidationError({missing: "set both quiet_hours_start and quiet_hours_end, or neither"})
+    if start is not None and start == end:
+        raise ValidationError({"quiet_hours_end": "must differ from quiet_hours_start"})
+
+
 def validate_timezone(value: Any) -> None:
     try:
         zoneinfo.ZoneInfo(str(value))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils import timezone
 
 from certctl.kernel.admin import ReadOnlyAdmin
 from certificates.expiry.models import ExpiryCheckRun
-from certificates.expiry.services.routing import policy_routing, recipient_for
+from certificates.expiry.services.routes import resolve_routes
 from certificates.inventory.admin import page
-from notifications.channels import get_channel
+from notifications.services.quiet import quiet_until
 
 
 @admin.register(ExpiryCheckRun)
@@ -18,26 +19,52 @@ class ExpiryCheckRunAdmin(ReadOnlyAdmin):
 
 
 def alert_plan(certificate) -> page.Panel | None:
-    """Per threshold of the certificate's renewal policy: its tier, and each channel with its recipient."""
-    policy = certificate.renewal_policy
-    routing = policy_routing(policy.alert_thresholds_days, policy.alert_severity_map, policy.alert_channels)
+    """Per threshold: its tier, and every destination considered, included or skipped with the reason
+    (the same resolution as the check and `GET /api/v1/certificates/{id}/alert-routes`)."""
+    now = timezone.now()
+    routes = resolve_routes(certificate, now)
+    team = certificate.team
+    until = quiet_until(team, now)
+    quiet = ""
+    if team.quiet_hours_start and team.quiet_hours_end:
+        state = f"now, until {until:%Y-%m-%d %H:%M} UTC" if until else "not now"
+        quiet = (
+            f" Quiet hours {team.quiet_hours_start:%H:%M}-{team.quiet_hours_end:%H:%M} {team.timezone} "
+            f"({state}): non-critical alerts wait for the end of the window."
+        )
     panel = page.Panel(
         title="Who is alerted",
-        headers=["Days before expiry", "Tier", "Channel", "Recipient", "Configured"],
-        note=f"From renewal policy {policy.name}. Each alert is sent once per threshold and channel for an expiry; "
-        "once expired, every alert is critical.",
+        headers=["Threshold", "Tier", "Fired", "Destination", "Route", "Recipient", "Sent?"],
+        note=f"Renewal policy {certificate.renewal_policy.name}, team {team.name}. Order: policy, owner, team, "
+        "then the default destinations when none of those applies. Per run each destination gets only the most "
+        "urgent threshold that fired; once expired, a critical EXPIRED alert." + quiet,
     )
-    for threshold in sorted(routing.thresholds, reverse=True):
-        tier = routing.tier_for(threshold)
-        channels = routing.route_for(tier).channels
-        if not channels:
-            panel.rows.append([str(threshold), tier, "none", "-", "-"])
-        for name in channels:
-            configured = "yes" if get_channel(name).is_configured() else "no: not sent"
+    for route in routes:
+        if not route.destinations:
             panel.rows.append(
-                [str(threshold), tier, name, recipient_for(name, certificate.owner.email), configured]
+                [route.label, route.tier, _yes(route.fired), "none", "-", "-", "no destination"]
+            )
+        for entry in route.destinations:
+            if entry.included:
+                sent = f"yes, held until {entry.deferred_until:%H:%M} UTC" if entry.deferred_until else "yes"
+            else:
+                sent = f"no: {entry.skipped_reason}"
+            panel.rows.append(
+                [
+                    route.label,
+                    str(route.tier),
+                    _yes(route.fired),
+                    entry.name,
+                    entry.reason,
+                    entry.recipient_for(certificate.owner.email) if entry.included else "-",
+                    sent,
+                ]
             )
     return panel
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
 
 
 page.add_panel(alert_plan)

@@ -9,8 +9,9 @@ from django.core.exceptions import ValidationError
 
 from certctl.kernel.secret_keys import secret_looking_keys
 from certificates import validators
-from certificates.inventory.models import DeploymentTarget, ManagedCertificate, RenewalPolicy
-from notifications.enums import DEFAULT_SEVERITY_MAP, Channel, SeverityTier
+from certificates.inventory.models import DeploymentTarget, ManagedCertificate, RenewalPolicy, Team
+from notifications.enums import DEFAULT_SEVERITY_MAP, Channel, DestinationSource, SeverityTier
+from notifications.models import Destination
 
 TIER_FIELD = "channels_{}"
 
@@ -82,9 +83,24 @@ class RenewalPolicyAdminForm(forms.ModelForm):
         "below; a tier with nothing ticked gets no alerts.",
     )
 
+    alert_owner_tiers = forms.MultipleChoiceField(
+        label="Also email the certificate owner for",
+        choices=SeverityTier.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
     class Meta:
         model = RenewalPolicy
-        fields = ["name", "renewal_window_days", "auto_renew", "max_retries", "retry_interval_seconds"]
+        fields = [
+            "name",
+            "renewal_window_days",
+            "auto_renew",
+            "max_retries",
+            "retry_interval_seconds",
+            "escalation_after_minutes",
+            "escalation_steps",
+        ]
 
     channels_informational = _tier_channels_field(SeverityTier.INFORMATIONAL)
     channels_warning = _tier_channels_field(SeverityTier.WARNING)
@@ -92,6 +108,15 @@ class RenewalPolicyAdminForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # A tier goes to channels (their built-in destinations) or to configured destinations, stored by id.
+        rows = Destination.objects.exclude(source=DestinationSource.ENVIRONMENT).values_list(
+            "id", "name", "kind"
+        )
+        by_name = {name: dest_id for dest_id, name, _kind in rows}
+        choices = [*Channel.choices, *((dest_id, f"{name} ({kind})") for dest_id, name, kind in rows)]
+        for tier in SeverityTier.values:
+            self.fields[TIER_FIELD.format(tier)].choices = choices
+        self.initial.setdefault("alert_owner_tiers", list(self.instance.alert_owner_tiers or []))
         policy = self.instance
         self.initial.setdefault("thresholds", ", ".join(map(str, policy.alert_thresholds_days or [])))
         thresholds = {str(days) for days in policy.alert_thresholds_days or []}
@@ -102,7 +127,8 @@ class RenewalPolicyAdminForm(forms.ModelForm):
         matrix = policy.alert_channels or {}
         self.initial.setdefault("custom_channels", bool(matrix))
         for tier in SeverityTier.values:
-            self.initial.setdefault(TIER_FIELD.format(tier), matrix.get(tier, []))
+            refs = [by_name.get(ref, ref) for ref in matrix.get(tier, [])]
+            self.initial.setdefault(TIER_FIELD.format(tier), refs)
 
     def clean_thresholds(self) -> list[int]:
         return parse_thresholds(self.cleaned_data["thresholds"])
@@ -139,10 +165,34 @@ class RenewalPolicyAdminForm(forms.ModelForm):
         policy.alert_thresholds_days = self.cleaned_data["thresholds"]
         policy.alert_severity_map = self.cleaned_data["alert_severity_map"]
         policy.alert_channels = self.cleaned_data["alert_channels"]
+        policy.alert_owner_tiers = self.cleaned_data["alert_owner_tiers"]
         if commit:
             policy.save()
             self.save_m2m()
         return policy
+
+
+class TeamAdminForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = [
+            "name",
+            "description",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "timezone",
+            "digest_enabled",
+            "digest_hour",
+            "digest_horizon_days",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        try:
+            validators.validate_quiet_hours(cleaned.get("quiet_hours_start"), cleaned.get("quiet_hours_end"))
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        return cleaned
 
 
 class DeploymentTargetAdminForm(forms.ModelForm):

@@ -1,10 +1,14 @@
-"""The expiry check: move certificates to Expiring/Expired and fan threshold alerts out to every configured channel.
+"""The expiry check: move certificates to Expiring/Expired and send each routed destination its most urgent alert.
 
 One run reads the policies once, streams the certificates that are inside their policy's alert window (or already
 expired), plans their status moves and alerts in memory, and writes them in batches, each batch in one transaction
 with a fixed number of statements: one UPDATE per kind of status move, one dedup probe, one bulk INSERT of new
 alerts, one bulk audit INSERT and one metrics UPSERT. A batch closes at CHUNK_SIZE certificates or WRITE_BUDGET
 planned rows, so memory stays bounded and the statement count never depends on the number of alerts.
+
+Routing (services/routes.py) is resolved in memory from destinations, teams and policies read once per run. Per
+certificate and destination only the most urgent threshold that has fired is written (first seen at 5 days with
+thresholds 30/14/7: one alert, for 7); once expired, the certificate gets its own critical EXPIRED alert.
 """
 
 from __future__ import annotations
@@ -24,19 +28,12 @@ from certctl.kernel import counters
 from certificates.enums import CertificateStatus
 from certificates.expiry.models import ExpiryCheckRun
 from certificates.expiry.services.audit_rows import AuditEntry, write_audit_batch
-from certificates.expiry.services.routing import (
-    AlertText,
-    PolicyRouting,
-    alert_text,
-    days_left,
-    dedup_key,
-    fired_thresholds,
-    policy_routing,
-    recipient_for,
-)
+from certificates.expiry.services.routes import EXPIRED, Resolver, RouteEntry, RoutingDirectory, routing_of
+from certificates.expiry.services.routing import AlertText, PolicyRouting, alert_text, days_left, dedup_key
 from certificates.inventory.models import ManagedCertificate, RenewalPolicy
-from notifications.enums import NotificationType
+from notifications.enums import NotificationStatus, NotificationType, SeverityTier
 from notifications.models import NotificationEvent
+from notifications.services.incidents import incident_key
 from notifications.services.outbox import PendingEvent, enqueue_many
 
 logger = logging.getLogger(__name__)
@@ -61,6 +58,7 @@ CERT_FIELDS = (
     "owner__name",
     "owner__email",
     "team__name",
+    "team_id",
 )
 
 
@@ -72,6 +70,7 @@ class ExpiryCheckResult:
     status_changes: Counter = field(default_factory=Counter)
     created: Counter = field(default_factory=Counter)
     deduped: int = 0
+    deferred: int = 0
     skipped_no_channels: int = 0
     skipped_invalid_channel: int = 0
 
@@ -81,20 +80,26 @@ class ExpiryCheckResult:
             "status_changes": dict(sorted(self.status_changes.items())),
             "alerts_created": dict(sorted(self.created.items())),
             "deduped": self.deduped,
+            "deferred": self.deferred,
             "skipped_no_channels": self.skipped_no_channels,
             "skipped_invalid_channel": self.skipped_invalid_channel,
         }
 
 
 class _Candidate(NamedTuple):
-    """One (certificate, threshold, channel) alert that may be new; its text is only built if it is."""
+    """One (certificate, threshold, destination) alert that may be new; its text is only built if it is."""
 
     row: tuple
     days: int
     threshold: int
     tier: str
-    channel: str
+    route: RouteEntry
     dedup_key: str
+    escalation_due_at: datetime | None
+
+    @property
+    def channel(self) -> str:
+        return self.route.channel
 
 
 @dataclass
@@ -121,12 +126,7 @@ def check_expiring_certificates(now: datetime | None = None) -> ExpiryCheckResul
     now = now or timezone.now()
     started = time.monotonic()
     result = ExpiryCheckResult()
-    routings = {
-        policy_id: policy_routing(thresholds, severity_map, channels)
-        for policy_id, thresholds, severity_map, channels in RenewalPolicy.objects.values_list(
-            "id", "alert_thresholds_days", "alert_severity_map", "alert_channels"
-        )
-    }
+    routings = {policy.id: routing_of(policy) for policy in RenewalPolicy.objects.all()}
     if not routings:
         _record_run(result, now, started)
         return result
@@ -136,9 +136,10 @@ def check_expiring_certificates(now: datetime | None = None) -> ExpiryCheckResul
         .order_by("expires_at", "id")
         .values_list(*CERT_FIELDS)
     )
+    resolver = Resolver(RoutingDirectory.load(), now)
     work = _ChunkWork()
     for row in rows.iterator(chunk_size=FETCH_SIZE):
-        _plan_certificate(row, routings[row[5]], now, work, result)
+        _plan_certificate(row, routings[row[5]], resolver, work, result)
         if work.certificates >= CHUNK_SIZE or work.planned_rows >= WRITE_BUDGET:
             _write_batch(work, now, result)
             work = _ChunkWork()
@@ -205,21 +206,25 @@ def _write_batch(work: _ChunkWork, now: datetime, result: ExpiryCheckResult) -> 
 
 
 def _plan_certificate(
-    row: tuple, routing: PolicyRouting, now: datetime, work: _ChunkWork, result: ExpiryCheckResult
+    row: tuple, routing: PolicyRouting, resolver: Resolver, work: _ChunkWork, result: ExpiryCheckResult
 ) -> None:
-    cert_id, status, expires_at = row[0], row[3], row[4]
+    cert_id, status, expires_at, policy_id, team_id = row[0], row[3], row[4], row[5], row[9]
+    now = resolver.now
     work.certificates += 1
     result.scanned += 1
     days = days_left(expires_at, now)
-    target = CertificateStatus.EXPIRED if expires_at <= now else CertificateStatus.EXPIRING
+    expired = expires_at <= now
+    target = CertificateStatus.EXPIRED if expired else CertificateStatus.EXPIRING
     if status in MOVABLE and status != target:
         work.moves[(status, target)].append((cert_id, expires_at))
 
-    # Once the expiry has passed every alert is critical, whatever tier the policy gives its thresholds.
-    expired = expires_at <= now
-    for threshold in fired_thresholds(routing, days):
-        tier = routing.tier_for(threshold, expired=expired)
-        route = routing.route_for(tier)
+    # Most urgent first; a destination takes only the first threshold that reaches it (the rest are implied).
+    # Once expired only the EXPIRED alert fires: critical, whatever the policy's tiers, even after the 0-day one.
+    fired = [EXPIRED] if expired else sorted(t for t in routing.thresholds if days <= t)
+    reached: set[str] = set()
+    for threshold in fired:
+        tier = SeverityTier.CRITICAL if threshold == EXPIRED else routing.tier_for(threshold)
+        route = resolver.tier_route(policy_id, routing, tier, team_id)
         base = {"threshold_days": threshold, "days_until_expiry": days, "severity_tier": tier}
         for invalid in route.invalid:
             work.audits.append(
@@ -233,22 +238,29 @@ def _plan_certificate(
             )
             work.metrics[(invalid, threshold, "failure")] += 1
             result.skipped_invalid_channel += 1
-        if not route.channels:
-            if not route.invalid:
+        included = resolver.held(route.included, tier, team_id)
+        if not included:
+            if not route.invalid and not route.held_for_digest:
                 work.audits.append(
                     AuditEntry("expiration_alert_skipped_no_channels", "certificate", cert_id, base, now)
                 )
                 result.skipped_no_channels += 1
             continue
-        for channel in route.channels:
-            key = dedup_key(cert_id, expires_at, threshold, channel)
-            work.candidates.append(_Candidate(row, days, threshold, tier, channel, key))
+        escalation_due_at = routing.escalation_due_at(tier, now)
+        for entry in included:
+            if entry.token in reached:
+                continue
+            reached.add(entry.token)
+            key = dedup_key(cert_id, expires_at, threshold, entry.token)
+            work.candidates.append(_Candidate(row, days, threshold, tier, entry, key, escalation_due_at))
 
 
 def _pending_event(
     candidate: _Candidate, now: datetime, texts: dict[tuple[str, int], AlertText]
 ) -> PendingEvent:
-    cert_id, name, common_name, _status, expires_at, _policy, owner_name, owner_email, team = candidate.row
+    cert_id, name, common_name, _status, expires_at, _policy, owner_name, owner_email, team, _team_id = (
+        candidate.row
+    )
     text = texts.get((cert_id, candidate.threshold))
     if text is None:
         text = texts[(cert_id, candidate.threshold)] = alert_text(
@@ -263,16 +275,24 @@ def _pending_event(
             owner=f"{owner_name} <{owner_email}>",
             team=team,
         )
+    route = candidate.route
+    deferred = route.deferred_until is not None
     return PendingEvent(
         type=NotificationType.EXPIRATION_WARNING,
-        channel=candidate.channel,
+        channel=route.channel,
         message=text.message,
         subject=text.subject,
-        recipient=recipient_for(candidate.channel, owner_email),
+        recipient=route.recipient_for(owner_email),
         certificate_id=cert_id,
         severity_tier=candidate.tier,
         threshold_days=candidate.threshold,
         dedup_key=candidate.dedup_key,
+        destination_id=route.destination_id if route.stored else None,
+        destination_name=route.name if route.stored else "",
+        incident_key=incident_key(cert_id, expires_at),
+        escalation_due_at=None if deferred else candidate.escalation_due_at,
+        status=NotificationStatus.DEFERRED if deferred else NotificationStatus.PENDING,
+        deferred_until=route.deferred_until,
     )
 
 
@@ -290,6 +310,7 @@ def _create_alerts(work: _ChunkWork, now: datetime, result: ExpiryCheckResult) -
             work.metrics[(candidate.channel, candidate.threshold, "deduped")] += 1
             continue
         result.created[candidate.channel] += 1
+        result.deferred += candidate.route.deferred_until is not None
         work.metrics[(candidate.channel, candidate.threshold, "success")] += 1
         work.audits.append(
             AuditEntry(
@@ -300,6 +321,8 @@ def _create_alerts(work: _ChunkWork, now: datetime, result: ExpiryCheckResult) -
                     "threshold_days": candidate.threshold,
                     "days_until_expiry": candidate.days,
                     "channel": candidate.channel,
+                    "destination_id": candidate.route.destination_id,
+                    "destination": candidate.route.name,
                     "severity_tier": candidate.tier,
                     "notification_id": notification_id,
                 },

@@ -1,8 +1,8 @@
-"""Expiry-alert routing: which thresholds fire, which tier each is, which channels get it, and the message.
+"""Expiry-alert settings of a policy (thresholds, tiers, owner tiers, escalation), dedup keys and the message.
 
 Pure functions over a policy's stored JSON. The stored values are validated on write, but dispatch still reads
-them defensively (old rows, raw SQL): a malformed map counts as unset, an unknown tier becomes informational and
-an unknown channel is reported back to the caller so it can be dropped and audited.
+them defensively (old rows, raw SQL): a malformed map counts as unset and an unknown tier becomes informational.
+Which destinations a tier goes to is services/routes.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from django.conf import settings
 
 from certificates.validators import is_day_count
 from notifications.enums import (
-    DEFAULT_ALERT_CHANNELS,
     DEFAULT_ALERT_THRESHOLDS,
     DEFAULT_SEVERITY_MAP,
     Channel,
@@ -26,20 +25,21 @@ CHANNELS = frozenset(Channel.values)
 
 
 @dataclass(frozen=True)
-class ChannelRoute:
-    """The channels a tier goes to, split into deliverable ones and off-enum names to drop."""
-
-    channels: tuple[str, ...]
-    invalid: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class PolicyRouting:
     """A renewal policy's alert settings, resolved once per check run."""
 
     thresholds: tuple[int, ...]
     severity_map: dict[int, str]
     channel_map: dict[str, object]
+    owner_tiers: frozenset[str] = frozenset()
+    escalation_after_minutes: int | None = None
+    escalates: bool = False  # escalation_after_minutes and at least one step
+
+    def escalation_due_at(self, tier: str, now: datetime) -> datetime | None:
+        """When an unacknowledged alert of this tier escalates: critical alerts of an escalating policy only."""
+        if tier != SeverityTier.CRITICAL or not self.escalates:
+            return None
+        return now + timedelta(minutes=self.escalation_after_minutes)
 
     @property
     def max_threshold(self) -> int:
@@ -54,19 +54,6 @@ class PolicyRouting:
             return SeverityTier.CRITICAL
         tier = self.severity_map.get(threshold) or DEFAULT_TIERS.get(threshold) or SeverityTier.INFORMATIONAL
         return tier if tier in TIERS else SeverityTier.INFORMATIONAL
-
-    def route_for(self, tier: str) -> ChannelRoute:
-        """An empty map means Email for every tier; a configured map that leaves a tier out sends nothing for it."""
-        names = self.channel_map.get(tier) if self.channel_map else DEFAULT_ALERT_CHANNELS[tier]
-        if not isinstance(names, list):
-            return ChannelRoute((), ())
-        valid: list[str] = []
-        invalid: list[str] = []
-        for name in names:
-            target = valid if isinstance(name, str) and name in CHANNELS else invalid
-            if name not in target:
-                target.append(name if isinstance(name, str) else repr(name))
-        return ChannelRoute(tuple(valid), tuple(invalid))
 
 
 DEFAULT_TIERS = {int(days): tier for days, tier in DEFAULT_SEVERITY_MAP.items()}
@@ -92,24 +79,31 @@ def _severity_map(value: object) -> dict[int, str]:
 
 
 def policy_routing(
-    alert_thresholds_days: object, alert_severity_map: object, alert_channels: object
+    alert_thresholds_days: object,
+    alert_severity_map: object,
+    alert_channels: object,
+    *,
+    owner_tiers: object = (),
+    escalation_after_minutes: int | None = None,
+    escalation_steps: object = (),
 ) -> PolicyRouting:
-    """Read a policy's three alert fields; anything malformed falls back to the documented default."""
+    """Read a policy's alert fields; anything malformed falls back to the documented default."""
+    minutes = escalation_after_minutes if isinstance(escalation_after_minutes, int) else None
     return PolicyRouting(
         thresholds=_thresholds(alert_thresholds_days),
         severity_map=_severity_map(alert_severity_map),
         channel_map=alert_channels if isinstance(alert_channels, dict) else {},
+        owner_tiers=frozenset(t for t in owner_tiers if t in TIERS)
+        if isinstance(owner_tiers, list)
+        else frozenset(),
+        escalation_after_minutes=minutes,
+        escalates=bool(minutes and minutes > 0 and isinstance(escalation_steps, list) and escalation_steps),
     )
 
 
 def days_left(expires_at: datetime, now: datetime) -> int:
     """Whole days until expiry, truncated toward zero (so -0.5 days is 0 and -1.5 days is -1)."""
     return int((expires_at - now) / timedelta(days=1))
-
-
-def fired_thresholds(routing: PolicyRouting, days: int) -> list[int]:
-    """Every threshold T with days ≤ T, in the policy's order: first seen at 5 days fires 30, 14 and 7 at once."""
-    return [t for t in routing.thresholds if days <= t]
 
 
 def recipient_for(channel: str, owner_email: str) -> str:
@@ -183,7 +177,7 @@ def alert_text(
             f"Days left: {left}",
             f"Owner: {owner}",
             f"Team: {team}",
-            f"Severity: {tier} (threshold {plural_days(threshold)})",
+            f"Severity: {tier} ({'expired' if threshold < 0 else f'threshold {plural_days(threshold)}'})",
             f"Admin: {admin_link(certificate_id)}",
         ]
     )

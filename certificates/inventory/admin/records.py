@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from certctl.kernel.admin import ReadOnlyAdmin
-from certificates.inventory.forms import DeploymentTargetAdminForm, RenewalPolicyAdminForm
+from certificates.inventory.forms import DeploymentTargetAdminForm, RenewalPolicyAdminForm, TeamAdminForm
 from certificates.inventory.models import (
     CertificateProfile,
     CertificateVersion,
@@ -26,10 +26,31 @@ def _json(value) -> str:
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "description", "created_at"]
+    form = TeamAdminForm
+    list_display = ["name", "description", "quiet_hours", "digest_enabled", "created_at"]
+    list_filter = ["digest_enabled"]
     search_fields = ["name", "description", "id"]
     date_hierarchy = "created_at"
     readonly_fields = ["id", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["id", "name", "description"]}),
+        (
+            "Quiet hours",
+            {
+                "fields": ["quiet_hours_start", "quiet_hours_end", "timezone"],
+                "description": "Non-critical alerts wait until the window ends (local time, may wrap midnight, "
+                "e.g. 22:00 to 07:00); critical alerts always go at once. Both times, or neither.",
+            },
+        ),
+        ("Daily digest", {"fields": ["digest_enabled", "digest_hour", "digest_horizon_days"]}),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description="Quiet hours")
+    def quiet_hours(self, obj: Team) -> str:
+        if obj.quiet_hours_start is None or obj.quiet_hours_end is None:
+            return "-"
+        return f"{obj.quiet_hours_start:%H:%M}-{obj.quiet_hours_end:%H:%M} {obj.timezone}"
 
 
 @admin.register(Owner)
@@ -73,10 +94,13 @@ class RenewalPolicyAdmin(admin.ModelAdmin):
                     "channels_informational",
                     "channels_warning",
                     "channels_critical",
+                    "alert_owner_tiers",
                 ],
-                "description": "Each threshold has a severity tier; each tier is sent to its channels.",
+                "description": "Each threshold has a severity tier; each tier is sent to its channels or "
+                "destinations, then the owner (ticked tiers), the team's destinations, else the defaults.",
             },
         ),
+        ("Escalation", {"fields": ["escalation_after_minutes", "escalation_steps"]}),
         ("Stored values", {"fields": ["stored_matrix", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
@@ -97,6 +121,9 @@ class RenewalPolicyAdmin(admin.ModelAdmin):
                 "alert_thresholds_days": obj.alert_thresholds_days,
                 "alert_severity_map": obj.alert_severity_map,
                 "alert_channels": obj.alert_channels,
+                "alert_owner_tiers": obj.alert_owner_tiers,
+                "escalation_after_minutes": obj.escalation_after_minutes,
+                "escalation_steps": obj.escalation_steps,
             }
         )
 

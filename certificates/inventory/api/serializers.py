@@ -109,9 +109,30 @@ class BulkReassignResultSerializer(serializers.Serializer):
 
 
 class TeamSerializer(InventorySerializer):
+    """A team; quiet hours (both bounds or neither, in `timezone`) and the daily digest drive its alerts."""
+
     class Meta:
         model = Team
-        fields = ["id", "name", "description", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "timezone",
+            "digest_enabled",
+            "digest_hour",
+            "digest_horizon_days",
+            "created_at",
+            "updated_at",
+        ]
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        start = attrs.get("quiet_hours_start", getattr(self.instance, "quiet_hours_start", None))
+        end = attrs.get("quiet_hours_end", getattr(self.instance, "quiet_hours_end", None))
+        validators.validate_quiet_hours(start, end)
+        return attrs
 
 
 class OwnerSerializer(InventorySerializer):
@@ -162,6 +183,9 @@ class RenewalPolicySerializer(InventorySerializer):
             "alert_thresholds_days",
             "alert_channels",
             "alert_severity_map",
+            "alert_owner_tiers",
+            "escalation_after_minutes",
+            "escalation_steps",
             "created_at",
             "updated_at",
         ]

@@ -13,29 +13,30 @@ from tests.expiry_helpers import FANOUT, NOW, alerts_per_channel, cert_expiring_
 pytestmark = pytest.mark.django_db
 
 
-def test_default_matrix_sends_email_only_to_the_owner():
+def test_default_matrix_sends_the_owner_one_email_for_the_most_urgent_fired_threshold():
     cert = cert_expiring_in(timedelta(days=5, hours=3))
 
     result = check_expiring_certificates(now=NOW)
 
-    rows = NotificationEvent.objects.filter(certificate=cert).order_by("-threshold_days")
-    assert [(r.channel, r.threshold_days, r.severity_tier) for r in rows] == [
-        ("Email", 30, "informational"),
-        ("Email", 14, "warning"),
-        ("Email", 7, "warning"),
-    ]
-    assert {r.recipient for r in rows} == {cert.owner.email}
-    assert {r.status for r in rows} == {"pending"}
-    assert {r.type for r in rows} == {"ExpirationWarning"}
-    assert result.created == {"Email": 3}
+    # First seen at 5 days, 30, 14 and 7 have all fired: one message, for 7 (the others are implied).
+    rows = NotificationEvent.objects.filter(certificate=cert)
+    assert [(r.channel, r.threshold_days, r.severity_tier) for r in rows] == [("Email", 7, "warning")]
+    row = rows.get()
+    assert row.recipient == cert.owner.email
+    assert row.status == "pending"
+    assert row.type == "ExpirationWarning"
+    assert (row.destination_id, row.destination_name) == ("dest-env-email", "Email (environment)")
+    assert result.created == {"Email": 1}
 
 
-def test_fanout_matrix_at_zero_days_gives_three_slack_three_email_one_pagerduty_one_opsgenie():
+def test_fanout_matrix_at_zero_days_gives_each_destination_its_most_urgent_threshold():
     cert = cert_expiring_in(timedelta(hours=10), policy(alert_channels=FANOUT))
 
     check_expiring_certificates(now=NOW)
 
-    assert alerts_per_channel(cert) == {"Slack": 3, "Email": 3, "PagerDuty": 1, "OpsGenie": 1}
+    assert alerts_per_channel(cert) == {"Slack": 1, "Email": 1, "PagerDuty": 1, "OpsGenie": 1}
+    # Slack is not on the critical route: its most urgent fired threshold is 7 (warning).
+    assert NotificationEvent.objects.get(certificate=cert, channel="Slack").threshold_days == 7
     assert not NotificationEvent.objects.filter(channel__in=["Teams", "Webhook"]).exists()
     critical = NotificationEvent.objects.filter(certificate=cert, threshold_days=0)
     assert {(r.channel, r.severity_tier) for r in critical} == {
@@ -53,9 +54,9 @@ def test_second_run_deduplicates_every_channel_and_threshold():
     second = check_expiring_certificates(now=NOW + timedelta(hours=1))
 
     assert sum(second.created.values()) == 0
-    assert second.deduped == 8
-    assert alerts_per_channel(cert) == {"Slack": 3, "Email": 3, "PagerDuty": 1, "OpsGenie": 1}
-    assert AuditEvent.objects.filter(action="expiration_alert_sent").count() == 8
+    assert second.deduped == 4
+    assert alerts_per_channel(cert) == {"Slack": 1, "Email": 1, "PagerDuty": 1, "OpsGenie": 1}
+    assert AuditEvent.objects.filter(action="expiration_alert_sent").count() == 4
 
 
 def test_next_threshold_fires_as_time_passes_without_repeating_earlier_ones():
@@ -76,16 +77,16 @@ def test_next_threshold_fires_as_time_passes_without_repeating_earlier_ones():
 def test_renewal_with_a_new_expiry_re_arms_the_thresholds():
     cert = cert_expiring_in(timedelta(days=5))
     check_expiring_certificates(now=NOW)
-    assert alerts_per_channel(cert) == {"Email": 3}
+    assert alerts_per_channel(cert) == {"Email": 1}
 
     cert.expires_at = NOW + timedelta(days=365)
     cert.status = "Active"
     cert.save()
     check_expiring_certificates(now=NOW + timedelta(days=1))
-    assert alerts_per_channel(cert) == {"Email": 3}
+    assert alerts_per_channel(cert) == {"Email": 1}
 
     check_expiring_certificates(now=NOW + timedelta(days=360))
-    assert alerts_per_channel(cert) == {"Email": 6}
+    assert alerts_per_channel(cert) == {"Email": 2}
 
 
 def test_off_enum_channel_is_dropped_and_audited_while_valid_channels_still_fire():
@@ -131,7 +132,6 @@ def test_policy_without_a_matrix_falls_back_to_the_default_email_routing():
     rows = NotificationEvent.objects.filter(certificate=cert)
     assert sorted((r.threshold_days, r.channel, r.severity_tier) for r in rows) == [
         (3, "Email", "informational"),
-        (21, "Email", "informational"),
     ]
 
 
@@ -141,7 +141,7 @@ def test_every_created_alert_is_audited_with_threshold_days_left_channel_and_tie
     check_expiring_certificates(now=NOW)
 
     sent = AuditEvent.objects.filter(action="expiration_alert_sent", resource_id=cert.id)
-    assert sent.count() == 8
+    assert sent.count() == 4
     details = {(e.details["threshold_days"], e.details["channel"]) for e in sent}
     assert (0, "PagerDuty") in details
     one = sent.get(details__threshold_days=0, details__channel="PagerDuty")
@@ -161,12 +161,13 @@ def test_metric_counts_success_then_deduped_per_channel_and_threshold():
     def value(channel, threshold, result):
         return series.get((("channel", channel), ("result", result), ("threshold", threshold)), 0)
 
-    assert value("Slack", "30", "success") == 1
-    assert value("Slack", "30", "deduped") == 1
+    assert value("Slack", "7", "success") == 1
+    assert value("Slack", "7", "deduped") == 1
+    assert value("Slack", "30", "success") == 0
     assert value("PagerDuty", "0", "success") == 1
-    assert value("Email", "14", "deduped") == 1
-    assert sum(n for key, n in series.items() if ("result", "success") in key) == 8
-    assert sum(n for key, n in series.items() if ("result", "deduped") in key) == 8
+    assert value("Email", "0", "deduped") == 1
+    assert sum(n for key, n in series.items() if ("result", "success") in key) == 4
+    assert sum(n for key, n in series.items() if ("result", "deduped") in key) == 4
 
 
 def test_metric_counts_an_off_enum_channel_as_failure():
@@ -191,7 +192,7 @@ def test_metric_is_exposed_on_the_metrics_endpoint(client, settings):
 
     assert "# TYPE certctl_expiry_alerts_total counter" in text
     assert 'certctl_expiry_alerts_total{channel="PagerDuty",result="success",threshold="0"} 1.0' in text
-    assert 'certctl_expiry_alerts_total{channel="Slack",result="deduped",threshold="30"} 1.0' in text
+    assert 'certctl_expiry_alerts_total{channel="Slack",result="deduped",threshold="7"} 1.0' in text
 
 
 def test_an_expired_certificate_is_alerted_as_critical_even_if_its_policy_says_informational():
@@ -202,4 +203,5 @@ def test_an_expired_certificate_is_alerted_as_critical_even_if_its_policy_says_i
 
     row = NotificationEvent.objects.get(certificate=cert)
     assert row.severity_tier == "critical"
+    assert row.threshold_days == -1  # the EXPIRED alert
     assert row.subject.startswith("[certctl] critical: ") and "has EXPIRED" in row.subject

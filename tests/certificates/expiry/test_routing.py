@@ -1,14 +1,14 @@
-"""Alert routing rules of the expiry check, as pure functions (no database)."""
+"""Alert routing rules of the expiry check, as pure functions over an in-memory directory (no database)."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from certificates.expiry.services.routes import RoutingDirectory, resolve_tier
 from certificates.expiry.services.routing import (
     alert_text,
     days_left,
     dedup_key,
-    fired_thresholds,
     policy_routing,
     recipient_for,
 )
@@ -35,15 +35,6 @@ def test_days_left_is_whole_days_truncated_toward_zero(delta, expected):
     assert days_left(NOW + delta, NOW) == expected
 
 
-def test_certificate_first_seen_at_five_days_fires_thirty_fourteen_and_seven():
-    routing = policy_routing([30, 14, 7, 0], {}, {})
-    assert fired_thresholds(routing, 5) == [30, 14, 7]
-
-
-def test_expired_certificate_fires_every_threshold():
-    assert fired_thresholds(policy_routing([30, 14, 7, 0], {}, {}), -3) == [30, 14, 7, 0]
-
-
 def test_empty_thresholds_fall_back_to_the_default_list():
     assert policy_routing([], {}, {}).thresholds == (30, 14, 7, 0)
     assert policy_routing(None, {}, {}).thresholds == (30, 14, 7, 0)
@@ -61,24 +52,45 @@ def test_off_enum_tier_in_severity_map_is_coerced_to_informational():
     assert policy_routing([5], {"5": "apocalyptic"}, {}).tier_for(5) == "informational"
 
 
+CONFIGURED = RoutingDirectory(configured=dict.fromkeys(("Email", "Slack", "PagerDuty", "OpsGenie"), True))
+
+
+def _channels(routing, tier):
+    return tuple(entry.channel for entry in resolve_tier(CONFIGURED, routing, tier, None).included)
+
+
 def test_empty_channel_map_is_email_for_every_tier():
     routing = policy_routing([30], {}, {})
     for tier in ("informational", "warning", "critical"):
-        assert routing.route_for(tier).channels == ("Email",)
+        assert _channels(routing, tier) == ("Email",)
 
 
 def test_configured_map_without_a_tier_sends_nothing_for_it():
     routing = policy_routing([30], {}, {"critical": ["PagerDuty"]})
-    assert routing.route_for("informational").channels == ()
-    assert routing.route_for("critical").channels == ("PagerDuty",)
+    assert _channels(routing, "informational") == ()
+    assert _channels(routing, "critical") == ("PagerDuty",)
 
 
 def test_off_enum_channel_is_separated_from_the_valid_ones():
-    route = policy_routing([30], {}, {"warning": ["Slack", "Carrier Pigeon", "email", "Slack"]}).route_for(
-        "warning"
-    )
-    assert route.channels == ("Slack",)
+    routing = policy_routing([30], {}, {"warning": ["Slack", "Carrier Pigeon", "email", "Slack"]})
+    route = resolve_tier(CONFIGURED, routing, "warning", None)
+    assert tuple(entry.channel for entry in route.included) == ("Slack",)
     assert route.invalid == ("Carrier Pigeon", "email")
+
+
+def test_an_unconfigured_built_in_channel_is_still_routed_and_says_where_its_alerts_wait():
+    """As before destinations existed: its rows go to the dead letter, visible and requeueable, never dropped."""
+    routing = policy_routing([30], {}, {"warning": ["Slack", "Teams"]})
+    route = resolve_tier(CONFIGURED, routing, "warning", None)
+    assert [(e.channel, e.included, e.skipped_reason, e.reason) for e in route.entries] == [
+        ("Slack", True, "", "policy alert_channels[warning]"),
+        (
+            "Teams",
+            True,
+            "",
+            "policy alert_channels[warning]; its CERTCTL_* variables are not set, so these alerts wait in the dead letter",
+        ),
+    ]
 
 
 def test_recipient_is_owner_email_only_for_the_email_channel(settings):
@@ -171,6 +183,11 @@ def test_a_name_cannot_forge_extra_lines_in_the_body():
     assert [line for line in text.message.splitlines() if line.startswith("Severity:")] == [
         "Severity: warning (threshold 7 days)"
     ]
+
+
+def test_the_expired_alert_names_no_threshold():
+    text = _text(NOW - timedelta(hours=3), 0, -1, "critical")
+    assert "Severity: critical (expired)" in text.message
 
 
 def test_an_expired_certificate_is_critical_whatever_the_policy_maps_its_threshold_to():
