@@ -219,6 +219,7 @@ def update_destination(
         for name in set(before_secrets) | set(clean_secrets)
         if before_secrets.get(name) != clean_secrets.get(name)
     )
+    old_name = destination.name
     for name, value in changes.items():
         setattr(destination, name, value)
     destination.config = clean_config
@@ -226,6 +227,8 @@ def update_destination(
     now = timezone.now()
     with transaction.atomic():
         destination.save()
+        if destination.name != old_name:
+            _repoint_policies(old_name, destination.pk)
         record(
             "destination_updated",
             resource_type="destination",
@@ -259,6 +262,25 @@ def referencing_policies(destination: Destination) -> list[str]:
         if names & set(refs):
             found.append(name)
     return found
+
+
+def _repoint_policies(old_name: str, destination_id: str) -> None:
+    """After a rename, policies that named the destination by its old name name it by its id, so their routing
+    and escalation keep reaching it (saved without validation: only the reference changes)."""
+    policy_model = apps.get_model("certificates", "RenewalPolicy")
+    for policy in policy_model.objects.select_for_update():
+        matrix = policy.alert_channels if isinstance(policy.alert_channels, dict) else {}
+        new_matrix = {tier: _renamed(refs, old_name, destination_id) for tier, refs in matrix.items()}
+        steps = policy.escalation_steps if isinstance(policy.escalation_steps, list) else []
+        new_steps = [_renamed(step, old_name, destination_id) for step in steps]
+        if new_matrix != matrix or new_steps != steps:
+            policy_model.objects.filter(pk=policy.pk).update(
+                alert_channels=new_matrix, escalation_steps=new_steps
+            )
+
+
+def _renamed(refs, old_name: str, destination_id: str):
+    return [destination_id if ref == old_name else ref for ref in refs] if isinstance(refs, list) else refs
 
 
 def _entries(lists) -> list[str]:

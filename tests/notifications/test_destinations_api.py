@@ -283,3 +283,27 @@ def test_dead_letter_requeue_and_list_by_destination(client_with_key):
     assert [row["id"] for row in listed["data"]] == [builtin.id]
     assert listed["data"][0]["destination_id"] == "dest-env-slack"
     assert listed["data"][0]["destination_name"] == "Slack (environment)"
+
+
+def test_renaming_a_destination_keeps_the_policies_that_named_it_routing_to_it(
+    admin_client_with_key, http_sink
+):
+    created = create(admin_client_with_key, slack_body(http_sink))
+    by_name = RenewalPolicyFactory(
+        name="by-name",
+        alert_channels={"warning": ["Email", "payments-slack"]},
+        escalation_steps=[["payments-slack"]],
+    )
+    by_id = RenewalPolicyFactory(name="by-id", alert_channels={"critical": [created["id"]]})
+
+    response = admin_client_with_key.patch(
+        f"{URL}/{created['id']}", {"name": "payments-alerts"}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    by_name.refresh_from_db()
+    by_id.refresh_from_db()
+    assert by_name.alert_channels == {"warning": ["Email", created["id"]]}
+    assert by_name.escalation_steps == [[created["id"]]]
+    assert by_id.alert_channels == {"critical": [created["id"]]}
+    by_name.full_clean()  # the references still name an existing destination
