@@ -87,6 +87,9 @@ class Api:
         response = self.request("POST", path, params=params, json=json if json is not None else {})
         return response.json() if response.content else None
 
+    def patch(self, path: str, json: Any, **params: Any) -> Any:
+        return self.request("PATCH", path, params=params, json=json).json()
+
     def delete(self, path: str, **params: Any) -> None:
         self.request("DELETE", path, params=params)
 

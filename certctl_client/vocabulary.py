@@ -18,8 +18,11 @@ RevocationReason = Literal[
     "certificateHold",
     "privilegeWithdrawn",
 ]
-NotificationStatus = Literal["pending", "sent", "failed", "dead", "read"]
+NotificationStatus = Literal["pending", "sent", "failed", "dead", "read", "deferred"]
 Channel = Literal["Email", "Webhook", "Slack", "Teams", "PagerDuty", "OpsGenie"]
+DestinationKind = Literal["email", "webhook", "slack", "teams", "pagerduty", "opsgenie"]
+DestinationSource = Literal["admin", "environment"]
+SeverityTier = Literal["informational", "warning", "critical"]
 JobStatus = Literal[
     "Pending", "AwaitingCSR", "AwaitingApproval", "Running", "Completed", "Failed", "Cancelled"
 ]

@@ -10,7 +10,7 @@ import typer.main
 from typer.core import TyperGroup
 
 from certctl_client.api import ClientError
-from certctl_client.cli import audit, bulk, certs, jobs, misc, notifications
+from certctl_client.cli import audit, bulk, certs, destinations, jobs, misc, notifications
 from certctl_client.cli.errors import error_line, exit_code_of
 from certctl_client.cli.output import Mode
 from certctl_client.cli.session import Session, activate, current
@@ -69,7 +69,8 @@ class CertctlGroup(TyperGroup):
 
 app = typer.Typer(
     name="certctl",
-    help="Manage a certctl server from the shell: certificates, jobs, notifications, audit. See docs/cli.md.",
+    help="Manage a certctl server from the shell: certificates, jobs, notifications, destinations, audit. "
+    "See docs/cli.md.",
     cls=CertctlGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -78,6 +79,7 @@ app = typer.Typer(
 app.add_typer(certs.app, name="certs")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(notifications.app, name="notifications")
+app.add_typer(destinations.app, name="destinations")
 app.add_typer(audit.app, name="audit")
 app.add_typer(misc.issuers, name="issuers")
 app.add_typer(misc.agents, name="agents")

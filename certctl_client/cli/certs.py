@@ -1,4 +1,4 @@
-"""`certctl certs`: list (cursor paging), show, renew, revoke, issue from a CSR, export."""
+"""`certctl certs`: list (cursor paging), show, renew, revoke, issue from a CSR, export, alert routes."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from certctl_client.cli.output import warn
 from certctl_client.cli.session import api, fetch_rows, more_caption, out
 from certctl_client.vocabulary import CertificateStatus, RevocationReason
 
-app = typer.Typer(help="Certificates: list, show, renew, revoke, issue, export.", no_args_is_help=True)
+app = typer.Typer(
+    help="Certificates: list, show, renew, revoke, issue, export, alert routes.", no_args_is_help=True
+)
 
 PATH = "/api/v1/certificates"
 COLUMNS = ("id", "name", "common_name", "status", "expires_at", "team_id")
@@ -163,3 +165,66 @@ def export(
     write_private(out_file, pem.encode())
     summary = {key: body[key] for key in ("certificate_id", "version_id", "serial_number")}
     out().message({**summary, "format": "pem", "out": str(out_file)}, f"wrote {out_file}", ident="version_id")
+
+
+@app.command("alert-routes")
+def alert_routes(cert_id: CertId) -> None:
+    """Where this certificate's expiry alerts go, per threshold: each destination considered, sent or skipped, why.
+
+    --quiet prints the ids of the destinations some threshold sends to."""
+    routes = api().get(f"{PATH}/{cert_id}/alert-routes")
+    if out().quiet:
+        included = (
+            d["id"] for t in routes["thresholds"] for d in t["destinations"] if d["included"] and d["id"]
+        )
+        print("\n".join(dict.fromkeys(included)))
+        return
+    if out().mode == "json":
+        out().json(routes)
+        return
+    rows = [
+        {
+            "threshold": threshold["label"],
+            "tier": threshold["tier"],
+            "fired": threshold["fired"],
+            "destination": entry["name"],
+            "route": entry["source"],
+            "included": entry["included"],
+            "reason": route_reason(entry),
+        }
+        for threshold in routes["thresholds"]
+        for entry in threshold["destinations"] or [{"name": "(none)", "source": "", "included": False}]
+    ]
+    columns = ("threshold", "tier", "fired", "destination", "route", "included", "reason")
+    out().rows(rows, columns, title=routes_title(routes), caption=quiet_hours_caption(routes))
+
+
+def route_reason(entry: dict) -> str:
+    """Why it is sent (and to whom, and when if quiet hours hold it), or why it is skipped."""
+    if "reason" not in entry:
+        return "no destination for this tier"
+    if not entry["included"]:
+        return f"skipped: {entry['skipped_reason']} ({entry['reason']})"
+    text = entry["reason"]
+    if entry.get("recipient") and entry["recipient"] != entry["name"]:
+        text += f"; to {entry['recipient']}"
+    if entry.get("deferred_until"):
+        text += f"; held by quiet hours until {entry['deferred_until']}"
+    return text
+
+
+def routes_title(routes: dict) -> str:
+    days = routes["days_left"]
+    left = "no expiry" if days is None else f"expires {routes['expires_at']} ({days} days left)"
+    return f"{routes['certificate_id']}: {left}; policy {routes['policy']['name']}, team {routes['team']['name']}"
+
+
+def quiet_hours_caption(routes: dict) -> str | None:
+    quiet = routes["quiet_hours"]
+    parts = []
+    if quiet["configured"]:
+        state = f"active until {quiet['until']}" if quiet["active"] else "not active now"
+        parts.append(f"quiet hours {quiet['start']}-{quiet['end']} {quiet['timezone']} ({state})")
+    if routes["digest_enabled"]:
+        parts.append("the team's non-critical alerts go in its daily digest")
+    return "; ".join(parts) or None

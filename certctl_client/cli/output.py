@@ -38,7 +38,14 @@ class Renderer:
     def __init__(self, mode: Mode = "table", quiet: bool = False) -> None:
         self.mode, self.quiet = mode, quiet
 
-    def rows(self, rows: Iterable[dict], columns: Sequence[str], *, caption: str | None = None) -> None:
+    def rows(
+        self,
+        rows: Iterable[dict],
+        columns: Sequence[str],
+        *,
+        caption: str | None = None,
+        title: str | None = None,
+    ) -> None:
         rows = list(rows)
         if self.quiet:
             for row in rows:
@@ -46,7 +53,9 @@ class Renderer:
         elif self.mode == "json":
             self.json(rows)
         else:
-            table = Table(*columns, caption=caption, caption_justify="left")
+            table = Table(
+                *columns, title=title, title_justify="left", caption=caption, caption_justify="left"
+            )
             for row in rows:
                 table.add_row(*(cell(row.get(column)) for column in columns))
             stdout.print(table)

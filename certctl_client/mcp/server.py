@@ -25,7 +25,7 @@ EXIT_CONFIG = 2
 
 INSTRUCTIONS = """\
 certctl manages the TLS certificates of an organisation: inventory, renewals, revocation, expiry alerts and jobs.
-IDs are prefixed strings (cert-..., notif-..., job-..., ar-...); times are UTC ISO-8601. Lists answer at most
+IDs are prefixed strings (cert-..., notif-..., job-..., ar-..., dest-...); times are UTC ISO-8601. Lists answer at most
 `limit` rows with `total`, and a `note` when more rows match. Every call is made with the configured API key and
 recorded in certctl's audit trail under that key's name. revoke_certificate cannot be undone: confirm with the user
 first. A failed call answers an error `code: message` from the API (not_found, conflict, forbidden,
@@ -46,8 +46,9 @@ def _changes(title: str, *, destructive: bool, idempotent: bool) -> ToolAnnotati
     )
 
 
-# Idempotent where a repeat changes nothing: a second revoke, requeue or decision is a conflict error; a second
-# renew with force opens another job, so renew is not.
+# Idempotent where a repeat changes nothing: a second revoke, requeue or decision is a conflict error, a second
+# acknowledgement answers the first; a second renew with force opens another job and a second test sends another
+# message, so those are not.
 ANNOTATIONS: dict[str, ToolAnnotations] = {
     "list_certificates": _reads("List certificates"),
     "get_certificate": _reads("Get a certificate"),
@@ -57,6 +58,10 @@ ANNOTATIONS: dict[str, ToolAnnotations] = {
     "list_notifications": _reads("List notifications"),
     "list_dead_notifications": _reads("List dead notifications"),
     "requeue_notification": _changes("Requeue a notification", destructive=False, idempotent=True),
+    "acknowledge_notification": _changes("Acknowledge an alert", destructive=False, idempotent=True),
+    "list_destinations": _reads("List alert destinations"),
+    "test_destination": _changes("Send a test to a destination", destructive=False, idempotent=False),
+    "certificate_alert_routes": _reads("Alert routes of a certificate"),
     "get_stats": _reads("Inventory statistics"),
     "search_audit": _reads("Search the audit trail"),
     "list_jobs": _reads("List jobs"),

@@ -1,49 +1,21 @@
 """The certctl tools an assistant can call: each is one or a few REST API calls, answering the API's JSON objects.
 
-An API error (or an unreachable server) becomes a ToolError, which the SDK returns as an `isError` result carrying
-the API's code and message: the assistant reads it and the server keeps running.
+Certificates, jobs and approvals, stats and the audit trail here; notifications, destinations and alert routes in
+alert_tools.py. Errors and paging: calls.py.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, ParamSpec, TypeVar
-from urllib.parse import quote
+from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from certctl_client.api import Api, ApiError, NetworkError
-from certctl_client.vocabulary import (
-    CertificateStatus,
-    Channel,
-    JobStatus,
-    JobType,
-    NotificationStatus,
-    RevocationReason,
-)
+from certctl_client.mcp.alert_tools import AlertTools
+from certctl_client.mcp.calls import MAX_LIMIT, CertificateId, Limit, api_path, reports_api_errors, utc
+from certctl_client.vocabulary import CertificateStatus, JobStatus, JobType, RevocationReason
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-MAX_LIMIT = 500  # the API's largest page (`per_page` 1..500)
-
-
-CertificateId = Annotated[
-    str,
-    Field(min_length=1, max_length=64, description="Certificate ID as the API returns it, e.g. cert-01J..."),
-]
-Limit = Annotated[
-    int,
-    Field(
-        ge=1,
-        le=MAX_LIMIT,
-        description="Most rows to return (1..500). The answer has `total` and a `note` when more rows match.",
-    ),
-]
-ChannelFilter = Annotated[Channel | None, Field(description="Only this delivery channel")]
 DecisionNote = Annotated[
     str, Field(max_length=2000, description="Why, recorded with the decision in the audit trail")
 ]
@@ -60,64 +32,8 @@ ApprovalOrJobId = Annotated[
 LIVE_STATUSES_EXCLUDED = ("Revoked", "Archived")
 
 
-def reports_api_errors(tool: Callable[P, R]) -> Callable[P, R]:
-    """Turn the client's errors into tool errors the assistant can read: `code: message (fields) [HTTP n, ...]`."""
-
-    @functools.wraps(tool)
-    def call(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return tool(*args, **kwargs)
-        except ApiError as exc:
-            raise ToolError(_api_error_text(exc)) from exc
-        except NetworkError as exc:
-            raise ToolError(f"network_error: {exc}") from exc
-
-    return call
-
-
-def _api_error_text(exc: ApiError) -> str:
-    """`conflict: cannot requeue ... [HTTP 409, request_id ...]`, with the per-field messages the text lacks."""
-    text = f"{exc.code}: {exc}"
-    where = f"HTTP {exc.status}" + (f", request_id {exc.request_id}" if exc.request_id else "")
-    return f"{text} [{where}]"
-
-
-def _utc(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _path(*parts: str) -> str:
-    """An API path with each ID quoted, so an ID can never reach another endpoint (`../teams`)."""
-    return "/api/v1/" + "/".join(quote(part, safe="") for part in parts)
-
-
-def _listing(key: str, rows: list[dict], total: int, more_hint: str) -> dict[str, Any]:
-    answer: dict[str, Any] = {key: rows, "count": len(rows), "total": total}
-    if total > len(rows):
-        answer["note"] = f"showing {len(rows)} of {total}; {more_hint}"
-    return answer
-
-
-class CertctlTools:
-    """The tools, bound to one API connection (sync: the SDK runs each call on a worker thread)."""
-
-    def __init__(self, api: Api) -> None:
-        self.api = api
-
-    def _page(self, key: str, path: str, limit: int, **filters: Any) -> dict[str, Any]:
-        body = self.api.get(path, per_page=limit, page=1, **filters)
-        rows = body.get("data", [])
-        hint = f"raise limit (max {MAX_LIMIT}) or narrow the filters to see the rest"
-        return _listing(key, rows, int(body.get("total", len(rows))), hint)
-
-    def _team_id(self, team: str) -> str:
-        """The ID of the team with this ID or name (names may look like IDs, so both are compared)."""
-        for row in self.api.paginate("/api/v1/teams"):
-            if row.get("id") == team or str(row.get("name", "")).casefold() == team.casefold():
-                return str(row["id"])
-        raise ToolError(
-            f"not_found: no team named {team!r} (pass a team ID, team-..., or an exact team name)"
-        )
+class CertctlTools(AlertTools):
+    """Every tool, bound to one API connection; server.py registers the ones it names."""
 
     @reports_api_errors
     def list_certificates(
@@ -143,13 +59,13 @@ class CertctlTools:
         if team:
             filters["team_id"] = self._team_id(team)
         if expiring_within_days is not None:
-            filters["expires_before"] = _utc(datetime.now(UTC) + timedelta(days=expiring_within_days))
+            filters["expires_before"] = utc(datetime.now(UTC) + timedelta(days=expiring_within_days))
         return self._page("certificates", "/api/v1/certificates", limit, **filters)
 
     @reports_api_errors
     def get_certificate(self, id: CertificateId) -> dict[str, Any]:
         """Get one certificate by ID: names, SANs, status, expiry, owner/team/issuer, targets and revocation."""
-        return self.api.get(_path("certificates", id))
+        return self.api.get(api_path("certificates", id))
 
     @reports_api_errors
     def list_expiring_certificates(
@@ -165,9 +81,9 @@ class CertctlTools:
         Revoked and archived certificates are left out. Use renew_certificate to start a renewal.
         """
         now = datetime.now(UTC)
-        filters = {"expires_before": _utc(now + timedelta(days=days)), "sort": "expires_at"}
+        filters = {"expires_before": utc(now + timedelta(days=days)), "sort": "expires_at"}
         if not include_expired:
-            filters["expires_after"] = _utc(now)
+            filters["expires_after"] = utc(now)
         per_page = min(MAX_LIMIT, max(limit + 1, 50))
         rows: list[dict] = []
         page, more = 1, False
@@ -206,7 +122,7 @@ class CertctlTools:
         A certificate with an open renewal job gives a conflict error unless force is true. The job may need an
         approval (status AwaitingApproval, see approve_job) or run on an agent; follow it with list_jobs.
         """
-        return self.api.post(_path("certificates", id, "renew"), json={"force": force})
+        return self.api.post(api_path("certificates", id, "renew"), json={"force": force})
 
     @reports_api_errors
     def revoke_certificate(
@@ -222,45 +138,7 @@ class CertctlTools:
         Confirm with the user before calling. Answers the serial, the reason and revoked_at; an already revoked
         or archived certificate gives a conflict error.
         """
-        return self.api.post(_path("certificates", id, "revoke"), json={"reason": reason})
-
-    @reports_api_errors
-    def list_notifications(
-        self,
-        status: Annotated[
-            NotificationStatus | None, Field(description="Only notifications in this status")
-        ] = None,
-        channel: ChannelFilter = None,
-        certificate_id: Annotated[
-            str | None, Field(description="Only notifications about this certificate")
-        ] = None,
-        limit: Limit = 50,
-    ) -> dict[str, Any]:
-        """List notifications (expiry warnings, renewal results, revocations) in the outbox, newest first.
-
-        Each has id, type, channel, recipient, subject, status, attempts, last_error and next_retry_at.
-        """
-        filters = {"status": status, "channel": channel, "certificate_id": certificate_id}
-        return self._page("notifications", "/api/v1/notifications", limit, **filters)
-
-    @reports_api_errors
-    def list_dead_notifications(self, channel: ChannelFilter = None, limit: Limit = 50) -> dict[str, Any]:
-        """List notifications that gave up after their last delivery attempt (status dead), newest first.
-
-        last_error says why delivery failed; once the cause is fixed, requeue_notification sends one again.
-        """
-        return self._page("notifications", "/api/v1/notifications", limit, status="dead", channel=channel)
-
-    @reports_api_errors
-    def requeue_notification(
-        self,
-        id: Annotated[str, Field(min_length=1, max_length=64, description="Notification ID (notif-...)")],
-    ) -> dict[str, Any]:
-        """Put a failed or dead notification back to pending with a fresh retry budget; it is delivered again soon.
-
-        A notification in any other status (pending, sent, read) gives a conflict error and is left unchanged.
-        """
-        return self.api.post(_path("notifications", id, "requeue"))
+        return self.api.post(api_path("certificates", id, "revoke"), json={"reason": reason})
 
     @reports_api_errors
     def get_stats(self) -> dict[str, Any]:
@@ -324,7 +202,7 @@ class CertctlTools:
     def _approval_id(self, id: str) -> str:
         if id.startswith("ar-"):
             return id
-        job = self.api.get(_path("jobs", id))
+        job = self.api.get(api_path("jobs", id))
         pending = self.api.get(
             "/api/v1/approvals", state="pending", certificate_id=job.get("certificate_id"), per_page=MAX_LIMIT
         )
@@ -339,9 +217,9 @@ class CertctlTools:
 
         The key that requested it cannot approve it (forbidden error); a decided request gives a conflict error.
         """
-        return self.api.post(_path("approvals", self._approval_id(id), "approve"), json={"note": note})
+        return self.api.post(api_path("approvals", self._approval_id(id), "approve"), json={"note": note})
 
     @reports_api_errors
     def reject_job(self, id: ApprovalOrJobId, note: DecisionNote = "") -> dict[str, Any]:
         """Reject a pending approval request: its job is cancelled and no certificate is issued."""
-        return self.api.post(_path("approvals", self._approval_id(id), "reject"), json={"note": note})
+        return self.api.post(api_path("approvals", self._approval_id(id), "reject"), json={"note": note})

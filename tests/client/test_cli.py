@@ -7,92 +7,30 @@ Every run goes through `run()`, which also checks that the API key appears in no
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
-import httpx
 import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services.record import record
-from certificates.demo_data import seed_demo
 from certificates.enums import CertificateStatus, JobStatus
 from certificates.inventory.models import ManagedCertificate
 from certificates.issuance.models import ApprovalRequest, Job
 from notifications.enums import Channel, NotificationStatus
-from tests.factories import CertificateFactory, JobFactory, OwnerFactory, ProfileFactory, make_api_key
+from tests.client.cli_process import CERTCTL, KEY_NAME, one_error_line, run
+from tests.factories import CertificateFactory, JobFactory, OwnerFactory, ProfileFactory
 from tests.notification_factories import NotificationEventFactory
 from tests.revocation_support import issue_leaf, make_local_ca
 from tests.sinks import point_channels_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-CERTCTL = Path(sys.executable).parent / "certctl"
-KEY_NAME = "cli-ops"
-
-
-@dataclass
-class Server:
-    url: str
-    key: str
-    home: Path
-
-    def env(self, **extra: str) -> dict[str, str]:
-        base = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.home),
-            "CERTCTL_URL": self.url,
-            "CERTCTL_API_KEY": self.key,
-        }
-        return {key: value for key, value in {**base, **extra}.items() if value is not None}
-
-    def api(self, path: str, **params) -> dict | list:
-        """What the API itself answers, to compare the CLI's --output json with."""
-        response = httpx.get(
-            self.url + path, params=params, headers={"Authorization": f"Bearer {self.key}"}, timeout=30
-        )
-        response.raise_for_status()
-        return response.json()
-
-
-@pytest.fixture
-def server(live_server, tmp_path) -> Server:
-    seed_demo()
-    _, key = make_api_key(KEY_NAME, is_admin=True)
-    home = tmp_path / "home"
-    home.mkdir()
-    return Server(url=live_server.url, key=key, home=home)
-
-
-def run(server: Server, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [str(CERTCTL), *args],
-        env=env if env is not None else server.env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert server.key not in result.stdout + result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
-
-
-def one_error_line(result: subprocess.CompletedProcess) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def free_port() -> int:

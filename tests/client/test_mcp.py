@@ -6,87 +6,27 @@ Database work happens before and after `asyncio.run(...)`: pytest-django refuses
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
 from django.utils import timezone
-from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 
 from audit.models import AuditEvent
 from certificates.issuance.models import ApprovalRequest, Job
 from notifications.enums import Channel, NotificationStatus
-from tests.factories import CertificateFactory, JobFactory, ProfileFactory, make_api_key
+from tests.client.mcp_session import CERTCTL_MCP, CHANGING, READ_ONLY, error_text, payload, run_mcp
+from tests.factories import CertificateFactory, JobFactory, ProfileFactory
 from tests.notification_factories import NotificationEventFactory
 from tests.revocation_support import issue_leaf, make_local_ca
 from tests.sinks import point_channels_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-CERTCTL_MCP = Path(sys.executable).parent / "certctl-mcp"
-READ_ONLY = {
-    "list_certificates",
-    "get_certificate",
-    "list_expiring_certificates",
-    "list_notifications",
-    "list_dead_notifications",
-    "get_stats",
-    "search_audit",
-    "list_jobs",
-}
-CHANGING = {"renew_certificate", "revoke_certificate", "requeue_notification", "approve_job", "reject_job"}
-
-Scenario = Callable[[ClientSession], Awaitable[Any]]
-
-
-@pytest.fixture
-def mcp_env(live_server, tmp_path) -> dict[str, str]:
-    """What an assistant's config passes to certctl-mcp: the live server's URL and an admin key, no profile."""
-    _, key = make_api_key("assistant", is_admin=True)
-    return {
-        "CERTCTL_URL": live_server.url,
-        "CERTCTL_API_KEY": key,
-        "CERTCTL_CONFIG": str(tmp_path / "no-config.toml"),
-    }
-
-
-def run_mcp(env: dict[str, str], scenario: Scenario, errlog: Path) -> Any:
-    """Start certctl-mcp over stdio, initialise a session and run `scenario` in it."""
-
-    async def session() -> Any:
-        params = StdioServerParameters(command=str(CERTCTL_MCP), env=env)
-        with errlog.open("w") as stderr:
-            async with (
-                stdio_client(params, errlog=stderr) as (read, write),
-                ClientSession(read, write) as client,
-            ):
-                await client.initialize()
-                return await asyncio.wait_for(scenario(client), timeout=30)
-
-    try:
-        return asyncio.run(session())
-    except BaseException:
-        print(f"certctl-mcp stderr:\n{errlog.read_text() if errlog.exists() else ''}", file=sys.stderr)
-        raise
-
-
-def payload(result: CallToolResult) -> dict:
-    assert not result.is_error, result.content
-    return json.loads(result.content[0].text)
-
-
-def error_text(result: CallToolResult) -> str:
-    assert result.is_error
-    return result.content[0].text
 
 
 def test_every_tool_is_listed_with_its_parameters_and_annotations(mcp_env, tmp_path):
@@ -112,7 +52,13 @@ def test_every_tool_is_listed_with_its_parameters_and_annotations(mcp_env, tmp_p
     assert properties("renew_certificate")["force"]["type"] == "boolean"
     assert len(properties("revoke_certificate")["reason"]["enum"]) == 8
     assert "keyCompromise" in properties("revoke_certificate")["reason"]["enum"]
-    assert set(properties("list_notifications")) == {"status", "channel", "certificate_id", "limit"}
+    assert set(properties("list_notifications")) == {
+        "status",
+        "channel",
+        "certificate_id",
+        "destination_id",
+        "limit",
+    }
     assert {"actor", "resource_type", "resource_id", "action", "since", "limit"} <= set(
         properties("search_audit")
     )
