@@ -77,6 +77,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "certctl.middleware.RequestIDMiddleware",
+    # Before the Host check: a CA fetches HTTP-01 answers with the certificate's name as Host.
+    "certificates.issuance.middleware.AcmeChallengeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "certctl.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -170,7 +172,13 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.flag("CERTCTL_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.flag("CERTCTL_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$", r"^\.well-known/pki/"]
+SECURE_REDIRECT_EXEMPT = [
+    r"^health$",
+    r"^ready$",
+    r"^metrics$",
+    r"^\.well-known/pki/",
+    r"^\.well-known/acme-challenge/",
+]
 SECURE_HSTS_SECONDS = env.integer("CERTCTL_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env.flag("CERTCTL_HSTS_PRELOAD", not DEBUG)

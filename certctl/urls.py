@@ -37,6 +37,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include(api_v1)),
     path(".well-known/pki/", include("certificates.revocation.urls")),
+    path(".well-known/acme-challenge/", include("certificates.issuance.urls")),
     path(
         "api/docs/",
         # The split view serves Swagger UI's start-up script as a file: no inline script under the CSP.

@@ -16,7 +16,13 @@ from certificates.inventory.models import (
     default_key_algorithms,
     default_thresholds,
 )
-from certificates.issuance.models import ApprovalRequest, Job, ServerGeneratedKey
+from certificates.issuance.models import (
+    AcmeHttpChallenge,
+    AcmeOrder,
+    ApprovalRequest,
+    Job,
+    ServerGeneratedKey,
+)
 from certificates.revocation.models import (
     CertificateRevocation,
     CRLCache,
@@ -26,6 +32,8 @@ from certificates.revocation.models import (
 )
 
 __all__ = [
+    "AcmeHttpChallenge",
+    "AcmeOrder",
     "Agent",
     "ApprovalRequest",
     "CRLCache",

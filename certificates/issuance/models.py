@@ -103,3 +103,52 @@ class ServerGeneratedKey(models.Model):
 
     def __str__(self) -> str:
         return f"server key of {self.version_id}"
+
+
+class AcmeOrder(models.Model):
+    """One ACME order (RFC 8555) for one CSR, saved after every step so a retried job resumes it.
+
+    `status` is the CA's order status, plus `completed` once certctl has downloaded the certificate: an order that
+    is still open (pending, ready, processing, valid) is what a retry with the same CSR picks up again.
+    """
+
+    OPEN_STATUSES = ("pending", "ready", "processing", "valid")
+
+    id = models.CharField(primary_key=True, max_length=40, default=id_factory("acmeord"), editable=False)
+    issuer = models.ForeignKey("certificates.Issuer", on_delete=models.CASCADE, related_name="acme_orders")
+    csr_fingerprint = models.CharField(max_length=64)  # SHA-256 of the CSR's DER, hex
+    order_url = models.URLField(max_length=500)
+    status = models.CharField(max_length=16)
+    identifiers = JSONField(default=list, blank=True)
+    # One entry per authorization: url, identifier, status, and the HTTP-01 challenge's url, token and status.
+    authorizations = JSONField(default=list, blank=True)
+    certificate_url = models.URLField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One open order per CSR: two workers retrying the same job cannot both start one.
+            models.UniqueConstraint(
+                fields=["issuer", "csr_fingerprint"],
+                condition=Q(status__in=["pending", "ready", "processing", "valid"]),
+                name="acme_order_one_open_per_csr",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+
+class AcmeHttpChallenge(models.Model):
+    """The answer certctl serves at /.well-known/acme-challenge/<token> while the CA validates an HTTP-01 challenge."""
+
+    token = models.CharField(primary_key=True, max_length=255)
+    key_authorization = models.TextField()
+    order = models.ForeignKey(AcmeOrder, on_delete=models.CASCADE, related_name="http_challenges")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"HTTP-01 {self.token}"

@@ -11,7 +11,9 @@ from certctl.api.errors import Conflict
 from certctl.api.resources import InventorySerializer, JSONObjectField
 from certctl.kernel.crypto import DecryptionError
 from certctl.kernel.secret_keys import secret_looking_keys
+from certificates.enums import IssuerType
 from certificates.inventory.models import Issuer
+from certificates.issuance.issuers.acme.config import config_problems as acme_config_problems
 from certificates.issuance.models import ApprovalRequest, Job
 from certificates.issuance.services.issuer_config import save_issuer
 
@@ -55,6 +57,15 @@ class IssuerSerializer(InventorySerializer):
                 f"{', '.join(found)} look like secrets: send them in `secrets`, which is stored encrypted"
             )
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        issuer_type = attrs.get("type", self.instance.type if self.instance else None)
+        config = attrs.get("config", self.instance.config if self.instance else {})
+        if issuer_type == IssuerType.ACME:
+            problems = acme_config_problems(config or {})
+            if problems:
+                raise serializers.ValidationError({"config": problems})
+        return attrs
 
     def create(self, validated_data: dict[str, Any]) -> Issuer:
         secrets = validated_data.pop("secrets", None)

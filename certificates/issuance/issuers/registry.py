@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from certificates.enums import IssuerType
 from certificates.inventory.models import Issuer
+from certificates.issuance.issuers.acme import AcmeIssuer
 from certificates.issuance.issuers.base import IssuerBackend, IssuerNotSupported
 from certificates.issuance.issuers.local import LocalCA
 
 BACKENDS: dict[str, type[IssuerBackend]] = {
     IssuerType.LOCAL: LocalCA,
+    IssuerType.ACME: AcmeIssuer,
 }
 
 

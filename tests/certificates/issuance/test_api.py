@@ -319,7 +319,7 @@ def test_pkcs12_without_a_usable_password_is_400(issuer, admin_client_with_key, 
 def test_an_issuer_type_without_a_backend_is_refused_clearly(issuer, client_with_key):
     from certificates.issuance.services.renewal import run_renewal_check
 
-    acme = IssuerFactory(type="ACME")  # a valid type with no backend in this server
+    acme = IssuerFactory(type="StepCA")  # a valid type with no backend in this server
     cert = issuable_certificate(acme)
 
     renew = client_with_key.post(f"/api/v1/certificates/{cert.pk}/renew")
@@ -329,7 +329,7 @@ def test_an_issuer_type_without_a_backend_is_refused_clearly(issuer, client_with
         f"/api/v1/certificates/{cert.pk}/issue", {"csr_pem": make_csr(names_of(cert))[0]}, format="json"
     )
     assert issue.status_code == 400
-    assert "ACME" in issue.json()["message"]
+    assert "StepCA" in issue.json()["message"]
     tested = client_with_key.post(f"/api/v1/issuers/{acme.pk}/test").json()
     assert tested["status"] == "failed" and "no backend" in tested["message"]
 

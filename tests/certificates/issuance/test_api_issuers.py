@@ -30,7 +30,11 @@ def test_secrets_are_stored_encrypted_and_never_returned(admin_client_with_key, 
         {
             "name": "acme-le",
             "type": "ACME",
-            "config": {"directory_url": "https://acme.example.test/dir", "email": "pki@example.test"},
+            "config": {
+                "directory_url": "https://acme.example.test/dir",
+                "contact_email": "pki@example.test",
+                "agree_tos": True,
+            },
             "secrets": {"eab_hmac": SECRET},
         },
         format="json",
@@ -180,7 +184,7 @@ def test_secret_looking_key_names(name, secret):
 
 def test_secrets_that_no_longer_decrypt_are_a_409_not_a_500(admin_client_with_key, settings):
     admin_client_with_key.post(
-        "/api/v1/issuers", {"name": "rot", "type": "ACME", "secrets": {"eab_hmac": "x"}}, format="json"
+        "/api/v1/issuers", {"name": "rot", "type": "VaultPKI", "secrets": {"eab_hmac": "x"}}, format="json"
     )
     issuer = Issuer.objects.get(name="rot")
     settings.ENCRYPTION_KEYS = ["a-completely-different-key-material-0123456789"]

@@ -1,0 +1,78 @@
+"""An ACME issuer's settings: public ones in `Issuer.config`, secrets in the encrypted `Issuer.encrypted_config`.
+
+config:  directory_url, contact_email, agree_tos (must be true), eab_kid (optional), ca_bundle (optional path of
+         the CA certificates that verify the ACME server's TLS, for private or test CAs), poll_timeout_seconds
+secrets: eab_hmac_key (optional, set by the operator); account_key_pem, account_url and account_directory
+         (written by certctl when it first registers; never shown)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from certctl.kernel.crypto import decrypt_json
+from certificates.inventory.models import Issuer
+from certificates.issuance.issuers.base import IssuerError
+
+DEFAULT_POLL_TIMEOUT_SECONDS = 90
+
+
+@dataclass(frozen=True)
+class AcmeConfig:
+    directory_url: str
+    contact_email: str
+    eab_kid: str
+    eab_hmac_key: str
+    ca_bundle: str
+    poll_timeout_seconds: int
+
+    @property
+    def tls_verify(self) -> bool | str:
+        """What `requests` verifies the server with: the configured bundle, else the system's trust store."""
+        return self.ca_bundle or True
+
+
+def config_problems(config: dict) -> list[str]:
+    """What is wrong with an ACME issuer's public config, in words an operator can act on (empty: fine)."""
+    problems = []
+    url = config.get("directory_url")
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
+        problems.append("directory_url must be the CA's ACME directory URL (https://...)")
+    if config.get("agree_tos") is not True:
+        problems.append("agree_tos must be true: certctl agrees to the CA's terms of service for you")
+    for name in ("contact_email", "eab_kid", "ca_bundle"):
+        if name in config and not isinstance(config[name], str):
+            problems.append(f"{name} must be a string")
+    timeout = config.get("poll_timeout_seconds", DEFAULT_POLL_TIMEOUT_SECONDS)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= 3600:
+        problems.append("poll_timeout_seconds must be a whole number of seconds from 1 to 3600")
+    return problems
+
+
+def stored_secrets(issuer: Issuer) -> dict:
+    return decrypt_json(issuer.encrypted_config) if issuer.encrypted_config else {}
+
+
+def read_config(issuer: Issuer) -> AcmeConfig:
+    """The issuer's ACME settings; IssuerError (permanent) when they cannot work."""
+    config = issuer.config or {}
+    problems = config_problems(config)
+    if problems:
+        raise IssuerError(f"ACME issuer {issuer.name} is misconfigured: {'; '.join(problems)}")
+    secrets = stored_secrets(issuer)
+    settings = AcmeConfig(
+        directory_url=config["directory_url"],
+        contact_email=config.get("contact_email", ""),
+        eab_kid=config.get("eab_kid", ""),
+        eab_hmac_key=secrets.get("eab_hmac_key", ""),
+        ca_bundle=config.get("ca_bundle", ""),
+        poll_timeout_seconds=config.get("poll_timeout_seconds", DEFAULT_POLL_TIMEOUT_SECONDS),
+    )
+    if bool(settings.eab_kid) != bool(settings.eab_hmac_key):
+        raise IssuerError(
+            f"ACME issuer {issuer.name}: External Account Binding needs both eab_kid (config) and "
+            "eab_hmac_key (secrets)"
+        )
+    return settings
