@@ -187,4 +187,5 @@ class ServerGeneratedKeyAdmin(ReadOnlyAdmin):
     fields = ["id", "version", "created_at"]
 
 
-from certificates.issuance.admin import certificate_page  # noqa: E402, F401 - Renew, Issue, Export buttons
+# Registered after the classes above: the certificate page's Renew, Issue and Export buttons; ACME orders.
+from certificates.issuance.admin import acme, certificate_page  # noqa: E402, F401
