@@ -3,7 +3,8 @@
 # those on exit. Installs the Debian packages when they are missing (needs root or sudo). Exports DATABASE_URL and
 # REDIS_URL, and for the ACME tests PEBBLE_DIRECTORY_URL, PEBBLE_EAB_DIRECTORY_URL (a second pebble that requires
 # External Account Binding, key PEBBLE_EAB_KID / PEBBLE_EAB_HMAC_KEY), PEBBLE_CA_BUNDLE (the CA of pebble's own
-# TLS listener), PEBBLE_MANAGEMENT_URL, CHALLTESTSRV_URL and CERTCTL_TEST_ACME_HTTP_PORT: the loopback port pebble
+# TLS listener), PEBBLE_MANAGEMENT_URL, CHALLTESTSRV_URL (its management API), CHALLTESTSRV_DNS (host:port of its
+# DNS server, for DNS-01 propagation checks) and CERTCTL_TEST_ACME_HTTP_PORT: the loopback port pebble
 # validates HTTP-01 on (every name resolves to 127.0.0.1 through pebble-challtestsrv's DNS), where the tests serve
 # certctl. When pebble cannot be installed the rest still runs and the ACME tests skip (or fail under CI).
 set -euo pipefail
@@ -140,6 +141,7 @@ JSON
   export PEBBLE_EAB_KID=$eab_kid PEBBLE_EAB_HMAC_KEY=$eab_key
   export PEBBLE_CA_BUNDLE="$acme/ca.pem"
   export CHALLTESTSRV_URL="http://127.0.0.1:${ports[5]}"
+  export CHALLTESTSRV_DNS="127.0.0.1:${ports[4]}"
   export CERTCTL_TEST_ACME_HTTP_PORT=${ports[6]}
   echo "with-services: pebble at $PEBBLE_DIRECTORY_URL (EAB: $PEBBLE_EAB_DIRECTORY_URL), HTTP-01 on 127.0.0.1:${ports[6]}"
 }

@@ -9,11 +9,12 @@ from rest_framework import serializers
 
 from certctl.api.errors import Conflict
 from certctl.api.resources import InventorySerializer, JSONObjectField
-from certctl.kernel.crypto import DecryptionError
+from certctl.kernel.crypto import DecryptionError, decrypt_json
 from certctl.kernel.secret_keys import secret_looking_keys
 from certificates.enums import IssuerType
 from certificates.inventory.models import Issuer
-from certificates.issuance.issuers.acme.config import config_problems as acme_config_problems
+from certificates.issuance.issuers.acme.config import config_field_problems as acme_config_problems
+from certificates.issuance.issuers.acme.config import secret_problems as acme_secret_problems
 from certificates.issuance.models import ApprovalRequest, Job
 from certificates.issuance.services.issuer_config import save_issuer
 
@@ -64,8 +65,27 @@ class IssuerSerializer(InventorySerializer):
         if issuer_type == IssuerType.ACME:
             problems = acme_config_problems(config or {})
             if problems:
-                raise serializers.ValidationError({"config": problems})
+                raise serializers.ValidationError({"config": {k: [v] for k, v in problems.items()}})
+            secrets = self._secrets_after_save(attrs.get("secrets"))
+            missing = acme_secret_problems(config or {}, secrets) if secrets is not None else {}
+            if missing:
+                raise serializers.ValidationError({"secrets": {k: [v] for k, v in missing.items()}})
         return attrs
+
+    def _secrets_after_save(self, changes: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The secrets the issuer will hold after this save; None when the stored ones cannot be decrypted."""
+        stored = {}
+        if self.instance is not None and self.instance.encrypted_config:
+            try:
+                stored = decrypt_json(self.instance.encrypted_config)
+            except DecryptionError:
+                return None
+        for name, value in (changes or {}).items():
+            if value is None:
+                stored.pop(name, None)
+            else:
+                stored[name] = value
+        return stored
 
     def create(self, validated_data: dict[str, Any]) -> Issuer:
         secrets = validated_data.pop("secrets", None)

@@ -1,18 +1,21 @@
 """An ACME issuer's settings: public ones in `Issuer.config`, secrets in the encrypted `Issuer.encrypted_config`.
 
 config:  directory_url, contact_email, agree_tos (must be true), eab_kid (optional), ca_bundle (optional path of
-         the CA certificates that verify the ACME server's TLS, for private or test CAs), poll_timeout_seconds
-secrets: eab_hmac_key (optional, set by the operator); account_key_pem, account_url and account_directory
-         (written by certctl when it first registers; never shown)
+         the CA certificates that verify the ACME server's TLS, for private or test CAs), poll_timeout_seconds;
+         challenge, dns, propagation_nameservers, propagation_timeout_seconds (DNS-01, see `dns/`)
+secrets: eab_hmac_key (optional, set by the operator); the DNS provider's (tsig_secret, dns_hook_env);
+         account_key_pem, account_url and account_directory (written by certctl when it first registers; never shown)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from certctl.kernel.crypto import decrypt_json
 from certificates.inventory.models import Issuer
+from certificates.issuance.issuers.acme import dns
 from certificates.issuance.issuers.base import IssuerError
 
 DEFAULT_POLL_TIMEOUT_SECONDS = 90
@@ -26,6 +29,8 @@ class AcmeConfig:
     eab_hmac_key: str
     ca_bundle: str
     poll_timeout_seconds: int
+    challenge: str = dns.HTTP_01
+    dns01: dns.Dns01Settings | None = None  # the DNS provider and propagation check when challenge is dns-01
 
     @property
     def tls_verify(self) -> bool | str:
@@ -33,22 +38,35 @@ class AcmeConfig:
         return self.ca_bundle or True
 
 
-def config_problems(config: dict) -> list[str]:
-    """What is wrong with an ACME issuer's public config, in words an operator can act on (empty: fine)."""
-    problems = []
+def config_field_problems(config: dict[str, Any]) -> dict[str, str]:
+    """What is wrong with an ACME issuer's public config: the key's dotted path -> words an operator can act on."""
+    problems = {}
     url = config.get("directory_url")
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
-        problems.append("directory_url must be the CA's ACME directory URL (https://...)")
+        problems["directory_url"] = "directory_url must be the CA's ACME directory URL (https://...)"
     if config.get("agree_tos") is not True:
-        problems.append("agree_tos must be true: certctl agrees to the CA's terms of service for you")
+        problems["agree_tos"] = "agree_tos must be true: certctl agrees to the CA's terms of service for you"
     for name in ("contact_email", "eab_kid", "ca_bundle"):
         if name in config and not isinstance(config[name], str):
-            problems.append(f"{name} must be a string")
+            problems[name] = f"{name} must be a string"
     timeout = config.get("poll_timeout_seconds", DEFAULT_POLL_TIMEOUT_SECONDS)
     if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= 3600:
-        problems.append("poll_timeout_seconds must be a whole number of seconds from 1 to 3600")
+        problems["poll_timeout_seconds"] = (
+            "poll_timeout_seconds must be a whole number of seconds from 1 to 3600"
+        )
+    problems.update(dns.config_problems(config))
     return problems
+
+
+def config_problems(config: dict[str, Any]) -> list[str]:
+    """What is wrong with an ACME issuer's public config, in words an operator can act on (empty: fine)."""
+    return list(config_field_problems(config).values())
+
+
+def secret_problems(config: dict[str, Any], secrets: dict[str, Any]) -> dict[str, str]:
+    """What the config needs in the secrets and they lack (the DNS provider's credentials): key -> words."""
+    return dns.secret_problems(config, secrets)
 
 
 def stored_secrets(issuer: Issuer) -> dict:
@@ -62,6 +80,10 @@ def read_config(issuer: Issuer) -> AcmeConfig:
     if problems:
         raise IssuerError(f"ACME issuer {issuer.name} is misconfigured: {'; '.join(problems)}")
     secrets = stored_secrets(issuer)
+    missing = secret_problems(config, secrets)
+    if missing:
+        raise IssuerError(f"ACME issuer {issuer.name} is misconfigured: {'; '.join(missing.values())}")
+    challenge = config.get("challenge", dns.HTTP_01)
     settings = AcmeConfig(
         directory_url=config["directory_url"],
         contact_email=config.get("contact_email", ""),
@@ -69,6 +91,8 @@ def read_config(issuer: Issuer) -> AcmeConfig:
         eab_hmac_key=secrets.get("eab_hmac_key", ""),
         ca_bundle=config.get("ca_bundle", ""),
         poll_timeout_seconds=config.get("poll_timeout_seconds", DEFAULT_POLL_TIMEOUT_SECONDS),
+        challenge=challenge,
+        dns01=dns.dns01_settings(config, secrets) if challenge == dns.DNS_01 else None,
     )
     if bool(settings.eab_kid) != bool(settings.eab_hmac_key):
         raise IssuerError(
