@@ -21,6 +21,12 @@ PERIODIC_TASKS = [
         "CERTCTL_RENEWAL_CHECK_INTERVAL",
     ),
     Periodic(
+        "renewal-info-refresh",
+        "certificates.refresh_renewal_info",
+        settings.RENEWAL_CHECK_INTERVAL,
+        "CERTCTL_RENEWAL_CHECK_INTERVAL",
+    ),
+    Periodic(
         "job-processor",
         "certificates.process_jobs",
         settings.JOB_PROCESSOR_INTERVAL,

@@ -100,9 +100,15 @@ def _closing_connections(handler: WSGIHandler):
     return app
 
 
+_serving: list[str] = []  # the URL while a server runs: folders whose conftest imports the fixture share it
+
+
 @pytest.fixture(scope="session")
 def certctl_on_http01_port(pebble) -> Iterator[str]:
     """certctl (Django's WSGI handler) on 127.0.0.1:CERTCTL_TEST_ACME_HTTP_PORT, where pebble fetches HTTP-01."""
+    if _serving:  # another folder's conftest started it (one port, one server)
+        yield _serving[0]
+        return
     server = make_server(
         "127.0.0.1",
         pebble.http_port,
@@ -112,7 +118,9 @@ def certctl_on_http01_port(pebble) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{pebble.http_port}"
+    _serving.append(f"http://127.0.0.1:{pebble.http_port}")
+    yield _serving[0]
+    _serving.clear()
     server.shutdown()
     server.server_close()
     thread.join()

@@ -270,6 +270,15 @@ class ManagedCertificate(TimestampedModel):
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(max_length=32, choices=RevocationReason.choices, blank=True)
     source = models.CharField(max_length=16, choices=CertificateSource.choices, blank=True, default="")
+    # ACME Renewal Information (RFC 9773) for the current version, from its CA; all empty without ARI and
+    # cleared when a new version is issued. `ari_renew_at` (a random moment in the window) replaces the policy's
+    # renewal window; `ari_next_check_at` is when to ask the CA again (and the refresh sweep's claim lease).
+    ari_window_start = models.DateTimeField(null=True, blank=True)
+    ari_window_end = models.DateTimeField(null=True, blank=True)
+    ari_explanation_url = models.URLField(max_length=2048, blank=True, default="", db_default="")
+    ari_renew_at = models.DateTimeField(null=True, blank=True)
+    ari_checked_at = models.DateTimeField(null=True, blank=True)
+    ari_next_check_at = models.DateTimeField(null=True, blank=True)
 
     objects = CertificateQuerySet.as_manager()
 
@@ -280,6 +289,11 @@ class ManagedCertificate(TimestampedModel):
             models.Index(fields=["expires_at", "status"], name="cert_expiry_scan"),
             models.Index(fields=["-created_at", "-id"], name="cert_keyset"),
             models.Index(fields=["status"], name="cert_status"),
+            models.Index(
+                fields=["ari_renew_at"],
+                name="cert_ari_renew_at",
+                condition=models.Q(ari_renew_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

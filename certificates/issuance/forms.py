@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 from certctl.kernel.crypto import DecryptionError, decrypt_json
 from certctl.kernel.secret_keys import secret_looking_keys
+from certificates.enums import IssuerType
 from certificates.inventory.models import Issuer
+from certificates.issuance.issuers.acme.config import config_problems as acme_config_problems
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders a value: neither what is stored nor what was just submitted."""
+
+    def format_value(self, value: Any) -> None:
+        return None
 
 
 class IssuerAdminForm(forms.ModelForm):
@@ -17,7 +31,7 @@ class IssuerAdminForm(forms.ModelForm):
 
     secrets = forms.JSONField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off"}),
         help_text='Credentials as a JSON object, e.g. {"eab_hmac_key": "..."}. Merged into the encrypted '
         "secrets (null removes one); stored secrets are never displayed. Leave empty to keep them as they are.",
     )
@@ -58,3 +72,61 @@ class IssuerAdminForm(forms.ModelForm):
                     "CERTCTL_ENCRYPTION_KEY before changing them"
                 ) from exc
         return secrets
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("type") == IssuerType.ACME and "config" in cleaned and "secrets" in cleaned:
+            self._check_acme(cleaned["config"], cleaned["secrets"])
+        return cleaned
+
+    def _check_acme(self, config: dict, secrets: dict | None) -> None:
+        """The API's checks of an ACME config plus what the admin can say field by field: HTTPS, the contact
+        e-mail, and External Account Binding's key id (config) and HMAC key (secrets) both or neither."""
+        problems = acme_config_problems(config)
+        url = urlsplit(config["directory_url"]) if isinstance(config.get("directory_url"), str) else None
+        if url is not None and url.scheme == "http" and not _is_loopback(url.hostname):
+            problems.append("directory_url must use https: ACME servers speak only HTTPS (RFC 8555 6.1)")
+        email = config.get("contact_email")
+        if isinstance(email, str) and email:
+            try:
+                validate_email(email)
+            except ValidationError:
+                problems.append(f"contact_email {email!r} is not an e-mail address")
+        hmac_key = self._eab_hmac_key(secrets)
+        if config.get("eab_kid") and not hmac_key:
+            self.add_error("secrets", 'eab_kid needs its eab_hmac_key: add {"eab_hmac_key": "..."} here')
+        if hmac_key and not config.get("eab_kid"):
+            problems.append("eab_hmac_key (in secrets) needs its eab_kid here; remove both to go without EAB")
+        sent_key = (secrets or {}).get("eab_hmac_key")
+        if isinstance(sent_key, str) and not _is_base64url(sent_key):
+            self.add_error("secrets", "eab_hmac_key must be the base64url value the CA gave you")
+        for problem in problems:
+            self.add_error("config", problem)
+
+    def _eab_hmac_key(self, secrets: dict | None) -> str:
+        """The HMAC key the issuer will have after this save: the one submitted, else the stored one."""
+        if secrets and "eab_hmac_key" in secrets:
+            return secrets["eab_hmac_key"] or ""
+        if not self.instance.encrypted_config:
+            return ""
+        try:
+            return decrypt_json(self.instance.encrypted_config).get("eab_hmac_key") or ""
+        except DecryptionError:
+            return ""
+
+
+def _is_loopback(host: str | None) -> bool:
+    """A CA on this machine (a test server) may be spoken to over plain HTTP."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _is_base64url(value: str) -> bool:
+    try:
+        return bool(base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True))
+    except (binascii.Error, ValueError):
+        return False

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from certificates.issuance.services import job_processor, renewal
+from certificates.issuance.services import job_processor, renewal, renewal_info
 
 
 @shared_task(name="certificates.check_renewals", acks_late=True, ignore_result=True)
@@ -23,3 +23,8 @@ def retry_failed_jobs() -> None:
 @shared_task(name="certificates.reap_job_timeouts", acks_late=True, ignore_result=True)
 def reap_job_timeouts() -> None:
     job_processor.reap_timeouts()
+
+
+@shared_task(name=renewal_info.REFRESH_TASK, acks_late=True, ignore_result=True)
+def refresh_renewal_info() -> dict[str, int]:
+    return renewal_info.refresh_due().as_dict()

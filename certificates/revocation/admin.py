@@ -15,6 +15,7 @@ from certctl.kernel.admin import ReadOnlyAdmin
 from certificates.enums import CertificateStatus, RevocationReason
 from certificates.inventory.admin import ManagedCertificateAdmin, page
 from certificates.revocation.models import CertificateRevocation, CRLCache, OCSPResponder, OCSPResponseCache
+from certificates.revocation.services.issuer_revocation import requeue_at_issuer
 from certificates.revocation.services.revoke import RevocationError, bulk_revoke, revoke_certificate
 
 
@@ -90,9 +91,29 @@ def _revocations(certificate) -> Iterable[page.TimelineEntry]:
             at=record.revoked_at,
             kind="revocation",
             title=f"Revoked serial {record.serial_number}: {record.reason}",
-            detail=f"by {record.revoked_by}",
+            detail=f"by {record.revoked_by}{_at_ca(record)}",
             url=reverse("admin:certificates_certificaterevocation_change", args=[record.pk]),
         )
+
+
+def _at_ca(record: CertificateRevocation) -> str:
+    """What the CA knows, for a CA that is told by a task (a local CA's rows are notified from the start)."""
+    if record.issuer_notified:
+        return (
+            f"; revoked at the CA {record.issuer_notified_at:%Y-%m-%d %H:%M} UTC"
+            if record.issuer_notified_at
+            else ""
+        )
+    if record.issuer_error:
+        return f"; not revoked at the CA yet ({record.issuer_attempts} attempts): {record.issuer_error}"
+    return "; not revoked at the CA yet"
+
+
+@admin.action(description="Revoke at the CA again", permissions=["view"])
+def retry_at_issuer(modeladmin, request, queryset):
+    """Queue the CA revocation again for the selected rows the CA has not confirmed (after its retries ran out)."""
+    queued = requeue_at_issuer(list(queryset.values_list("pk", flat=True)))
+    modeladmin.message_user(request, f"Queued {queued} revocation(s) for their CA.", messages.SUCCESS)
 
 
 def _revocable(certificate) -> bool:
@@ -109,8 +130,18 @@ page.add_timeline_source(_revocations)
 class CertificateRevocationAdmin(ReadOnlyAdmin):
     """Revocations feed CRLs and OCSP: read-only here, revoke through the API so the CA is told."""
 
-    list_display = ["serial_number", "certificate", "issuer", "reason", "revoked_by", "revoked_at"]
+    list_display = [
+        "serial_number",
+        "certificate",
+        "issuer",
+        "reason",
+        "revoked_by",
+        "revoked_at",
+        "issuer_notified",
+        "issuer_error",
+    ]
     list_filter = ["reason", "issuer", "issuer_notified"]
+    actions = [retry_at_issuer]
     list_select_related = ["certificate", "issuer"]
     search_fields = ["serial_number", "certificate__name", "revoked_by"]
     date_hierarchy = "revoked_at"

@@ -25,7 +25,12 @@ class CertificateRevocation(models.Model):
     )
     revoked_by = models.CharField(max_length=255)
     revoked_at = models.DateTimeField()
+    # Whether the CA knows: a local CA always does (its CRL and OCSP come from this row); an ACME CA is told by
+    # the task certificates.revoke_at_issuer after commit, which records the outcome here.
     issuer_notified = models.BooleanField(default=False)
+    issuer_notified_at = models.DateTimeField(null=True, blank=True)
+    issuer_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    issuer_error = models.TextField(blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -21,6 +21,8 @@ from certificates.inventory.models import (
 from notifications.enums import DEFAULT_ALERT_THRESHOLDS
 
 WRITE_ONLY_VIA_ACTIONS = ("revoked_at", "revocation_reason", "last_renewal_at", "last_deployment_at")
+# The CA's suggested renewal window (ACME ARI) and the moment picked in it; null without ARI.
+ARI_FIELDS = ("ari_window_start", "ari_window_end", "ari_explanation_url", "ari_renew_at", "ari_checked_at")
 
 
 class CertificateSerializer(SparseFieldsMixin, InventorySerializer):
@@ -62,10 +64,11 @@ class CertificateSerializer(SparseFieldsMixin, InventorySerializer):
             "revoked_at",
             "revocation_reason",
             "source",
+            *ARI_FIELDS,
             "created_at",
             "updated_at",
         ]
-        read_only_fields = [*WRITE_ONLY_VIA_ACTIONS, "source"]
+        read_only_fields = [*WRITE_ONLY_VIA_ACTIONS, "source", *ARI_FIELDS]
 
 
 class CertificateVersionSerializer(InventorySerializer):

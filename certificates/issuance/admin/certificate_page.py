@@ -151,8 +151,34 @@ def _approvals(certificate) -> Iterable[page.TimelineEntry]:
         )
 
 
+def renewal_info_panel(certificate) -> page.Panel | None:
+    """The CA's suggested renewal window (ACME ARI) and the moment certctl picked in it; none without ARI."""
+    if certificate.ari_checked_at is None:
+        return None
+    rows = [
+        ["Suggested window", f"{_utc(certificate.ari_window_start)} to {_utc(certificate.ari_window_end)}"],
+        ["Renewal scheduled at", _utc(certificate.ari_renew_at)],
+        ["Asked the CA", _utc(certificate.ari_checked_at)],
+        ["Next check", _utc(certificate.ari_next_check_at)],
+    ]
+    if certificate.ari_explanation_url:
+        rows.append(["Explanation from the CA", certificate.ari_explanation_url])
+    return page.Panel(
+        title="Renewal window from the CA (ARI)",
+        headers=["", ""],
+        rows=rows,
+        note="The CA's suggestion replaces the renewal policy's window for this certificate; a CA that moves the "
+        "window earlier (e.g. before a mass revocation) gets the certificate renewed early.",
+    )
+
+
+def _utc(value) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "-"
+
+
 page.add_action(page.PageAction("renew", "Renew", renew_view, available=_renewable))
 page.add_action(page.PageAction("issue", "Issue from CSR", issue_view, available=_renewable))
 page.add_action(page.PageAction("export", "Export", export_view, permission="view", available=_issued))
 page.add_timeline_source(_jobs)
 page.add_timeline_source(_approvals)
+page.add_panel(renewal_info_panel)

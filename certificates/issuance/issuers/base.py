@@ -14,11 +14,13 @@ from certificates.inventory.models import Issuer
 
 
 class IssuerError(Exception):
-    """The issuer could not do what was asked; `permanent=False` means trying again later may work."""
+    """The issuer could not do what was asked; `permanent=False` means trying again later may work, and
+    `retry_after` (seconds) is how long the CA asked to wait first, when it said (e.g. an ACME rate limit)."""
 
-    def __init__(self, message: str, *, permanent: bool = True) -> None:
+    def __init__(self, message: str, *, permanent: bool = True, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 class IssuerNotSupported(IssuerError):
@@ -38,6 +40,7 @@ class LeafRequest:
     must_staple: bool = False
     validity: timedelta = timedelta(days=90)
     now: datetime | None = None
+    certificate_id: str = ""  # the managed certificate, whose current version a new order may replace (ARI)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,16 @@ class IssuedCertificate:
 
 
 @dataclass(frozen=True)
+class RenewalInfo:
+    """A CA's suggested renewal window for one certificate (ACME Renewal Information, RFC 9773)."""
+
+    window_start: datetime
+    window_end: datetime
+    explanation_url: str = ""
+    retry_after: int | None = None  # seconds until the CA wants to be asked again, when it said
+
+
+@dataclass(frozen=True)
 class HealthResult:
     ok: bool
     message: str
@@ -70,6 +83,10 @@ class IssuerBackend(ABC):
 
     type: str = ""
     can_sign_crl: bool = False
+    revokes_at_ca: bool = (
+        False  # revocation must reach a remote CA (revoke() does I/O), not only the database
+    )
+    offers_renewal_info: bool = False  # renewal_info() may answer
 
     def __init__(self, issuer: Issuer) -> None:
         self.issuer = issuer
@@ -85,6 +102,10 @@ class IssuerBackend(ABC):
     @abstractmethod
     def test(self, now: datetime | None = None) -> HealthResult:
         """Check that the issuer can sign right now."""
+
+    def renewal_info(self, certificate: x509.Certificate) -> RenewalInfo | None:
+        """The CA's suggested renewal window for one of its certificates; None when the CA suggests none."""
+        return None
 
     def crl_signer(self):
         """The CA material that signs CRLs and OCSP responder certificates (local CAs only)."""

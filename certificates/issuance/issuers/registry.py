@@ -25,3 +25,13 @@ def backend_for(issuer: Issuer) -> IssuerBackend:
 
 def registered_types() -> list[str]:
     return sorted(BACKENDS)
+
+
+def types_revoking_at_ca() -> list[str]:
+    """Issuer types whose CA must be told of a revocation (by a task after commit)."""
+    return sorted(name for name, cls in BACKENDS.items() if cls.revokes_at_ca)
+
+
+def types_offering_renewal_info() -> list[str]:
+    """Issuer types whose CA may suggest renewal windows (ARI)."""
+    return sorted(name for name, cls in BACKENDS.items() if cls.offers_renewal_info)

@@ -100,6 +100,7 @@ def sign_planned_leaf(
             must_staple=plan.must_staple,
             validity=plan.validity,
             now=now,
+            certificate_id=certificate.pk,
         )
     )
 
@@ -310,7 +311,9 @@ def _checked_and_signed(request: IssueRequest, actor: str, actor_type: str, now:
         issuance_counter.increment({"issuer_type": issuer.type, "outcome": "failure"})
         message = f"issuer {issuer.name} could not sign: {exc}"
         if job is not None:
-            fail_issuing_job(job, message, actor=actor, actor_type=actor_type, now=now)
+            fail_issuing_job(
+                job, message, actor=actor, actor_type=actor_type, now=now, retry_after=exc.retry_after
+            )
         raise IssuerFailed(message) from exc
     issuance_seconds.observe({"issuer_type": issuer.type}, time.perf_counter() - started)
     leaf = issued.certificate

@@ -22,6 +22,7 @@ from certificates.enums import CertificateStatus, JobStatus, JobType
 from certificates.inventory.models import ManagedCertificate, RenewalPolicy
 from certificates.issuance.models import Job
 from certificates.issuance.services import jobs
+from certificates.issuance.services.acme_cleanup import discard_abandoned_orders
 from certificates.issuance.services.approvals import expire_stale
 from certificates.issuance.services.certificate_status import NOT_RENEWABLE
 from certificates.issuance.services.failures import fail_issuing_job
@@ -49,12 +50,14 @@ class SweepResult:
     retried: list[str] = field(default_factory=list)
     timed_out: list[str] = field(default_factory=list)
     approvals_expired: int = 0
+    acme_orders_abandoned: int = 0
     claimed: int = 0
 
     def add(self, other: SweepResult) -> None:
         for name in ("completed", "failed", "handed_to_agent", "retried", "timed_out"):
             getattr(self, name).extend(getattr(other, name))
         self.approvals_expired += other.approvals_expired
+        self.acme_orders_abandoned += other.acme_orders_abandoned
         self.claimed += other.claimed
 
 
@@ -180,7 +183,8 @@ def drain_pending(*, budget_seconds: float | None = None, batch_size: int | None
 
 
 def retry_failed(*, now: datetime | None = None, batch_size: int = 500) -> SweepResult:
-    """Failed jobs with attempts left go back to Pending once their policy's retry interval has passed."""
+    """Failed jobs with attempts left go back to Pending once their policy's retry interval has passed and,
+    when the CA asked for a longer wait (Retry-After, kept in the failed job's `scheduled_at`), that too."""
     now = now or timezone.now()
     result = SweepResult()
     for policy in RenewalPolicy.objects.only("id", "retry_interval_seconds"):
@@ -192,6 +196,7 @@ def retry_failed(*, now: datetime | None = None, batch_size: int = 500) -> Sweep
                     status=JobStatus.FAILED,
                     certificate__renewal_policy=policy,
                     completed_at__lte=cutoff,
+                    scheduled_at__lte=now,
                     attempts__lt=F("max_attempts"),
                 )
                 .order_by("completed_at")[:batch_size]
@@ -219,7 +224,8 @@ def _retry_one(job: Job, now: datetime, result: SweepResult) -> None:
 
 def reap_timeouts(*, now: datetime | None = None, batch_size: int = 500) -> SweepResult:
     """AwaitingCSR past CERTCTL_JOB_AWAITING_CSR_TIMEOUT and server jobs Running past their lease fail;
-    approval requests past CERTCTL_JOB_AWAITING_APPROVAL_TIMEOUT expire (their jobs are Cancelled)."""
+    approval requests past CERTCTL_JOB_AWAITING_APPROVAL_TIMEOUT expire (their jobs are Cancelled); ACME orders
+    no job will resume are closed and their challenge answers deleted (`acme_cleanup`)."""
     now = now or timezone.now()
     result = SweepResult()
     csr_cutoff = now - timedelta(seconds=settings.JOB_AWAITING_CSR_TIMEOUT)
@@ -261,4 +267,5 @@ def reap_timeouts(*, now: datetime | None = None, batch_size: int = 500) -> Swee
                 )
             result.timed_out.append(job.pk)
     result.approvals_expired = expire_stale(now=now, batch_size=batch_size)
+    result.acme_orders_abandoned = discard_abandoned_orders(now=now, batch_size=batch_size)
     return result

@@ -206,6 +206,7 @@ def _activate(versions: list[CertificateVersion], now: datetime) -> list[rows.St
                 expires_at=version.not_after,
                 last_renewal_at=now,
                 updated_at=now,
+                **ARI_CLEARED,
             )
         return []
     if len(versions) == 1:  # the common case keeps a plan PostgreSQL can cache (unnest's estimate cannot)
@@ -221,6 +222,17 @@ def _activate(versions: list[CertificateVersion], now: datetime) -> list[rows.St
     return [(_activate_sql(True), (CertificateStatus.ACTIVE, now, now, ids, expiries))]
 
 
+# The renewal information (ARI) was the previous version's: the refresh sweep asks the CA about the new one.
+ARI_CLEARED = {
+    "ari_window_start": None,
+    "ari_window_end": None,
+    "ari_explanation_url": "",
+    "ari_renew_at": None,
+    "ari_checked_at": None,
+    "ari_next_check_at": None,
+}
+
+
 @functools.cache
 def _activate_sql(many: bool) -> str:
     qn = connection.ops.quote_name
@@ -228,12 +240,16 @@ def _activate_sql(many: bool) -> str:
     status, renewed, updated, expires = (
         qn(cert.get_field(name).column) for name in ("status", "last_renewal_at", "updated_at", "expires_at")
     )
+    cleared = ", ".join(
+        f"{qn(cert.get_field(name).column)} = {'NULL' if value is None else repr(value)}"
+        for name, value in ARI_CLEARED.items()
+    )
     table, pk = qn(cert.db_table), qn(cert.pk.column)
     if not many:
-        return f"UPDATE {table} SET {status} = %s, {renewed} = %s, {updated} = %s, {expires} = %s WHERE {pk} = %s"  # noqa: S608 - names from our models
+        return f"UPDATE {table} SET {status} = %s, {renewed} = %s, {updated} = %s, {expires} = %s, {cleared} WHERE {pk} = %s"  # noqa: S608 - names from our models
     return (
-        f"UPDATE {table} AS c SET {status} = %s, {renewed} = %s, {updated} = %s, {expires} = v.expires_at "  # noqa: S608
-        f"FROM unnest(%b::varchar[], %b::timestamptz[]) AS v(id, expires_at) WHERE c.{pk} = v.id"
+        f"UPDATE {table} AS c SET {status} = %s, {renewed} = %s, {updated} = %s, {expires} = v.expires_at, "  # noqa: S608
+        f"{cleared} FROM unnest(%b::varchar[], %b::timestamptz[]) AS v(id, expires_at) WHERE c.{pk} = v.id"
     )
 
 

@@ -153,50 +153,59 @@ class RenewalCheckResult:
 
 
 def run_renewal_check(*, now: datetime | None = None, batch_size: int = 500) -> RenewalCheckResult:
-    """Create one Renewal job per auto-renewing certificate inside its policy's renewal window (beat task).
+    """Create one Renewal job per auto-renewing certificate that is due (beat task).
 
-    Per policy: Active/Expiring certificates whose expiry is within `renewal_window_days`, issued by a usable
-    issuer, with no open Issuance/Renewal job. Safe under concurrent runs: the unique index lets one insert win.
+    Due: Active/Expiring, issued by a usable issuer, no open Issuance/Renewal job, and either the moment its CA
+    suggested through ARI (`ari_renew_at`) has passed or, without one, its expiry is within the policy's
+    `renewal_window_days`. Safe under concurrent runs: the unique index lets one insert win.
     """
     now = now or timezone.now()
     result = RenewalCheckResult()
     open_job = Job.objects.open().filter(certificate=OuterRef("pk"), type__in=jobs.ISSUING_TYPES)
-    usable = registered_types()
+    candidates = ManagedCertificate.objects.filter(
+        status__in=LOOP_STATUSES,
+        expires_at__isnull=False,
+        issuer__enabled=True,
+        issuer__type__in=registered_types(),
+    ).exclude(Exists(open_job))
     for policy in RenewalPolicy.objects.filter(auto_renew=True).only("id", "renewal_window_days"):
-        due = (
-            ManagedCertificate.objects.filter(
-                renewal_policy=policy,
-                status__in=LOOP_STATUSES,
-                expires_at__isnull=False,
-                expires_at__lte=now + timedelta(days=policy.renewal_window_days),
-                issuer__enabled=True,
-                issuer__type__in=usable,
-            )
-            .exclude(Exists(open_job))
-            .select_related("profile", "renewal_policy")
-            .order_by("expires_at", "pk")
+        in_window = candidates.filter(
+            renewal_policy=policy,
+            ari_renew_at__isnull=True,
+            expires_at__lte=now + timedelta(days=policy.renewal_window_days),
         )
-        for certificate in due.iterator(chunk_size=batch_size):
-            result.examined += 1
-            try:
-                job = open_issuing_job(
-                    certificate,
-                    actor="system",
-                    actor_type="System",
-                    now=now,
-                    manual=False,
-                    audit_action="renewal_job_created",
-                    audit_details={
-                        "days_until_expiry": round((certificate.expires_at - now).total_seconds() / 86400, 2)
-                    },
-                )
-            except RenewalAlreadyOpen:
-                result.already_open += 1
-                continue
-            result.created += 1
-            result.job_ids.append(job.pk)
+        _open_renewals(in_window, now, batch_size, result, via="renewal_policy")
+    suggested = candidates.filter(renewal_policy__auto_renew=True, ari_renew_at__lte=now)
+    _open_renewals(suggested, now, batch_size, result, via="ari")
     if result.created:
         logger.info(
             "renewal jobs created", extra={"jobs_created": result.created, "examined": result.examined}
         )
     return result
+
+
+def _open_renewals(due, now: datetime, batch_size: int, result: RenewalCheckResult, *, via: str) -> None:
+    due = due.select_related("profile", "renewal_policy").order_by("expires_at", "pk")
+    for certificate in due.iterator(chunk_size=batch_size):
+        result.examined += 1
+        details = {
+            "days_until_expiry": round((certificate.expires_at - now).total_seconds() / 86400, 2),
+            "due_by": via,
+        }
+        if via == "ari":
+            details["ari_renew_at"] = certificate.ari_renew_at.isoformat()
+        try:
+            job = open_issuing_job(
+                certificate,
+                actor="system",
+                actor_type="System",
+                now=now,
+                manual=False,
+                audit_action="renewal_job_created",
+                audit_details=details,
+            )
+        except RenewalAlreadyOpen:
+            result.already_open += 1
+            continue
+        result.created += 1
+        result.job_ids.append(job.pk)

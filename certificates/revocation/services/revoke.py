@@ -1,7 +1,8 @@
 """Revoking certificates, one or in bulk: status, revocation record, audit and notifications in one transaction.
 
 After commit the issuer's CRL is regenerated in the background and cached OCSP answers for the serials are dropped.
-For the local CA the CRL/OCSP state *is* the issuer being told, so its revocation rows are `issuer_notified`.
+For the local CA the CRL/OCSP state *is* the issuer being told, so its revocation rows are `issuer_notified`; a
+CA that must be told (ACME) gets one `certificates.revoke_at_issuer` task per revocation (issuer_revocation.py).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from django.utils import timezone
 from audit.services.record import record, record_many
 from certctl.kernel import counters, dispatch
 from certctl.kernel.x509 import serial_hex as canonical_serial
-from certificates.enums import REVOCATION_REASON_CODES, CertificateStatus, IssuerType, RevocationReason
-from certificates.inventory.models import CertificateVersion, ManagedCertificate
+from certificates.enums import REVOCATION_REASON_CODES, CertificateStatus, RevocationReason
+from certificates.inventory.models import CertificateVersion, Issuer, ManagedCertificate
+from certificates.issuance.issuers.registry import registered_types, types_revoking_at_ca
 from certificates.revocation.models import CertificateRevocation, OCSPResponseCache
+from certificates.revocation.services.issuer_revocation import REVOKE_AT_ISSUER_TASK
 from notifications.enums import Channel, NotificationType, SeverityTier
 from notifications.services.incidents import resolve_incidents_many
 from notifications.services.outbox import IMMEDIATE_DELIVERY_LIMIT, PendingEvent, enqueue_many
@@ -250,9 +253,12 @@ def _apply(
         status=CertificateStatus.REVOKED, revoked_at=now, revocation_reason=reason, updated_at=now
     )
     rows = []
+    issuer_types = _issuer_types(pairs)
+    told_by_task = set(types_revoking_at_ca())
     for cert, version in pairs:
         cert.status, cert.revoked_at, cert.revocation_reason = CertificateStatus.REVOKED, now, reason
         issuer_id = version.issuer_id or cert.issuer_id
+        issuer_type = issuer_types.get(issuer_id)
         rows.append(
             CertificateRevocation(
                 certificate=cert,
@@ -261,7 +267,7 @@ def _apply(
                 reason=reason,
                 revoked_by=actor,
                 revoked_at=now,
-                issuer_notified=cert.issuer.type == IssuerType.LOCAL and issuer_id == cert.issuer_id,
+                issuer_notified=issuer_type in registered_types() and issuer_type not in told_by_task,
             )
         )
     # A serial revoked before (and un-archived since) keeps its first revocation record: the CRL date stands.
@@ -295,8 +301,20 @@ def _apply(
     for row in rows:
         by_issuer.setdefault(row.issuer_id, []).append(row.serial_number)
     _drop_ocsp_cache(by_issuer)
-    transaction.on_commit(lambda: _after_commit(by_issuer, now))
+    at_ca = [
+        (row.issuer_id, row.serial_number) for row in rows if issuer_types.get(row.issuer_id) in told_by_task
+    ]
+    transaction.on_commit(lambda: _after_commit(by_issuer, now, at_ca))
     return rows
+
+
+def _issuer_types(pairs: list[tuple[ManagedCertificate, CertificateVersion]]) -> dict[str, str]:
+    """Issuer id -> type of the issuers of the versions being revoked (the certificate's own is loaded)."""
+    types = {cert.issuer_id: cert.issuer.type for cert, _ in pairs}
+    others = {v.issuer_id for _, v in pairs if v.issuer_id and v.issuer_id not in types}
+    if others:
+        types.update(Issuer.objects.filter(pk__in=others).values_list("id", "type"))
+    return types
 
 
 def _notifications(cert: ManagedCertificate, serial: str, reason: str) -> list[PendingEvent]:
@@ -343,7 +361,9 @@ def _drop_ocsp_cache(by_issuer: dict[str, list[str]]) -> None:
         OCSPResponseCache.objects.filter(issuer_id=issuer_id, serial_hex__in=spellings).delete()
 
 
-def _after_commit(by_issuer: dict[str, list[str]], revoked_at: datetime) -> None:
+def _after_commit(
+    by_issuer: dict[str, list[str]], revoked_at: datetime, at_ca: list[tuple[str, str]]
+) -> None:
     # Dropped again after commit: a request that read the old state during the transaction may have cached it.
     _drop_ocsp_cache(by_issuer)
     for issuer_id in by_issuer:
@@ -353,3 +373,12 @@ def _after_commit(by_issuer: dict[str, list[str]], revoked_at: datetime) -> None
             Exception
         ):  # the beat task regenerates every interval; a broker hiccup must not fail the revoke
             logger.exception("could not schedule CRL regeneration", extra={"issuer_id": issuer_id})
+    for issuer_id, serial in at_ca:
+        try:
+            dispatch.enqueue(REVOKE_AT_ISSUER_TASK, issuer_id, serial)
+        except (
+            Exception
+        ):  # the row stays issuer_notified=false with no error: visible, and retried from the admin
+            logger.exception(
+                "could not schedule revocation at the CA", extra={"issuer_id": issuer_id, "serial": serial}
+            )

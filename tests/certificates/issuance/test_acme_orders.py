@@ -68,7 +68,7 @@ def test_a_wildcard_name_is_a_clear_error_and_fails_the_job(pebble, client_with_
 
     assert response.status_code == 400
     assert response.json()["error"] == "issuer_failed"
-    assert "wildcard names need DNS-01, not supported yet" in response.json()["message"]
+    assert "wildcard names need DNS-01: set challenge to dns-01" in response.json()["message"]
     assert Job.objects.get(pk=job.pk).status == JobStatus.FAILED
     assert not AcmeOrder.objects.exists()
 

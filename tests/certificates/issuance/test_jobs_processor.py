@@ -141,7 +141,9 @@ def test_failed_job_is_retried_after_the_interval_until_attempts_run_out(setting
 def test_retry_of_a_superseded_job_cancels_it(issuer):
     cert = issuable_certificate(issuer)
     old = JobFactory(certificate=cert, type="Renewal", status=JobStatus.FAILED, attempts=1)
-    Job.objects.filter(pk=old.pk).update(completed_at=NOW - timedelta(days=1))
+    Job.objects.filter(pk=old.pk).update(
+        scheduled_at=NOW - timedelta(days=2), completed_at=NOW - timedelta(days=1)
+    )
     JobFactory(certificate=cert, type="Renewal", status=JobStatus.AWAITING_CSR)
     retry_failed(now=NOW)
     old.refresh_from_db()

@@ -1,23 +1,34 @@
-"""The ACME issuer backend: one order per CSR (HTTP-01 answered by certctl), revocation at the CA, a health check."""
+"""The ACME issuer backend: one order per CSR (HTTP-01 answered by certctl, or DNS-01 through a DNS provider),
+revocation at the CA, renewal information (ARI), a health check."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from acme import messages
 from cryptography import x509
+from django.utils import timezone
 
 from certificates.enums import REVOCATION_REASON_CODES, IssuerType
 from certificates.inventory.models import CertificateVersion
 from certificates.issuance.issuers.acme.account import check_account, open_client
-from certificates.issuance.issuers.acme.config import read_config
+from certificates.issuance.issuers.acme.config import AcmeConfig, read_config
+from certificates.issuance.issuers.acme.dns import DNS_01
 from certificates.issuance.issuers.acme.network import issuer_error
 from certificates.issuance.issuers.acme.orders import OrderRun
+from certificates.issuance.issuers.acme.renewal_info import (
+    cert_id,
+    fetch_directory,
+    fetch_renewal_info,
+    offers_renewal_info,
+)
 from certificates.issuance.issuers.base import (
     HealthResult,
     IssuedCertificate,
     IssuerBackend,
     IssuerError,
     LeafRequest,
+    RenewalInfo,
 )
 
 
@@ -37,10 +48,20 @@ def csr_names(csr: x509.CertificateSigningRequest) -> set[str]:
 
 class AcmeIssuer(IssuerBackend):
     type = IssuerType.ACME
+    revokes_at_ca = True
+    offers_renewal_info = True
 
-    def _check_names(self, request: LeafRequest) -> None:
-        if any(name.startswith("*.") for name in request.dns_names):
-            raise IssuerError("wildcard names need DNS-01, not supported yet")
+    def __init__(self, issuer) -> None:
+        super().__init__(issuer)
+        self._directory: dict | None = None  # fetched once per instance by renewal_info()
+
+    def _check_names(self, request: LeafRequest, config: AcmeConfig) -> None:
+        wildcards = [name for name in request.dns_names if name.startswith("*.")]
+        if wildcards and config.challenge != DNS_01:
+            raise IssuerError(
+                f"wildcard names need DNS-01: set challenge to dns-01 and a DNS provider in the config of issuer "
+                f"{self.issuer.name} (it uses {config.challenge}; {', '.join(wildcards)})"
+            )
         if request.emails:
             raise IssuerError("an ACME CA certifies DNS names and IP addresses, not e-mail addresses")
         wanted = set(request.dns_names) | {str(ip) for ip in request.ip_addresses}
@@ -53,10 +74,42 @@ class AcmeIssuer(IssuerBackend):
 
     def run(self, request: LeafRequest) -> OrderRun:
         """An order run for the request (placed or resumed by `start()`), for callers that drive the steps."""
-        self._check_names(request)
         config = read_config(self.issuer)
+        self._check_names(request, config)
         client = open_client(self.issuer, config)
-        return OrderRun(client, self.issuer, request.csr, config.poll_timeout_seconds)
+        run = OrderRun(client, self.issuer, request.csr, config.poll_timeout_seconds, dns01=config.dns01)
+        run.replaces = self._replaced_cert_id(client, request.certificate_id)
+        return run
+
+    def _replaced_cert_id(self, client, certificate_id: str) -> str:
+        """The ARI certID of the certificate's current, unexpired version from this CA, when the CA offers ARI
+        (sent as the new order's `replaces`); empty otherwise."""
+        if not certificate_id or not offers_renewal_info(client.directory):
+            return ""
+        version = (
+            CertificateVersion.objects.filter(
+                certificate_id=certificate_id, issuer=self.issuer, not_after__gt=timezone.now()
+            )
+            .order_by("-created_at", "-id")
+            .only("pem_chain")
+            .first()
+        )
+        if version is None:
+            return ""
+        try:
+            return cert_id(x509.load_pem_x509_certificates(version.pem_chain.encode())[0])
+        except (IssuerError, ValueError):
+            return ""
+
+    def renewal_info(self, certificate: x509.Certificate) -> RenewalInfo | None:
+        """The CA's suggested renewal window (RFC 9773), or None when its directory offers no renewalInfo."""
+        config = read_config(self.issuer)
+        if self._directory is None:
+            self._directory = fetch_directory(config.directory_url, config.tls_verify)
+        base_url = self._directory.get("renewalInfo")
+        if not isinstance(base_url, str) or not base_url:
+            return None
+        return fetch_renewal_info(base_url, certificate, config.tls_verify)
 
     def issue(self, request: LeafRequest) -> IssuedCertificate:
         """Order a certificate for the CSR's names, resuming the order a previous attempt left open."""
@@ -78,6 +131,9 @@ class AcmeIssuer(IssuerBackend):
         client = open_client(self.issuer, read_config(self.issuer))
         try:
             client.revoke(certificate, REVOCATION_REASON_CODES.get(reason, 0))
+        except messages.Error as exc:
+            if exc.code != "alreadyRevoked":  # a repeated request (a retried task): the CA knows
+                raise issuer_error(exc, "revocation", client.net) from exc
         except Exception as exc:
             raise issuer_error(exc, "revocation", client.net) from exc
 

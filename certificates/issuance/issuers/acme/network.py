@@ -2,8 +2,8 @@
 
 A `badNonce` is retried with a fresh nonce up to BAD_NONCE_ATTEMPTS times (the `acme` library alone retries once;
 pebble rejects 5% of nonces on purpose, so two in a row happen in real runs). A rate limit (`rateLimited` or HTTP 429) and an unreachable
-server are transient (`permanent=False`, Retry-After in the message); every other ACME problem is permanent and
-names the problem type and detail.
+server are transient (`permanent=False`, the Retry-After in the message and in `IssuerError.retry_after`, which
+the job retry honours); every other ACME problem is permanent and names the problem type and detail.
 """
 
 from __future__ import annotations
@@ -67,13 +67,12 @@ def problem_error(problem: messages.Error, doing: str, net: RecordingNetwork | N
     for sub in problem.subproblems or ():
         message += f"; {sub.identifier.value if sub.identifier else '?'}: {sub.typ}: {sub.detail}"
     transient = problem.code in TRANSIENT_PROBLEMS or status == 429
-    if transient:
-        wait = (
-            retry_after_seconds(response) if status in (429, 503) or problem.code == "rateLimited" else None
-        )
+    wait = None
+    if transient and (status in (429, 503) or problem.code == "rateLimited"):
+        wait = retry_after_seconds(response)
         if wait is not None:
             message += f" (the CA asks to retry after {wait} seconds)"
-    return IssuerError(message, permanent=not transient)
+    return IssuerError(message, permanent=not transient, retry_after=wait)
 
 
 def issuer_error(exc: Exception, doing: str, net: RecordingNetwork | None = None) -> IssuerError:
@@ -99,6 +98,14 @@ def issuer_error(exc: Exception, doing: str, net: RecordingNetwork | None = None
         exc.args[0] if exc.args else None, requests.Response
     ):
         response = exc.args[0]
+        if response.status_code in (429, 503):  # e.g. a rate-limited new-nonce: a HEAD carries no problem
+            wait = retry_after_seconds(response)
+            after = f" (the CA asks to retry after {wait} seconds)" if wait is not None else ""
+            return IssuerError(
+                f"ACME {doing} failed: the CA answered HTTP {response.status_code}{after}",
+                permanent=False,
+                retry_after=wait,
+            )
         return IssuerError(
             f"ACME {doing} failed: the server answered HTTP {response.status_code} without a problem document "
             f"(is {response.url} an ACME directory?)"
