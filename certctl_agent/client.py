@@ -63,7 +63,17 @@ class ServerClient:
         return self._call("POST", f"/agents/{agent_id}/heartbeat", body=facts)
 
     def work(self, agent_id: str) -> list[dict]:
-        return self._call("GET", f"/agents/{agent_id}/work").get("jobs", [])
+        return self.poll(agent_id).get("jobs", [])
+
+    def poll(self, agent_id: str) -> dict:
+        """The agent's work: `jobs`, and the ACME HTTP-01 answers to serve (`challenges`)."""
+        return self._call("GET", f"/agents/{agent_id}/work")
+
+    def challenges(self, agent_id: str) -> list[dict]:
+        return self._call("GET", f"/agents/{agent_id}/challenges").get("challenges", [])
+
+    def challenge_published(self, agent_id: str, token: str) -> dict:
+        return self._call("POST", f"/agents/{agent_id}/challenges/{token}/published")
 
     def submit_csr(self, agent_id: str, *, certificate_id: str, csr_pem: str, job_id: str) -> dict:
         body = {"certificate_id": certificate_id, "csr_pem": csr_pem, "job_id": job_id}

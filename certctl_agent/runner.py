@@ -7,9 +7,12 @@ import platform
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from certctl_agent import __version__, keys
+from certctl_agent.challenges import ChallengePublisher
 from certctl_agent.client import AgentRetiredError, RequestRejected, ServerClient, ServerUnavailable
 from certctl_agent.config import AgentConfig
 from certctl_agent.state import Identity, State
@@ -18,6 +21,9 @@ from certctl_agent.targets import TARGETS, DeployError, Material, Policy
 logger = logging.getLogger("certctl_agent")
 
 EXIT_OK, EXIT_SERVER_ERROR, EXIT_CONFIG, EXIT_RETIRED = 0, 1, 2, 3
+CHALLENGE_POLL_SECONDS = (
+    1.0  # while a CSR is being signed: how often to ask for ACME HTTP-01 answers to serve
+)
 
 
 class AgentStopped(Exception):
@@ -37,6 +43,7 @@ class Agent:
             command_timeout=config.command_timeout,
         )
         self._last_heartbeat = 0.0
+        self.challenges = ChallengePublisher(config.state_dir, tuple(config.allowed_dirs))
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -135,7 +142,9 @@ class Agent:
         if force_heartbeat or now - self._last_heartbeat >= self.config.heartbeat_interval:
             self.client.heartbeat(agent_id, self.facts())
             self._last_heartbeat = now
-        issued = self.handle(self.client.work(agent_id))
+        work = self.client.poll(agent_id)
+        self.publish_challenges(self.client, work.get("challenges") or [])
+        issued = self.handle(work.get("jobs") or [])
         if issued:
             # A signed CSR creates deployment jobs right away: take them in the same cycle.
             self.handle(self.client.work(agent_id))
@@ -178,9 +187,10 @@ class Agent:
             "job=%s certificate=%s generated %s-%s key, submitting CSR", job_id, cert_id, algorithm, size
         )
         try:
-            result = self.client.submit_csr(
-                self.identity.agent_id, certificate_id=cert_id, csr_pem=csr, job_id=job_id
-            )
+            with self.answering_challenges():
+                result = self.client.submit_csr(
+                    self.identity.agent_id, certificate_id=cert_id, csr_pem=csr, job_id=job_id
+                )
         except RequestRejected as exc:
             # Refused, so never signed: the key is useless. (After a timeout the CSR may have been signed, so
             # the key is kept then; unused keys are pruned later.)
@@ -193,6 +203,37 @@ class Agent:
             return 0
         logger.info("job=%s certificate issued serial=%s", job_id, result.get("serial_number", "?"))
         return 1
+
+    def publish_challenges(self, client: ServerClient, items: list[dict]) -> None:
+        """Serve the ACME HTTP-01 answers the server lists, remove the others, report what is served now."""
+        to_report, _failed = self.challenges.sync(items)
+        for token in to_report:
+            try:
+                client.challenge_published(self.identity.agent_id, token)
+            except RequestRejected as exc:  # the order ended meanwhile: removed at the next sync
+                logger.warning("ACME HTTP-01 answer not accepted as published: %s", exc)
+
+    @contextmanager
+    def answering_challenges(self) -> Iterator[None]:
+        """While the server signs a CSR with an ACME issuer that has this agent answer HTTP-01, it waits for the
+        answers: poll for them on the side (with a client of its own) until the submission returns."""
+        done = threading.Event()
+        client = ServerClient(self.config, self.identity.credential)
+
+        def poll() -> None:
+            while not done.wait(CHALLENGE_POLL_SECONDS):
+                try:
+                    self.publish_challenges(client, client.challenges(self.identity.agent_id))
+                except (RequestRejected, ServerUnavailable) as exc:
+                    logger.warning("ACME HTTP-01 answers not fetched: %s", exc)
+
+        helper = threading.Thread(target=poll, name="acme-challenges", daemon=True)
+        helper.start()
+        try:
+            yield
+        finally:
+            done.set()
+            helper.join()
 
     def deploy(self, item: dict) -> None:
         job_id, cert_id = item["id"], item["certificate_id"]

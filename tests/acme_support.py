@@ -101,6 +101,26 @@ def _closing_connections(handler: WSGIHandler):
 
 
 _serving: list[str] = []  # the URL while a server runs: folders whose conftest imports the fixture share it
+_server: list = []  # the running server and its thread, so a test can free the port for a while
+
+
+def _start_certctl(port: int) -> None:
+    server = make_server(
+        "127.0.0.1", port, _closing_connections(WSGIHandler()), server_class=_ThreadingWSGIServer,
+        handler_class=_QuietHandler,
+    )  # fmt: skip
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _server[:] = [server, thread]
+
+
+def _stop_certctl() -> None:
+    if _server:
+        server, thread = _server
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        _server.clear()
 
 
 @pytest.fixture(scope="session")
@@ -109,21 +129,22 @@ def certctl_on_http01_port(pebble) -> Iterator[str]:
     if _serving:  # another folder's conftest started it (one port, one server)
         yield _serving[0]
         return
-    server = make_server(
-        "127.0.0.1",
-        pebble.http_port,
-        _closing_connections(WSGIHandler()),
-        server_class=_ThreadingWSGIServer,
-        handler_class=_QuietHandler,
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    _start_certctl(pebble.http_port)
     _serving.append(f"http://127.0.0.1:{pebble.http_port}")
     yield _serving[0]
     _serving.clear()
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    _stop_certctl()
+
+
+@pytest.fixture
+def free_http01_port(pebble) -> Iterator[int]:
+    """The HTTP-01 port with nothing on it (certctl, if a session fixture serves it there, is back afterwards):
+    for an answer served by an agent's webroot or its own port."""
+    was_serving = bool(_server)
+    _stop_certctl()
+    yield pebble.http_port
+    if was_serving:
+        _start_certctl(pebble.http_port)
 
 
 @pytest.fixture

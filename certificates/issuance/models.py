@@ -143,11 +143,21 @@ class AcmeOrder(models.Model):
 
 
 class AcmeHttpChallenge(models.Model):
-    """The answer certctl serves at /.well-known/acme-challenge/<token> while the CA validates an HTTP-01 challenge."""
+    """The answer to an HTTP-01 challenge while the CA validates it: served by certctl at
+    /.well-known/acme-challenge/<token>, or (with `target`) published by that target's agent on its host."""
 
     token = models.CharField(primary_key=True, max_length=255)
     key_authorization = models.TextField()
     order = models.ForeignKey(AcmeOrder, on_delete=models.CASCADE, related_name="http_challenges")
+    # http-01-agent: the target whose agent publishes the answer on its host, and when it said it had.
+    target = models.ForeignKey(
+        "certificates.DeploymentTarget",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="acme_http_challenges",
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -301,7 +301,11 @@ def test_a_deployment_to_another_agents_target_is_never_claimed_nor_reportable(a
     other, _ = make_agent()
     theirs = deployment_job(TargetFactory(agent=other))
     agent_client(api_client, credential)
-    assert api_client.get(f"/api/v1/agents/{agent.id}/work").json() == {"jobs": [], "count": 0}
+    assert api_client.get(f"/api/v1/agents/{agent.id}/work").json() == {
+        "jobs": [],
+        "count": 0,
+        "challenges": [],
+    }
     for status in ("Running", "Completed", "Failed"):
         url = f"/api/v1/agents/{agent.id}/jobs/{theirs.id}/status"
         response = api_client.post(url, {"status": status, "error": "x"}, format="json")

@@ -1,9 +1,11 @@
-"""Answering an order's challenges: HTTP-01 served by certctl, or DNS-01 published by the issuer's DNS provider.
+"""Answering an order's challenges: HTTP-01 served by certctl or by the agent of the certificate's target
+(agent_http01.py), or DNS-01 published by the issuer's DNS provider.
 
 Every pending authorization's answer is published first (an AcmeHttpChallenge row, or a TXT record at
 `_acme-challenge.<name>` recorded in the order's authorizations before the provider is called, so a resumed order
 knows what to remove); for DNS-01 certctl then waits until the records are visible at the configured nameservers,
-and only then tells the CA to validate. TXT records are removed when the order run ends, successful or not.
+and for HTTP-01 through an agent it waits until the agent reports every answer published; only then it tells the CA
+to validate. TXT records are removed when the order run ends, successful or not.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import time
 
 from acme import challenges, messages
 
+from certificates.inventory.models import DeploymentTarget
+from certificates.issuance.issuers.acme.agent_http01 import wait_until_published
 from certificates.issuance.issuers.acme.dns import Dns01Settings
 from certificates.issuance.issuers.acme.dns.propagation import wait_until_visible
 from certificates.issuance.issuers.base import IssuerError
@@ -25,6 +29,8 @@ class ChallengeAnswering:
     """The challenge part of an OrderRun (which provides client, order, deadline, timeout, _acme and _save)."""
 
     dns01: Dns01Settings | None = None  # None: HTTP-01 answered by certctl
+    agent_target: DeploymentTarget | None = None  # http-01-agent: the target whose agent publishes HTTP-01
+    agent_publish_timeout: int = 120
 
     def answer_challenges(self) -> None:
         """Publish the answer of every pending authorization, wait for DNS-01 records to be visible, answer."""
@@ -50,7 +56,12 @@ class ChallengeAnswering:
                 else:
                     token = challenge.chall.encode("token")
                     AcmeHttpChallenge.objects.update_or_create(
-                        token=token, defaults={"key_authorization": validation, "order": self.order}
+                        token=token,
+                        defaults={
+                            "key_authorization": validation,
+                            "order": self.order,
+                            "target": self.agent_target,
+                        },
                     )
                     entry["token"] = token
                 if challenge.status == messages.STATUS_PENDING:
@@ -65,6 +76,10 @@ class ChallengeAnswering:
                 published, self.dns01.propagation_nameservers, self.dns01.propagation_timeout_seconds
             )
             # The wait for validation starts once the records are visible.
+            self.deadline = max(self.deadline, time.monotonic() + self.timeout)
+        elif self.agent_target is not None and to_answer:
+            tokens = {entries[index]["token"]: entries[index]["identifier"] for index, _c, _r in to_answer}
+            wait_until_published(list(tokens), self.agent_publish_timeout, tokens)
             self.deadline = max(self.deadline, time.monotonic() + self.timeout)
         for index, challenge, response in to_answer:
             answered = self._acme(

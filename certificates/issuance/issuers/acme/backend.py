@@ -1,4 +1,5 @@
-"""The ACME issuer backend: one order per CSR (HTTP-01 answered by certctl, or DNS-01 through a DNS provider),
+"""The ACME issuer backend: one order per CSR (HTTP-01 answered by certctl or by the target's agent, or DNS-01
+through a DNS provider),
 revocation at the CA, renewal information (ARI), a health check."""
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from django.utils import timezone
 from certificates.enums import REVOCATION_REASON_CODES, IssuerType
 from certificates.inventory.models import CertificateVersion
 from certificates.issuance.issuers.acme.account import check_account, open_client
+from certificates.issuance.issuers.acme.agent_http01 import answering_target
 from certificates.issuance.issuers.acme.config import AcmeConfig, read_config
-from certificates.issuance.issuers.acme.dns import DNS_01
+from certificates.issuance.issuers.acme.dns import DNS_01, HTTP_01_AGENT
 from certificates.issuance.issuers.acme.network import issuer_error
 from certificates.issuance.issuers.acme.orders import OrderRun
 from certificates.issuance.issuers.acme.renewal_info import (
@@ -76,8 +78,12 @@ class AcmeIssuer(IssuerBackend):
         """An order run for the request (placed or resumed by `start()`), for callers that drive the steps."""
         config = read_config(self.issuer)
         self._check_names(request, config)
+        target = None
+        if config.challenge == HTTP_01_AGENT:
+            target = answering_target(request.certificate_id, self.issuer.name)
         client = open_client(self.issuer, config)
         run = OrderRun(client, self.issuer, request.csr, config.poll_timeout_seconds, dns01=config.dns01)
+        run.agent_target, run.agent_publish_timeout = target, config.agent_publish_timeout_seconds
         run.replaces = self._replaced_cert_id(client, request.certificate_id)
         return run
 

@@ -2,7 +2,8 @@
 
 config:  directory_url, contact_email, agree_tos (must be true), eab_kid (optional), ca_bundle (optional path of
          the CA certificates that verify the ACME server's TLS, for private or test CAs), poll_timeout_seconds;
-         challenge, dns, propagation_nameservers, propagation_timeout_seconds (DNS-01, see `dns/`)
+         challenge, dns, propagation_nameservers, propagation_timeout_seconds (DNS-01, see `dns/`);
+         agent_publish_timeout_seconds (http-01-agent, see `agent_http01.py`)
 secrets: eab_hmac_key (optional, set by the operator); the DNS provider's (tsig_secret, dns_hook_env);
          account_key_pem, account_url and account_directory (written by certctl when it first registers; never shown)
 """
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 from certctl.kernel.crypto import decrypt_json
 from certificates.inventory.models import Issuer
-from certificates.issuance.issuers.acme import dns
+from certificates.issuance.issuers.acme import agent_http01, dns
 from certificates.issuance.issuers.base import IssuerError
 
 DEFAULT_POLL_TIMEOUT_SECONDS = 90
@@ -31,6 +32,7 @@ class AcmeConfig:
     poll_timeout_seconds: int
     challenge: str = dns.HTTP_01
     dns01: dns.Dns01Settings | None = None  # the DNS provider and propagation check when challenge is dns-01
+    agent_publish_timeout_seconds: int = agent_http01.DEFAULT_PUBLISH_TIMEOUT_SECONDS  # http-01-agent
 
     @property
     def tls_verify(self) -> bool | str:
@@ -56,6 +58,7 @@ def config_field_problems(config: dict[str, Any]) -> dict[str, str]:
             "poll_timeout_seconds must be a whole number of seconds from 1 to 3600"
         )
     problems.update(dns.config_problems(config))
+    problems.update(agent_http01.config_problems(config))
     return problems
 
 
@@ -93,6 +96,9 @@ def read_config(issuer: Issuer) -> AcmeConfig:
         poll_timeout_seconds=config.get("poll_timeout_seconds", DEFAULT_POLL_TIMEOUT_SECONDS),
         challenge=challenge,
         dns01=dns.dns01_settings(config, secrets) if challenge == dns.DNS_01 else None,
+        agent_publish_timeout_seconds=config.get(
+            "agent_publish_timeout_seconds", agent_http01.DEFAULT_PUBLISH_TIMEOUT_SECONDS
+        ),
     )
     if bool(settings.eab_kid) != bool(settings.eab_hmac_key):
         raise IssuerError(

@@ -1,6 +1,6 @@
 """DNS-01: the providers that publish the challenge's TXT records, and the issuer settings that choose one.
 
-config:  challenge ("http-01", the default, or "dns-01"); dns ({"provider": "rfc2136" | "exec", ...the
+config:  challenge ("http-01", the default, "http-01-agent" or "dns-01"); dns ({"provider": "rfc2136" | "exec", ...the
          provider's settings}); propagation_nameservers (host[:port] list; default: the system resolver);
          propagation_timeout_seconds (default 120)
 secrets: the provider's (rfc2136: tsig_secret; exec: dns_hook_env)
@@ -19,8 +19,9 @@ from certificates.issuance.issuers.acme.dns.rfc2136 import Rfc2136Provider
 
 PROVIDERS: dict[str, type[DnsProvider]] = {p.name: p for p in (Rfc2136Provider, ExecHookProvider)}
 HTTP_01 = "http-01"
+HTTP_01_AGENT = "http-01-agent"  # answered by the agent of the certificate's target (see ../agent_http01.py)
 DNS_01 = "dns-01"
-CHALLENGES = (HTTP_01, DNS_01)
+CHALLENGES = (HTTP_01, HTTP_01_AGENT, DNS_01)
 DEFAULT_PROPAGATION_TIMEOUT_SECONDS = 120
 MAX_PROPAGATION_TIMEOUT_SECONDS = 3600
 MAX_NAMESERVERS = 10

@@ -1,12 +1,12 @@
-"""The agent API under /api/v1/agents: operators list, register and retire agents; agents heartbeat, claim work,
-submit CSRs, pick up certificates and report job status with their own credential."""
+"""The agent API's views: operators list, register and retire agents; agents heartbeat, claim work, submit CSRs,
+pick up certificates and report job status with their own credential."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 
 from django.shortcuts import get_object_or_404
-from django.urls import re_path
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -24,6 +24,7 @@ from certificates.agents.auth import (
     CanRegisterAgent,
     IsAgent,
 )
+from certificates.agents.services import challenges as agent_challenges
 from certificates.agents.services import registration as agents
 from certificates.agents.services import work as agent_work
 from certificates.enums import AgentStatus
@@ -284,9 +285,11 @@ def _work_item(job: Job) -> dict:
 class WorkView(AgentEndpoint):
     @extend_schema(responses={200: None})
     def get(self, request, agent_id: str):
-        work = agent_work.claim_work(self.agent(request, agent_id))
+        agent = self.agent(request, agent_id)
+        work = agent_work.claim_work(agent)
         items = [_work_item(job) for job in work.deployments + work.csr_requests]
-        return Response({"jobs": items, "count": len(items)})
+        challenges = [asdict(item) for item in agent_challenges.open_challenges(agent)]
+        return Response({"jobs": items, "count": len(items), "challenges": challenges})
 
 
 class CSRView(AgentEndpoint):
@@ -372,27 +375,3 @@ class JobStatusView(AgentEndpoint):
         body.is_valid(raise_exception=True)
         job = agent_work.report_status(agent, job_id, **body.validated_data)
         return Response({"status": "updated", "job_id": job.pk, "job_status": job.status})
-
-
-_ID = r"(?P<agent_id>[A-Za-z0-9_.-]+)"
-
-# Explicit paths, listed before the router's, so these win over any generic /agents viewset.
-agent_urlpatterns = [
-    re_path(r"^agents/?$", AgentCollectionView.as_view(), name="agent-list"),
-    re_path(r"^agents/retired/?$", RetiredAgentListView.as_view(), name="agent-retired"),
-    re_path(rf"^agents/{_ID}/heartbeat/?$", HeartbeatView.as_view(), name="agent-heartbeat"),
-    re_path(rf"^agents/{_ID}/work/?$", WorkView.as_view(), name="agent-work"),
-    re_path(rf"^agents/{_ID}/csr/?$", CSRView.as_view(), name="agent-csr"),
-    re_path(rf"^agents/{_ID}/csrs/?$", CSRBatchView.as_view(), name="agent-csr-batch"),
-    re_path(
-        rf"^agents/{_ID}/certificates/(?P<cert_id>[A-Za-z0-9_.-]+)/?$",
-        CertificatePickupView.as_view(),
-        name="agent-certificate",
-    ),
-    re_path(
-        rf"^agents/{_ID}/jobs/(?P<job_id>[A-Za-z0-9_.-]+)/status/?$",
-        JobStatusView.as_view(),
-        name="agent-job-status",
-    ),
-    re_path(rf"^agents/{_ID}/?$", AgentDetailView.as_view(), name="agent-detail"),
-]
