@@ -15,6 +15,12 @@ PERIODIC_TASKS = [
         "CERTCTL_CRL_INTERVAL",
     ),
     Periodic(
+        "issuer-revocation-requeue",
+        "certificates.requeue_lost_issuer_revocations",
+        settings.JOB_TIMEOUT_INTERVAL,
+        "CERTCTL_JOB_TIMEOUT_INTERVAL",
+    ),
+    Periodic(
         "renewal-check",
         "certificates.check_renewals",
         settings.RENEWAL_CHECK_INTERVAL,

@@ -105,7 +105,10 @@ def _at_ca(record: CertificateRevocation) -> str:
             else ""
         )
     if record.issuer_error:
-        return f"; not revoked at the CA yet ({record.issuer_attempts} attempts): {record.issuer_error}"
+        tries = record.issuer_attempts
+        return (
+            f"; not revoked at the CA yet ({tries} attempt{'' if tries == 1 else 's'}): {record.issuer_error}"
+        )
     return "; not revoked at the CA yet"
 
 

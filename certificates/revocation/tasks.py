@@ -30,3 +30,8 @@ def revoke_at_issuer(self, issuer_id: str, serial: str) -> None:
     if outcome.retry_in is not None:
         # throw=False: a worker publishes the retry and acks this run; eager mode (tests) simply stops here.
         self.retry(countdown=outcome.retry_in, max_retries=issuer_revocation.MAX_ATTEMPTS, throw=False)
+
+
+@shared_task(name="certificates.requeue_lost_issuer_revocations", acks_late=True, ignore_result=True)
+def requeue_lost_issuer_revocations() -> int:
+    return issuer_revocation.requeue_lost()

@@ -16,6 +16,7 @@ TASK_NAMES = {
     "certificates.mark_offline_agents",
     "certificates.process_jobs",
     "certificates.reap_job_timeouts",
+    "certificates.requeue_lost_issuer_revocations",
     "certificates.refresh_renewal_info",
     "certificates.regenerate_all_crls",
     "certificates.regenerate_crl",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F
@@ -30,6 +30,9 @@ REVOKE_AT_ISSUER_TASK = "certificates.revoke_at_issuer"
 RETRY_LADDER = (60, 300, 1800, 7200, 21600, 43200)
 MAX_ATTEMPTS = len(RETRY_LADDER) + 1
 MAX_RETRY_AFTER = 86400
+# A revocation whose CA call was never attempted this long after it committed lost its task (broker down at
+# commit, a worker that died before starting it): the sweep queues it again.
+LOST_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,27 @@ def requeue_at_issuer(revocation_ids: list[str]) -> int:
         dispatch.enqueue(REVOKE_AT_ISSUER_TASK, issuer_id, serial)
         queued += 1
     return queued
+
+
+def requeue_lost(now: datetime | None = None, limit: int = 500) -> int:
+    """Queue the CA revocation of rows never attempted within LOST_AFTER of their revocation; returns how many.
+
+    Run by beat (`certificates.requeue_lost_issuer_revocations`). A row whose attempts ran out or failed for good
+    is not touched: it is audited as `issuer_revocation_failed` and an operator retries it from the admin. A row
+    queued twice is harmless: the first call notifies, the second finds nothing to do (or `alreadyRevoked`).
+    """
+    cutoff = (now or timezone.now()) - LOST_AFTER
+    lost = list(
+        CertificateRevocation.objects.filter(
+            issuer_notified=False,
+            issuer_attempts=0,
+            revoked_at__lte=cutoff,
+            issuer__type__in=types_revoking_at_ca(),
+        )
+        .order_by("revoked_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return requeue_at_issuer(lost) if lost else 0
 
 
 def _audit(row: CertificateRevocation, action: str, now: datetime, **details) -> None:

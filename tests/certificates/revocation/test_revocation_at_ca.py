@@ -3,14 +3,23 @@ the outcome (or the error, after the retries) is on the revocation row and in th
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from certificates.inventory.models import CertificateVersion, ManagedCertificate
 from certificates.issuance.services.issuance import issue_from_csr
 from certificates.revocation.models import CertificateRevocation
-from certificates.revocation.services.issuer_revocation import MAX_ATTEMPTS, RETRY_LADDER, revoke_at_issuer
+from certificates.revocation.services.issuer_revocation import (
+    LOST_AFTER,
+    MAX_ATTEMPTS,
+    RETRY_LADDER,
+    requeue_lost,
+    revoke_at_issuer,
+)
 from tests.acme_support import NAMES, acme_profile, make_acme_issuer
 from tests.factories import IssuerFactory, JobFactory
 from tests.issuance_helpers import issuable_certificate, make_csr, make_root, names_of, split_chain
@@ -88,7 +97,7 @@ def test_an_unreachable_ca_leaves_the_error_on_the_row_and_the_page(client_with_
     assert (row.issuer_notified, row.issuer_attempts) == (False, 1)  # a worker retries it later
     assert "cannot reach the ACME server at 127.0.0.1:9" in row.issuer_error
     page = admin_client.get(reverse("admin:certificates_managedcertificate_change", args=[cert.pk])).content
-    assert b"not revoked at the CA yet (1 attempts): ACME directory fetch failed: cannot reach" in page
+    assert b"not revoked at the CA yet (1 attempt): ACME directory fetch failed: cannot reach" in page
 
 
 def test_a_transient_failure_asks_for_a_retry_and_a_permanent_one_does_not():
@@ -126,3 +135,30 @@ def test_a_transient_failure_asks_for_a_retry_and_a_permanent_one_does_not():
     row.refresh_from_db()
     assert row.issuer_attempts == 4 and "misconfigured" in row.issuer_error
     assert AuditEvent.objects.filter(action="issuer_revocation_failed", resource_id=cert.pk).count() == 2
+
+
+def test_a_revocation_whose_task_was_lost_is_queued_again_by_the_sweep():
+    """Broker down at commit, or a worker that died first: nothing attempted after LOST_AFTER means lost."""
+    cert, version = _certificate_of({"directory_url": "http://127.0.0.1:9/dir", "agree_tos": True})
+    now = timezone.now()
+
+    def revocation(serial_suffix: str, revoked_at, attempts: int = 0) -> CertificateRevocation:
+        return CertificateRevocation.objects.create(
+            certificate=cert,
+            issuer_id=version.issuer_id,
+            serial_number=f"{version.serial_number[:-2]}{serial_suffix}",
+            reason="keyCompromise",
+            revoked_by="alice",
+            revoked_at=revoked_at,
+            issuer_attempts=attempts,
+        )
+
+    lost = revocation("a1", now - LOST_AFTER - timedelta(minutes=1))
+    recent = revocation("a2", now - timedelta(minutes=1))  # its task may still be on its way
+    tried = revocation("a3", now - timedelta(hours=2), attempts=1)  # the task's own retries own it
+
+    assert requeue_lost(now) == 1  # eager: the queued task runs now and meets the unreachable CA
+
+    attempts = dict(CertificateRevocation.objects.values_list("pk", "issuer_attempts"))
+    assert (attempts[lost.pk], attempts[recent.pk], attempts[tried.pk]) == (1, 0, 1)
+    assert requeue_lost(now) == 0  # attempted now: no longer lost
