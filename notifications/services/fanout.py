@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from notifications.channels.targets import KINDS, environment_settings, target_for
+from notifications.channels.targets import environment_settings, target_for
 from notifications.enums import KIND_CHANNEL, Channel, DestinationKind, builtin_destination_id
 from notifications.models import Destination, NotificationEvent
-from notifications.services.outbox import schedule_delivery
+from notifications.services.destinations import is_configured
+from notifications.services.outbox import insert_once, new_event, schedule_delivery
 
 
 @dataclass
@@ -57,20 +56,9 @@ def unusable_reason(destination: Destination | None) -> str:
         return "no such destination"
     if not destination.enabled:
         return "disabled"
-    if destination.from_environment and not is_configured(destination):
+    if destination.from_environment and not is_configured(target_for(destination)):
         return "its CERTCTL_* variables are not set"
     return ""
-
-
-def is_configured(destination: Destination) -> bool:
-    """Every required setting of its kind present (an email destination also needs an SMTP server and sender)."""
-    target = target_for(destination)
-    if destination.kind == DestinationKind.EMAIL:
-        return bool(
-            (target.get("smtp_host") or settings.SMTP_HOST)
-            and (target.get("from_address") or settings.SMTP_FROM_ADDRESS)
-        )
-    return all(target.get(setting.name) for setting in KINDS[destination.kind] if setting.required)
 
 
 def token_of(destination: Destination) -> str:
@@ -97,9 +85,7 @@ def recipient_for(destination: Destination, owner_email: str = "") -> str:
 
 def row_for(destination: Destination, **fields) -> NotificationEvent:
     """An unsaved pending row to `destination` (its channel, name snapshot; recipient and subject trimmed)."""
-    fields["recipient"] = fields.get("recipient", "")[:255]
-    fields["subject"] = fields.get("subject", "")[:255]
-    return NotificationEvent(
+    return new_event(
         channel=KIND_CHANNEL[destination.kind],
         destination=destination,
         destination_name=destination.name,
@@ -110,15 +96,6 @@ def row_for(destination: Destination, **fields) -> NotificationEvent:
 def write_once(rows: Sequence[NotificationEvent]) -> list[NotificationEvent]:
     """Insert the rows whose dedup key is new (the unique key decides, so two workers cannot both write one);
     deliver them after commit. Returns those written. Call it inside the caller's transaction."""
-    created = []
-    for row in rows:
-        try:
-            with transaction.atomic():
-                row.save(force_insert=True)
-        except IntegrityError:
-            if not NotificationEvent.objects.filter(dedup_key=row.dedup_key).exists():
-                raise
-            continue
-        created.append(row)
+    created = [row for row in rows if insert_once(row)]
     schedule_delivery([row.pk for row in created])
     return created

@@ -37,6 +37,19 @@ def new_event(*, recipient: str = "", subject: str = "", **fields) -> Notificati
     return NotificationEvent(recipient=recipient[:255], subject=subject[:255], **fields)
 
 
+def insert_once(event: NotificationEvent) -> bool:
+    """Insert a row that has a `dedup_key`; False when a row with that key exists already (the unique key
+    decides, so two concurrent producers cannot both write it). Call it inside the caller's transaction."""
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    except IntegrityError:
+        if not NotificationEvent.objects.filter(dedup_key=event.dedup_key).exists():
+            raise
+        return False
+    return True
+
+
 def enqueue(
     *,
     type: str,
@@ -84,14 +97,8 @@ def enqueue(
     )
     if dedup_key is None:
         insert_row(event)  # save() without the query machinery: producers such as issuance are hot paths
-    else:
-        try:
-            with transaction.atomic():
-                event.save(force_insert=True)
-        except IntegrityError:
-            if not NotificationEvent.objects.filter(dedup_key=dedup_key).exists():
-                raise
-            return None
+    elif not insert_once(event):
+        return None
     if event.status == NotificationStatus.PENDING:
         schedule_delivery([event.id])
     return event
