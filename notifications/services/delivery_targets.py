@@ -15,6 +15,7 @@ from notifications.channels.base import DeliveryError
 from notifications.channels.targets import Target, builtin_target, target_for
 from notifications.enums import builtin_destination_id
 from notifications.models import Destination, NotificationEvent
+from notifications.services.destinations import row_destination_id
 
 
 class Targets:
@@ -26,13 +27,7 @@ class Targets:
         self._outcomes: dict[str, tuple[datetime, str, str]] = {}
 
     def prefetch(self, events: list[NotificationEvent]) -> None:
-        wanted = {event.destination_id for event in events if event.destination_id}
-        wanted |= {
-            builtin_destination_id(event.channel)
-            for event in events
-            if not event.destination_id and not event.destination_name and _known_channel(event.channel)
-        }
-        wanted -= set(self._destinations)
+        wanted = {self.destination_id(event) for event in events} - {None} - set(self._destinations)
         if wanted:
             found = Destination.objects.in_bulk(list(wanted))
             for dest_id in wanted:
@@ -75,11 +70,7 @@ class Targets:
 
     def label(self, event: NotificationEvent) -> str:
         """The destination's name for metrics and logs."""
-        key = event.destination_id or (
-            builtin_destination_id(event.channel)
-            if not event.destination_name and _known_channel(event.channel)
-            else ""
-        )
+        key = self.destination_id(event) or ""
         target = self._targets.get(key)
         if isinstance(target, Target):
             return target.name
@@ -87,12 +78,8 @@ class Targets:
         return destination.name if destination is not None else event.destination_name
 
     def destination_id(self, event: NotificationEvent) -> str | None:
-        """The stored destination whose last outcome this row's attempt is."""
-        if event.destination_id:
-            return event.destination_id
-        if event.destination_name or not _known_channel(event.channel):
-            return None
-        return builtin_destination_id(event.channel)
+        """The stored destination this row goes to (None: one deleted since, or an unknown channel)."""
+        return row_destination_id(event.destination_id, event.destination_name, event.channel)
 
     def note(self, event: NotificationEvent, status: str, error: str | None, at: datetime) -> None:
         """Remember an attempt's outcome; `write_outcomes` stores the latest per destination."""
@@ -103,24 +90,18 @@ class Targets:
     def write_outcomes(self) -> None:
         """One UPDATE per destination with the batch's latest outcome (not one per row)."""
         for dest_id, (at, status, error) in self._outcomes.items():
-            Destination.objects.filter(pk=dest_id).update(
-                last_delivery_at=at, last_delivery_status=status, last_delivery_error=error
-            )
+            _store_outcome(dest_id, status, error, at)
         self._outcomes.clear()
 
 
 def record_outcome(destination: Destination, status: str, error: str, at: datetime) -> None:
     """Store one destination's last delivery outcome (a test send)."""
-    Destination.objects.filter(pk=destination.pk).update(
-        last_delivery_at=at, last_delivery_status=status, last_delivery_error=error
-    )
+    _store_outcome(destination.pk, status, error, at)
     destination.last_delivery_at, destination.last_delivery_status = at, status
     destination.last_delivery_error = error
 
 
-def _known_channel(channel: str) -> bool:
-    try:
-        builtin_destination_id(channel)
-    except KeyError:
-        return False
-    return True
+def _store_outcome(destination_id: str, status: str, error: str, at: datetime) -> None:
+    Destination.objects.filter(pk=destination_id).update(
+        last_delivery_at=at, last_delivery_status=status, last_delivery_error=error
+    )
