@@ -34,10 +34,11 @@ def alert_plan(certificate) -> page.Panel | None:
         )
     panel = page.Panel(
         title="Who is alerted",
-        headers=["Threshold", "Tier", "Fired", "Destination", "Route", "Recipient", "Sent?"],
+        headers=["Threshold", "Tier", "Fired", "Destination", "Route", "Recipient", "Routed?"],
         note=f"Renewal policy {certificate.renewal_policy.name}, team {team.name}. Order: policy, owner, team, "
         "then the default destinations when none of those applies. Per run each destination gets only the most "
-        "urgent threshold that fired; once expired, a critical EXPIRED alert." + quiet,
+        "urgent threshold that fired; once expired, a critical EXPIRED alert. Routed says a destination takes "
+        "the threshold's alert; the timeline below shows what was sent." + quiet,
     )
     for route in routes:
         if not route.destinations:
