@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
@@ -86,6 +87,9 @@ def _referenced_message(exc: ProtectedError | RestrictedError) -> str:
 
 def exception_handler(exc, context):
     request = context.get("request")
+    if isinstance(exc, RequestDataTooBig):  # raised by request.data, not a DRF error: it would be a 500
+        message = f"request body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes (CERTCTL_MAX_BODY_SIZE)"
+        return Response(envelope(413, message, request), status=413)
     if isinstance(exc, (ProtectedError, RestrictedError)):
         return Response(envelope(409, _referenced_message(exc), request, "conflict"), status=409)
     if isinstance(exc, IntegrityError):

@@ -1,5 +1,6 @@
 import pytest
 
+from certificates.inventory.models import Team
 from tests.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -124,3 +125,13 @@ def test_hsts_is_sent_on_https_api_responses_in_production(client_with_key, sett
     response = client_with_key.get("/api/v1/teams", secure=True)
     assert response.status_code == 200
     assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_a_body_over_the_limit_is_a_413_envelope_and_stores_nothing(client_with_key, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    response = client_with_key.post(
+        "/api/v1/teams", {"name": "x" * 4096, "description": "big"}, format="json"
+    )
+    body = assert_envelope(response, 413, "payload_too_large")
+    assert "2048 bytes" in body["message"] and "CERTCTL_MAX_BODY_SIZE" in body["message"]
+    assert not Team.objects.exists()
