@@ -233,6 +233,18 @@ def main() -> None:
             f"for {last['size'] // first['size']}x the certificates"
         )
     print("targets: cold < 10 s, second < 5 s, RSS < 300 MB at 100,000 certificates")
+    first, last = rows[0], rows[-1]
+    size = f"{last['size'] // 1000}k"
+    print(f"figure expiry_cold_{size} {last['cold']['seconds']:.2f} s")
+    print(f"figure expiry_second_{size} {last['second']['seconds']:.2f} s")
+    print(f"figure expiry_cold_statements_{size} {last['cold']['statements']} statements")
+    print(f"figure expiry_peak_rss_{size} {last['peak_rss_mb']} MB")
+    if len(rows) > 1:
+        # The reference is the smallest size of the same run: time per certificate should not grow with size.
+        per_cert = [row["cold"]["seconds"] / row["size"] for row in (first, last)]
+        print(
+            f"figure expiry_cold_per_certificate_vs_{first['size'] // 1000}k {per_cert[1] / per_cert[0]:.2f} ratio"
+        )
 
 
 if __name__ == "__main__":
