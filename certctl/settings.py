@@ -314,6 +314,17 @@ if NOTIFICATION_DEADLINE_SECONDS >= NOTIFICATION_LEASE_SECONDS - NOTIFICATION_LE
     )
 # How long the one-click acknowledgement link in a critical alert stays valid (notifications.services.acknowledge).
 NOTIFICATION_ACK_LINK_MAX_AGE = env.seconds("CERTCTL_ACK_LINK_MAX_AGE", "7d", minimum=60)
+# --- Discovery and compliance (docs/discovery.md) ----------------------------------------------------------
+# How often beat looks for scan profiles that are due and for chunks whose worker died.
+DISCOVERY_SCHEDULE_INTERVAL = env.seconds("CERTCTL_DISCOVERY_SCHEDULE_INTERVAL", "1m", minimum=1)
+# A worker owns a scan chunk this long; a chunk still running after it is taken over (a crashed worker).
+DISCOVERY_CHUNK_LEASE = env.seconds("CERTCTL_DISCOVERY_CHUNK_LEASE", "10m", minimum=30)
+# Roots a served chain may end at without sending them; a chain ending elsewhere misses an intermediate.
+DISCOVERY_TRUST_BUNDLE = env.text("CERTCTL_DISCOVERY_TRUST_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+# Agent file scans: how many certificates one report may carry.
+DISCOVERY_MAX_REPORT_ITEMS = env.integer("CERTCTL_DISCOVERY_MAX_REPORT_ITEMS", 5000, minimum=1)
+# The sweep that re-judges every certificate against the compliance rules (expiry moves on by itself).
+COMPLIANCE_INTERVAL = env.seconds("CERTCTL_COMPLIANCE_INTERVAL", "1h", minimum=60)
 # HTTP deliveries reach public addresses only; these networks (CIDRs) are the exceptions (an in-house receiver).
 NOTIFICATION_ALLOWED_NETWORKS = env.items("CERTCTL_NOTIFICATION_ALLOWED_NETWORKS")
 for _network in NOTIFICATION_ALLOWED_NETWORKS:

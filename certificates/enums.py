@@ -21,6 +21,8 @@ class CertificateSource(models.TextChoices):
     ACME = "ACME"
     EST = "EST"
     SCEP = "SCEP"
+    DISCOVERY = "Discovery"  # claimed from discovery (a scan or an agent file scan)
+    IMPORT = "Import"  # claimed from an imported PEM bundle or PKCS#12 file
 
 
 class IssuerType(models.TextChoices):

@@ -1,5 +1,14 @@
 """The certificates app's models for Django's registry and migrations; each is defined in its package's `models`."""
 
+from certificates.compliance.models import ComplianceRule, Violation
+from certificates.discovery.models import (
+    DiscoveredCertificate,
+    DiscoveryEndpoint,
+    DiscoverySighting,
+    ScanChunk,
+    ScanProfile,
+    ScanRun,
+)
 from certificates.expiry.models import ExpiryCheckRun
 from certificates.inventory.models import (
     Agent,
@@ -40,7 +49,11 @@ __all__ = [
     "CertificateProfile",
     "CertificateRevocation",
     "CertificateVersion",
+    "ComplianceRule",
     "DeploymentTarget",
+    "DiscoveredCertificate",
+    "DiscoveryEndpoint",
+    "DiscoverySighting",
     "ExpiryCheckRun",
     "Issuer",
     "Job",
@@ -50,9 +63,13 @@ __all__ = [
     "OCSPResponseCache",
     "Owner",
     "RenewalPolicy",
+    "ScanChunk",
+    "ScanProfile",
+    "ScanRun",
     "ServerGeneratedKey",
     "Team",
     "TimestampedModel",
+    "Violation",
     "default_ekus",
     "default_key_algorithms",
     "default_thresholds",

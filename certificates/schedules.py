@@ -6,6 +6,18 @@ from certctl.kernel.schedules import Periodic
 
 PERIODIC_TASKS = [
     Periodic(
+        "discovery-schedule",
+        "certificates.discovery_tick",
+        settings.DISCOVERY_SCHEDULE_INTERVAL,
+        "CERTCTL_DISCOVERY_SCHEDULE_INTERVAL",
+    ),
+    Periodic(
+        "compliance-evaluation",
+        "certificates.evaluate_compliance",
+        settings.COMPLIANCE_INTERVAL,
+        "CERTCTL_COMPLIANCE_INTERVAL",
+    ),
+    Periodic(
         "crl-generation", "certificates.regenerate_all_crls", settings.CRL_INTERVAL, "CERTCTL_CRL_INTERVAL"
     ),
     Periodic(

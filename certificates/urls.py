@@ -4,6 +4,8 @@ from django.urls import re_path
 
 from certctl.api.routers import OptionalSlashRouter
 from certificates.agents.api import agent_urlpatterns
+from certificates.compliance.api import urlpatterns as compliance_urls
+from certificates.discovery.api import urlpatterns as discovery_urls
 from certificates.expiry.api import certificate_alert_routes, run_expiry_check
 from certificates.inventory.api import views
 from certificates.issuance.api import lifecycle
@@ -61,4 +63,12 @@ admin_urls = [
     ),
 ]
 
-urlpatterns = [*issuance_urls, *revocation_urls, *agent_urlpatterns, *admin_urls, *router.urls]
+urlpatterns = [
+    *issuance_urls,
+    *revocation_urls,
+    *agent_urlpatterns,
+    *admin_urls,
+    *discovery_urls,
+    *compliance_urls,
+    *router.urls,
+]

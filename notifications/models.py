@@ -84,6 +84,14 @@ class NotificationEvent(models.Model):
         blank=True,
         related_name="notifications",
     )
+    # An alert about a discovered (not managed) certificate: expiry of one with an owner or team, or a violation.
+    discovered_certificate = models.ForeignKey(
+        "certificates.DiscoveredCertificate",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
     channel = models.CharField(max_length=16, choices=Channel.choices)
     destination = models.ForeignKey(
         Destination, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"

@@ -1,0 +1,1 @@
+"""Compliance admin: rules and violations."""

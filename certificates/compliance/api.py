@@ -1,0 +1,3 @@
+"""Compliance API: rules and violations."""
+
+urlpatterns: list = []

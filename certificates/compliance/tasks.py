@@ -1,0 +1,1 @@
+"""Compliance tasks: certificates.evaluate_compliance."""

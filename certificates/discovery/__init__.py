@@ -1,0 +1,1 @@
+"""Discovery: certificates already in use, found by TLS scans, agent file scans and imports, triaged and adopted."""

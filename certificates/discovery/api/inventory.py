@@ -1,0 +1,3 @@
+"""Discovery API: inventory (filled in by its issue)."""
+
+urlpatterns: list = []

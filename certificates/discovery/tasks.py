@@ -1,0 +1,1 @@
+"""Discovery tasks: network scans (certificates.discovery_tick, certificates.scan_chunk)."""
