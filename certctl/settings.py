@@ -369,6 +369,9 @@ OPSGENIE_API_URL = env.text("CERTCTL_OPSGENIE_API_URL", "https://api.opsgenie.co
 # listens on 127.0.0.1 only, on these ports; scripts/run.sh picks them next to CERTCTL_PORT.
 DEMO_RECEIVER_HTTP_PORT = env.integer("CERTCTL_DEMO_RECEIVER_HTTP_PORT", 8001, minimum=1, maximum=65535)
 DEMO_RECEIVER_SMTP_PORT = env.integer("CERTCTL_DEMO_RECEIVER_SMTP_PORT", 8002, minimum=1, maximum=65535)
+# The demo TLS lab (`manage.py run_demo_tls_lab`, started by `make run`) the demo scan profile scans: 127.0.0.1,
+# from this port upward (four ports).
+DEMO_TLS_LAB_PORT = env.integer("CERTCTL_DEMO_TLS_LAB_PORT", 8443, minimum=1, maximum=65530)
 
 # --- Audit ----------------------------------------------------------------------------------------------
 

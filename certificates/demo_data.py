@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from certctl.kernel.x509 import key_usage
 from certificates import models as m
+from certificates.discovery.demo import scan_targets as lab_scan_targets
+from certificates.discovery.models import ScanProfile
 from certificates.enums import (
     AgentStatus,
     CertificateSource,
@@ -219,6 +221,25 @@ def _destinations(result: SeedResult, teams: dict[str, m.Team], critical: m.Rene
     )
 
 
+def _scan_profile(result: SeedResult, team: m.Team, now: datetime) -> None:
+    """The demo TLS lab of `make run` (certificates/discovery/demo.py) as a scan profile, due at once: beat's
+    first discovery tick scans it, and the discovered inventory fills with its problems (docs/discovery.md)."""
+    _, created = ScanProfile.objects.get_or_create(
+        name="demo-tls-lab",
+        defaults={
+            "description": "The loopback demo TLS lab `make run` starts (manage.py run_demo_tls_lab)",
+            "targets": lab_scan_targets(settings.DEMO_TLS_LAB_PORT),
+            "ports": [443],
+            "interval_minutes": 60,
+            "concurrency": 8,
+            "timeout_ms": 2000,
+            "team": team,
+            "next_run_at": now,
+        },
+    )
+    result.add("scan profiles", created)
+
+
 def seed_demo(now: datetime | None = None) -> SeedResult:
     """Load the demo inventory in one transaction; returns how many rows of each kind were created."""
     now = now or timezone.now()
@@ -239,6 +260,7 @@ def seed_demo(now: datetime | None = None) -> SeedResult:
             result.add("owners", created)
         policies = _policies(result)
         _destinations(result, teams, policies[1])
+        _scan_profile(result, teams["Platform"], now)
         issuer, created = m.Issuer.objects.get_or_create(
             name="demo-local-ca", defaults={"type": "local", "config": {}, "enabled": True}
         )

@@ -30,6 +30,11 @@ if [ "$(printf '%s\n' $((10#$CERTCTL_PORT)) $((10#$CERTCTL_DEMO_RECEIVER_HTTP_PO
     exit 2
 fi
 
+# The demo TLS lab (four ports) the demo scan profile scans: CERTCTL_PORT + 443 upward (8443-8446 by default).
+lab_base=$((10#$CERTCTL_PORT <= 65000 ? 10#$CERTCTL_PORT + 443 : 10#$CERTCTL_PORT - 500))
+export CERTCTL_DEMO_TLS_LAB_PORT=${CERTCTL_DEMO_TLS_LAB_PORT:-$lab_base}
+require_port CERTCTL_DEMO_TLS_LAB_PORT "$CERTCTL_DEMO_TLS_LAB_PORT"
+
 # A channel is the operator's as soon as its main variable is set; only the others go to the demo receiver.
 demo_channels=()
 if [ "${CERTCTL_DEMO_RECEIVER:-true}" != false ]; then

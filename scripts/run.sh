@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: a demo certctl on this machine (SQLite + the filesystem broker, no server needed):
 # migrate, collect static files, load demo data, create the admin user and an API key, then run the web
-# server, a Celery worker, Celery beat and the demo receiver in the foreground. Ctrl-C, closing the terminal
+# server, a Celery worker, Celery beat, the demo receiver and the demo TLS lab in the foreground. Ctrl-C, closing the terminal
 # or SIGTERM stops them all. One `make run` per data dir: a second one says so and exits 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,9 @@ fi
 echo $$ >"$CERTCTL_DATA_DIR/run.pid"
 
 ports=("CERTCTL_PORT=$CERTCTL_PORT")
+for offset in 0 1 2 3; do
+    ports+=("CERTCTL_DEMO_TLS_LAB_PORT=$((10#$CERTCTL_DEMO_TLS_LAB_PORT + offset))")
+done
 if ((${#demo_channels[@]})); then
     ports+=("CERTCTL_DEMO_RECEIVER_HTTP_PORT=$CERTCTL_DEMO_RECEIVER_HTTP_PORT")
     ports+=("CERTCTL_DEMO_RECEIVER_SMTP_PORT=$CERTCTL_DEMO_RECEIVER_SMTP_PORT")
