@@ -29,6 +29,19 @@ GROUPS: list[tuple[str, list[str]]] = [
     ),
     ("Revocation", ["certificates.CertificateRevocation", "certificates.OCSPResponder"]),
     (
+        "Discovery and compliance",
+        [
+            "certificates.DiscoveredCertificate",
+            "certificates.DiscoveryEndpoint",
+            "certificates.ScanProfile",
+            "certificates.ScanRun",
+            "certificates.ComplianceRule",
+            "certificates.Violation",
+            "certificates.DiscoverySighting",
+            "certificates.ScanChunk",
+        ],
+    ),
+    (
         "Alerts and notifications",
         [
             "notifications.Destination",

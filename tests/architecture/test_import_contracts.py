@@ -86,8 +86,14 @@ UPWARD_IMPORTS = [
     pytest.param(
         "certificates/inventory/services/certificates.py",
         "from certificates.issuance.services import jobs as _upward",
-        "Subdomain services: expiry, agents and revocation build on issuance",
+        "Subdomain services: expiry, agents and revocation build on discovery",
         id="inventory services import issuance services",
+    ),
+    pytest.param(
+        "certificates/compliance/services/evaluate.py",
+        "from certificates.discovery.services import record as _upward",
+        "Subdomain services: expiry, agents and revocation build on discovery",
+        id="compliance services import discovery services",
     ),
     pytest.param(
         "certificates/issuance/services/jobs.py",

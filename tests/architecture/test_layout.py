@@ -34,7 +34,7 @@ TASK_NAMES = {
     "notifications.retry_failed",
     "notifications.send_digests",
 }
-SUBDOMAINS = ("inventory", "issuance", "revocation", "agents", "expiry")
+SUBDOMAINS = ("inventory", "issuance", "revocation", "agents", "expiry", "discovery", "compliance")
 MAX_LINES = 400
 SOURCE_FOLDERS = (
     "certctl",
