@@ -8,9 +8,10 @@ import re
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
-from certctl.api.errors import json_error
+from certctl.api.errors import NESTED_TOO_DEEP, body_too_large_message, json_error
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,11 @@ class JSONErrorMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        # A client's fault wherever it happens (OCSP POST, agent registration, an admin form): never a 500.
+        if isinstance(exception, RequestDataTooBig):
+            return json_error(request, 413, body_too_large_message())
+        if isinstance(exception, RecursionError):
+            return json_error(request, 400, NESTED_TOO_DEEP)
         if not request.path.startswith(JSON_PATHS):
             return None
         logger.exception("unhandled error", extra={"request_id": getattr(request, "request_id", "")})

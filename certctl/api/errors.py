@@ -61,6 +61,13 @@ def envelope(status_code: int, message: str, request, error: str | None = None, 
     return body
 
 
+NESTED_TOO_DEEP = "the request body is nested too deeply"
+
+
+def body_too_large_message() -> str:
+    return f"request body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes (CERTCTL_MAX_BODY_SIZE)"
+
+
 def json_error(request, status_code: int, message: str, error: str | None = None, **extra) -> JsonResponse:
     """An error response outside DRF (middleware, plain Django views)."""
     return JsonResponse(envelope(status_code, message, request, error, **extra), status=status_code)
@@ -88,8 +95,9 @@ def _referenced_message(exc: ProtectedError | RestrictedError) -> str:
 def exception_handler(exc, context):
     request = context.get("request")
     if isinstance(exc, RequestDataTooBig):  # raised by request.data, not a DRF error: it would be a 500
-        message = f"request body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes (CERTCTL_MAX_BODY_SIZE)"
-        return Response(envelope(413, message, request), status=413)
+        return Response(envelope(413, body_too_large_message(), request), status=413)
+    if isinstance(exc, RecursionError):  # the JSON parser on a deeply nested body
+        return Response(envelope(400, NESTED_TOO_DEEP, request), status=400)
     if isinstance(exc, (ProtectedError, RestrictedError)):
         return Response(envelope(409, _referenced_message(exc), request, "conflict"), status=409)
     if isinstance(exc, IntegrityError):

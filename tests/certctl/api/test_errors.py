@@ -135,3 +135,21 @@ def test_a_body_over_the_limit_is_a_413_envelope_and_stores_nothing(client_with_
     body = assert_envelope(response, 413, "payload_too_large")
     assert "2048 bytes" in body["message"] and "CERTCTL_MAX_BODY_SIZE" in body["message"]
     assert not Team.objects.exists()
+
+
+def test_a_body_over_the_limit_is_a_413_envelope_outside_drf_too(client, settings):
+    """OCSP POST reads the body in a plain Django view, without authentication: a 413, never a 500."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    response = client.post(
+        "/.well-known/pki/ocsp/issuer-unknown", data=b"\x30" * 4096, content_type="application/ocsp-request"
+    )
+    body = assert_envelope(response, 413, "payload_too_large")
+    assert "CERTCTL_MAX_BODY_SIZE" in body["message"]
+
+
+def test_deeply_nested_json_is_a_400_envelope_not_a_500(client_with_key):
+    nested = "[" * 100_000 + "]" * 100_000
+    response = client_with_key.post("/api/v1/teams", data=nested, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["message"]
+    assert not Team.objects.exists()
