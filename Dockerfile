@@ -28,4 +28,5 @@ RUN CERTCTL_SECRET_KEY=build-only CERTCTL_ENCRYPTION_KEY=build-only CERTCTL_ALLO
 USER certctl
 EXPOSE 8000
 CMD ["python", "-m", "gunicorn", "certctl.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--access-logfile", "-", "--error-logfile", "-", "--no-control-socket"]
+     "--access-logfile", "-", "--error-logfile", "-", "--no-control-socket", \
+     "--logger-class", "certctl.gunicorn_logging.RedactingLogger"]
