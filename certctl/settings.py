@@ -27,7 +27,6 @@ env = Environment({**(read_env_file(RUN_ENV_FILE) if RUN_ENV_READ else {}), **os
 
 
 # --- Core -----------------------------------------------------------------------------------------------
-
 DEBUG = env.flag("CERTCTL_DEBUG", False)
 
 SECRET_KEY = env.text("CERTCTL_SECRET_KEY")
@@ -113,7 +112,6 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------------------
-
 DATABASE_URL = env.url(
     "DATABASE_URL", f"sqlite:///{DATA_DIR / 'certctl.sqlite3'}", ("postgres", "postgresql", "pgsql", "sqlite")
 )
@@ -145,7 +143,6 @@ if IS_POSTGRES and DB_PREPARED_STATEMENTS:
     DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)
 
 # --- Static files ---------------------------------------------------------------------------------------
-
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -157,7 +154,6 @@ WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Security (check --deploy clean when CERTCTL_DEBUG is off) ------------------------------------------
-
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Self-only (certctl.middleware.ContentSecurityPolicyMiddleware); empty = no header.
@@ -187,7 +183,6 @@ if env.flag("CERTCTL_BEHIND_TLS_PROXY", False):
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("CERTCTL_MAX_BODY_SIZE", 1048576, minimum=1024)
 
 # --- REST API -------------------------------------------------------------------------------------------
-
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "certctl.api.authentication.APIKeyAuthentication",
@@ -230,7 +225,6 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------------------
-
 REDIS_URL = env.url("REDIS_URL", "", ("redis", "rediss", "unix"))
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env.text("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
@@ -295,7 +289,6 @@ if KEYGEN_MODE not in {"agent", "server"}:
 APPROVAL_BYPASS = env.flag("CERTCTL_APPROVAL_BYPASS", False)
 
 # --- Notifications --------------------------------------------------------------------------------------
-
 NOTIFICATION_RETRY_BASE_SECONDS = env.integer("CERTCTL_NOTIFICATION_RETRY_BASE_SECONDS", 60, minimum=1)
 NOTIFICATION_RETRY_CAP_SECONDS = env.integer("CERTCTL_NOTIFICATION_RETRY_CAP_SECONDS", 3600, minimum=1)
 NOTIFICATION_MAX_ATTEMPTS = env.integer("CERTCTL_NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1, maximum=100)
@@ -314,17 +307,6 @@ if NOTIFICATION_DEADLINE_SECONDS >= NOTIFICATION_LEASE_SECONDS - NOTIFICATION_LE
     )
 # How long the one-click acknowledgement link in a critical alert stays valid (notifications.services.acknowledge).
 NOTIFICATION_ACK_LINK_MAX_AGE = env.seconds("CERTCTL_ACK_LINK_MAX_AGE", "7d", minimum=60)
-# --- Discovery and compliance (docs/discovery.md) ----------------------------------------------------------
-# How often beat looks for scan profiles that are due and for chunks whose worker died.
-DISCOVERY_SCHEDULE_INTERVAL = env.seconds("CERTCTL_DISCOVERY_SCHEDULE_INTERVAL", "1m", minimum=1)
-# A worker owns a scan chunk this long; a chunk still running after it is taken over (a crashed worker).
-DISCOVERY_CHUNK_LEASE = env.seconds("CERTCTL_DISCOVERY_CHUNK_LEASE", "10m", minimum=30)
-# Roots a served chain may end at without sending them; a chain ending elsewhere misses an intermediate.
-DISCOVERY_TRUST_BUNDLE = env.text("CERTCTL_DISCOVERY_TRUST_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
-# Agent file scans: how many certificates one report may carry.
-DISCOVERY_MAX_REPORT_ITEMS = env.integer("CERTCTL_DISCOVERY_MAX_REPORT_ITEMS", 5000, minimum=1)
-# The sweep that re-judges every certificate against the compliance rules (expiry moves on by itself).
-COMPLIANCE_INTERVAL = env.seconds("CERTCTL_COMPLIANCE_INTERVAL", "1h", minimum=60)
 # HTTP deliveries reach public addresses only; these networks (CIDRs) are the exceptions (an in-house receiver).
 NOTIFICATION_ALLOWED_NETWORKS = env.items("CERTCTL_NOTIFICATION_ALLOWED_NETWORKS")
 for _network in NOTIFICATION_ALLOWED_NETWORKS:
@@ -369,12 +351,20 @@ OPSGENIE_API_URL = env.text("CERTCTL_OPSGENIE_API_URL", "https://api.opsgenie.co
 # listens on 127.0.0.1 only, on these ports; scripts/run.sh picks them next to CERTCTL_PORT.
 DEMO_RECEIVER_HTTP_PORT = env.integer("CERTCTL_DEMO_RECEIVER_HTTP_PORT", 8001, minimum=1, maximum=65535)
 DEMO_RECEIVER_SMTP_PORT = env.integer("CERTCTL_DEMO_RECEIVER_SMTP_PORT", 8002, minimum=1, maximum=65535)
-# The demo TLS lab (`manage.py run_demo_tls_lab`, started by `make run`) the demo scan profile scans: 127.0.0.1,
-# from this port upward (four ports).
+# The demo TLS lab (`manage.py run_demo_tls_lab`, started by `make run`): 127.0.0.1, four ports from this one.
 DEMO_TLS_LAB_PORT = env.integer("CERTCTL_DEMO_TLS_LAB_PORT", 8443, minimum=1, maximum=65530)
 
-# --- Audit ----------------------------------------------------------------------------------------------
+# --- Discovery and compliance (docs/discovery.md) ------------------------------------------------------
+# Beat's tick that starts due scan profiles and takes over chunks whose worker died (after the lease).
+DISCOVERY_SCHEDULE_INTERVAL = env.seconds("CERTCTL_DISCOVERY_SCHEDULE_INTERVAL", "1m", minimum=1)
+DISCOVERY_CHUNK_LEASE = env.seconds("CERTCTL_DISCOVERY_CHUNK_LEASE", "10m", minimum=30)
+# Roots a served chain may end at without sending them; a chain ending elsewhere misses an intermediate.
+DISCOVERY_TRUST_BUNDLE = env.text("CERTCTL_DISCOVERY_TRUST_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+# At most this many certificates in one agent file-scan report.
+DISCOVERY_MAX_REPORT_ITEMS = env.integer("CERTCTL_DISCOVERY_MAX_REPORT_ITEMS", 5000, minimum=1)
+COMPLIANCE_INTERVAL = env.seconds("CERTCTL_COMPLIANCE_INTERVAL", "1h", minimum=60)  # the re-judging sweep
 
+# --- Audit ----------------------------------------------------------------------------------------------
 # API call rows: "queue" (in-process buffer flushed in batches by a thread) or "sync" (insert in the request).
 AUDIT_API_WRITE = env.text("CERTCTL_AUDIT_API_WRITE", "queue").lower()
 if AUDIT_API_WRITE not in {"queue", "sync"}:
@@ -386,12 +376,10 @@ AUDIT_SEAL_INTERVAL = env.seconds("CERTCTL_AUDIT_SEAL_INTERVAL", "30s", minimum=
 AUDIT_FLUSH_TIMEOUT = env.seconds("CERTCTL_AUDIT_FLUSH_TIMEOUT_SECONDS", "30", minimum=1)
 
 # --- Metrics --------------------------------------------------------------------------------------------
-
 METRICS_ALLOWED_IPS = env.items("CERTCTL_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
 # --- Logging --------------------------------------------------------------------------------------------
-
 LOG_LEVEL = env.text("CERTCTL_LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
