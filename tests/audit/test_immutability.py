@@ -72,6 +72,20 @@ def test_raw_sql_update_and_delete_are_refused_by_postgresql(sql):
     assert AuditEvent.objects.filter(actor="system").count() == 2
 
 
+def test_truncate_is_refused_by_postgresql_for_every_role():
+    """The test database lifts this trigger for the flushes of transactional tests (tests/conftest.py); here it
+    is on, as in production, where even the table owner must disable it by name first."""
+    on_postgres()
+    events(2)
+    raw("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_no_truncate")
+    try:
+        with pytest.raises(DatabaseError, match="TRUNCATE refused"), transaction.atomic():
+            raw("TRUNCATE audit_auditevent")
+    finally:
+        raw("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_no_truncate")
+    assert AuditEvent.objects.count() == 2
+
+
 def test_the_orm_refuses_updates_and_deletes():
     event = events(1)[0]
     with pytest.raises(AppendOnlyError):
