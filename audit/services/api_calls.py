@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from audit.models import ActorType
 from audit.redaction import redact_query
@@ -48,9 +48,14 @@ def is_audited(method: str, path: str) -> bool:
     return path.startswith("/admin/") and method in UNSAFE_METHODS
 
 
+BODY_HASH_SALT = "certctl.audit.body_hash"
+
+
 def body_hash(body: bytes) -> str:
-    """Full SHA-256 hex of the request body; '' when there is none."""
-    return hashlib.sha256(body).hexdigest() if body else ""
+    """HMAC-SHA256 hex of the request body, keyed with the server's secret (CERTCTL_SECRET_KEY, salted for this
+    use); '' when there is none. Keyed, so a reader of the audit API cannot confirm a guessed body that carries
+    a secret offline; an operator with the secret can (`manage.py audit_body_hash FILE`)."""
+    return salted_hmac(BODY_HASH_SALT, body, algorithm="sha256").hexdigest() if body else ""
 
 
 def actor_of_bearer(token: str | None) -> str | None:

@@ -1,12 +1,16 @@
 """Every /api/v1 request (and every state-changing admin request) leaves an audit row with who, what and how."""
 
 import hashlib
+import hmac
 import json
+from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 
 from audit.models import AuditEvent
+from audit.services.api_calls import BODY_HASH_SALT, body_hash
 from tests.agent_helpers import agent_client, make_agent
 from tests.factories import make_api_key
 
@@ -58,7 +62,7 @@ def test_every_write_method_is_recorded_with_the_full_body_hash(client_with_key,
     assert row.action == f"api_{method}"
     assert row.actor == "automation"
     assert row.details["status"] == 405
-    assert row.details["body_hash"] == hashlib.sha256(body).hexdigest()
+    assert row.details["body_hash"] == body_hash(body)
     assert len(row.details["body_hash"]) == 64
 
 
@@ -87,7 +91,7 @@ def test_an_agent_call_is_recorded_with_the_agent_id(api_client):
         "Agent",
         200,
     )
-    assert row.details["body_hash"] == hashlib.sha256(b"{}").hexdigest()
+    assert row.details["body_hash"] == body_hash(b"{}")
 
 
 def test_a_nul_in_the_path_and_an_overlong_method_are_recorded_not_lost(client_with_key):
@@ -125,7 +129,7 @@ def test_a_path_outside_any_view_records_the_bearer_key_owner(client_with_key):
         "User",
         404,
     )
-    assert row.details["body_hash"] == hashlib.sha256(b'{"a":1}').hexdigest()
+    assert row.details["body_hash"] == body_hash(b'{"a":1}')
 
 
 def test_unauthenticated_and_bad_key_requests_are_recorded_as_anonymous(api_client):
@@ -220,3 +224,29 @@ def test_a_body_over_the_size_limit_is_not_buffered_but_the_call_is_recorded(cli
         "",
         response.status_code,
     )
+
+
+def test_the_body_hash_is_keyed_so_a_guessed_body_cannot_be_confirmed_without_the_server_secret(
+    client_with_key, settings
+):
+    body = b'{"password": "hunter2"}'
+    client_with_key.post("/api/v1/audit", data=body, content_type="application/json")
+    recorded = only_api_row().details["body_hash"]
+    assert recorded != hashlib.sha256(body).hexdigest()  # an offline guess without the key does not match
+    assert (
+        recorded
+        == hmac.new(
+            hashlib.sha256((BODY_HASH_SALT + settings.SECRET_KEY).encode()).digest(), body, hashlib.sha256
+        ).hexdigest()
+    )
+    settings.SECRET_KEY = "another-server-secret-" + "x" * 40
+    assert body_hash(body) != recorded
+
+
+def test_audit_body_hash_command_confirms_a_body(client_with_key, tmp_path):
+    body = b'{"name": "team-a"}'
+    client_with_key.post("/api/v1/audit", data=body, content_type="application/json")
+    (tmp_path / "body.json").write_bytes(body)
+    out = StringIO()
+    call_command("audit_body_hash", str(tmp_path / "body.json"), stdout=out)
+    assert out.getvalue().strip() == only_api_row().details["body_hash"]
