@@ -3,8 +3,6 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from certctl.kernel.schema import drop_pattern_ops_indexes
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -24,5 +22,4 @@ class Migration(migrations.Migration):
                 to="certificates.discoveredcertificate",
             ),
         ),
-        migrations.RunPython(drop_pattern_ops_indexes, migrations.RunPython.noop),
     ]
