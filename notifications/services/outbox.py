@@ -125,6 +125,7 @@ class PendingEvent:
     escalation_due_at: datetime | None = None
     escalation_step: int = 0
     escalated_from_id: str | None = None
+    discovered_certificate_id: str | None = None  # an alert about a discovered (not managed) certificate
     id: str = field(default_factory=lambda: new_id("notif"))
 
 
@@ -183,11 +184,13 @@ _COLUMNS = (
     "escalation_due_at",
     "escalation_step",
     "escalated_from_id",
+    "discovered_certificate_id",
 )
 
 
 _OFTEN_CONSTANT = frozenset(
     {
+        "discovered_certificate_id",
         "type",
         "channel",
         "severity_tier",

@@ -26,6 +26,7 @@ from certificates.discovery.models import (
     SightingSource,
 )
 from certificates.discovery.services.facts import CertificateFacts
+from certificates.discovery.services.inventory import alert_managed_replaced
 from certificates.inventory.models import Agent, CertificateVersion
 
 
@@ -211,6 +212,8 @@ def record(
                     "certificate_id": certificate.pk,
                 },
             )
+            # A managed certificate replaced by one that is not a version of it: tell its owner and team.
+            alert_managed_replaced(endpoint, endpoint.previous_certificate, certificate)
     if not created:
         certificate.refresh_from_db()
     return Recorded(certificate=certificate, created=created, endpoint=endpoint, changed=changed)

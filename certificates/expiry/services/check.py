@@ -28,6 +28,7 @@ from certctl.kernel import counters
 from certificates.enums import CertificateStatus
 from certificates.expiry.models import ExpiryCheckRun
 from certificates.expiry.services.audit_rows import AuditEntry, write_audit_batch
+from certificates.expiry.services.discovered import check_discovered
 from certificates.expiry.services.routes import EXPIRED, Resolver, RouteEntry, RoutingDirectory, routing_of
 from certificates.expiry.services.routing import AlertText, PolicyRouting, alert_text, days_left, dedup_key
 from certificates.inventory.models import ManagedCertificate, RenewalPolicy
@@ -73,6 +74,17 @@ class ExpiryCheckResult:
     deferred: int = 0
     skipped_no_channels: int = 0
     skipped_invalid_channel: int = 0
+
+    def count(self, kind: str, n: int, channel: str) -> None:
+        """A discovered certificate's alert (services/discovered.py): created, deduped, deferred or skipped."""
+        if kind == "created":
+            self.created[channel] += n
+        elif kind == "deduped":
+            self.deduped += n
+        elif kind == "deferred":
+            self.deferred += n
+        else:
+            self.skipped_no_channels += n
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -127,24 +139,24 @@ def check_expiring_certificates(now: datetime | None = None) -> ExpiryCheckResul
     started = time.monotonic()
     result = ExpiryCheckResult()
     routings = {policy.id: routing_of(policy) for policy in RenewalPolicy.objects.all()}
-    if not routings:
-        _record_run(result, now, started)
-        return result
-    rows = (
-        ManagedCertificate.objects.exclude(status__in=NOT_SCANNED)
-        .filter(_alert_window(routings, now))
-        .order_by("expires_at", "id")
-        .values_list(*CERT_FIELDS)
-    )
     resolver = Resolver(RoutingDirectory.load(), now)
-    work = _ChunkWork()
-    for row in rows.iterator(chunk_size=FETCH_SIZE):
-        _plan_certificate(row, routings[row[5]], resolver, work, result)
-        if work.certificates >= CHUNK_SIZE or work.planned_rows >= WRITE_BUDGET:
+    if routings:
+        rows = (
+            ManagedCertificate.objects.exclude(status__in=NOT_SCANNED)
+            .filter(_alert_window(routings, now))
+            .order_by("expires_at", "id")
+            .values_list(*CERT_FIELDS)
+        )
+        work = _ChunkWork()
+        for row in rows.iterator(chunk_size=FETCH_SIZE):
+            _plan_certificate(row, routings[row[5]], resolver, work, result)
+            if work.certificates >= CHUNK_SIZE or work.planned_rows >= WRITE_BUDGET:
+                _write_batch(work, now, result)
+                work = _ChunkWork()
+        if work.certificates:
             _write_batch(work, now, result)
-            work = _ChunkWork()
-    if work.certificates:
-        _write_batch(work, now, result)
+    # Owned, unmanaged discovered certificates: the same routing with the default thresholds (services/discovered.py).
+    result.scanned += check_discovered(resolver, result.count, METRIC)
     _record_run(result, now, started)
     logger.info("expiry check finished", extra={"summary": result.as_dict()})
     return result

@@ -151,11 +151,13 @@ def alert_text(
     tier: str,
     owner: str,
     team: str,
+    admin_url: str = "",
 ) -> AlertText:
     """The subject and plain-text body every channel renders (Slack, email, PagerDuty summary, ...).
 
     Plain text with no markup: each channel escapes it for its own format. The threshold is data on the
-    notification row (`threshold_days`), not a tag in the text.
+    notification row (`threshold_days`), not a tag in the text. `admin_url` replaces the managed certificate's
+    admin link (a discovered certificate's alert links to its own page).
     """
     name, common_name, owner, team = (one_line(v) for v in (name, common_name, owner, team))
     expiry = expires_at.strftime("%Y-%m-%d %H:%M UTC")
@@ -178,7 +180,7 @@ def alert_text(
             f"Owner: {owner}",
             f"Team: {team}",
             f"Severity: {tier} ({'expired' if threshold < 0 else f'threshold {plural_days(threshold)}'})",
-            f"Admin: {admin_link(certificate_id)}",
+            f"Admin: {admin_url or admin_link(certificate_id)}",
         ]
     )
     return AlertText(subject=f"[certctl] {tier}: {headline}"[:255], message=message)
