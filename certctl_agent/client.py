@@ -82,6 +82,10 @@ class ServerClient:
     def certificate(self, agent_id: str, certificate_id: str) -> dict:
         return self._call("GET", f"/agents/{agent_id}/certificates/{certificate_id}")
 
+    def report_discoveries(self, agent_id: str, body: dict) -> dict:
+        """Certificate files found on this host (paths, certificates, key_present); never a private key."""
+        return self._call("POST", f"/agents/{agent_id}/discoveries", body=body)
+
     def report(self, agent_id: str, job_id: str, status: str, *, error: str = "", detail: str = "") -> dict:
         body = {"status": status, "error": error[:4000], "detail": detail[:1000]}
         return self._call("POST", f"/agents/{agent_id}/jobs/{job_id}/status", body=body)

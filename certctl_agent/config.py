@@ -24,9 +24,14 @@ ENV_VARS = {
     "allowed_commands": "CERTCTL_AGENT_ALLOWED_COMMANDS",
     "command_timeout": "CERTCTL_AGENT_COMMAND_TIMEOUT",
     "request_timeout": "CERTCTL_AGENT_REQUEST_TIMEOUT",
+    "discovery_dirs": "CERTCTL_DISCOVERY_DIRS",
+    "discovery_interval": "CERTCTL_DISCOVERY_INTERVAL",
 }
-NUMBERS = {"poll_interval", "heartbeat_interval", "max_backoff", "command_timeout", "request_timeout"}
-LISTS = {"allowed_dirs", "allowed_commands"}
+NUMBERS = {
+    "poll_interval", "heartbeat_interval", "max_backoff", "command_timeout", "request_timeout", "discovery_interval",
+}  # fmt: skip
+LISTS = {"allowed_dirs", "allowed_commands", "discovery_dirs"}
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TEXTS = set(ENV_VARS) - NUMBERS - LISTS
 
 
@@ -48,6 +53,8 @@ class AgentConfig:
     allowed_commands: list[str] = field(default_factory=list)
     command_timeout: float = 120.0
     request_timeout: float = 30.0
+    discovery_dirs: list[Path] = field(default_factory=list)
+    discovery_interval: float = 6 * 3600.0
 
     def validate(self) -> AgentConfig:
         parts = urlsplit(self.server_url)
@@ -62,12 +69,21 @@ class AgentConfig:
             raise ConfigError(f"ca_bundle {self.ca_bundle} is not a readable file")
         if any(not path.is_absolute() for path in self.allowed_dirs):
             raise ConfigError("allowed_dirs must be absolute paths")
+        if any(not path.is_absolute() for path in self.discovery_dirs):
+            raise ConfigError("discovery_dirs must be absolute paths")
         self.server_url = self.server_url.rstrip("/")
         return self
 
 
 def _list(value: str, separator: str) -> list[str]:
     return [item.strip() for item in value.split(separator) if item.strip()]
+
+
+def _seconds(value: object) -> float:
+    """A number of seconds; from the environment also with a unit, as the reference agent takes it: 90s, 5m, 6h, 1d."""
+    if isinstance(value, str) and value.strip()[-1:].lower() in UNITS:
+        return float(value.strip()[:-1]) * UNITS[value.strip()[-1].lower()]
+    return float(value)
 
 
 def _check_types(values: dict) -> None:
@@ -104,17 +120,20 @@ def load(path: str | os.PathLike | None = None, environ: dict[str, str] | None =
             values[key] = _list(raw, os.pathsep)
         elif key == "allowed_commands":
             values[key] = _list(raw, "\n")
+        elif key == "discovery_dirs":
+            values[key] = _list(raw, ",")
         else:
             values[key] = raw
     try:
         for key in NUMBERS & set(values):
-            values[key] = float(values[key])
+            values[key] = _seconds(values[key])
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"not a number: {exc}") from exc
     if "state_dir" in values:
         values["state_dir"] = Path(values["state_dir"])
-    if "allowed_dirs" in values:
-        values["allowed_dirs"] = [Path(item) for item in values["allowed_dirs"]]
+    for key in ("allowed_dirs", "discovery_dirs"):
+        if key in values:
+            values[key] = [Path(item) for item in values[key]]
     if "allowed_commands" in values:
         values["allowed_commands"] = [str(item).strip() for item in values["allowed_commands"]]
     return AgentConfig(**values).validate()

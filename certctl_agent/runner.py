@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-from certctl_agent import __version__, keys
+from certctl_agent import __version__, discovery, keys
 from certctl_agent.challenges import ChallengePublisher
 from certctl_agent.client import AgentRetiredError, RequestRejected, ServerClient, ServerUnavailable
 from certctl_agent.config import AgentConfig
@@ -148,6 +148,59 @@ class Agent:
         if issued:
             # A signed CSR creates deployment jobs right away: take them in the same cycle.
             self.handle(self.client.work(agent_id))
+        if self.discovery_due():
+            self.discover()
+
+    # --- file discovery ----------------------------------------------------------------------------------
+
+    def discovery_due(self) -> bool:
+        """Discovery directories are configured and the last report is older than discovery_interval (the time
+        is kept in the state dir, so `--once` under cron scans at that interval too)."""
+        if not self.config.discovery_dirs:
+            return False
+        return time.time() - self.state.last_discovery() >= self.config.discovery_interval
+
+    def discover(self) -> dict:
+        """Scan the discovery directories and report what was found; returns the server's totals."""
+        result = discovery.scan(self.config.discovery_dirs)
+        totals = {"accepted": 0, "new": 0, "rejected": 0, "errors": len(result.errors)}
+        try:
+            for body in discovery.batches(result):
+                answer = self.client.report_discoveries(self.identity.agent_id, body)
+                totals["accepted"] += int(answer.get("accepted", 0))
+                totals["new"] += int(answer.get("new", 0))
+                totals["rejected"] += len(answer.get("rejected") or [])
+        except RequestRejected as exc:
+            if exc.status in (401, 410):
+                raise
+            logger.error("discovery report refused: %s", exc)  # retried at the next interval, not every poll
+        self.state.save_last_discovery(time.time())
+        logger.info(
+            "discovery: %d certificate file(s) in %d dir(s), %d accepted, %d new, %d rejected, %d error(s)",
+            len(result.certificates),
+            len(result.scanned_dirs),
+            totals["accepted"],
+            totals["new"],
+            totals["rejected"],
+            totals["errors"],
+        )
+        return totals
+
+    def run_discovery(self) -> int:
+        """`certctl-agent --discover`: one scan and report now, whatever the interval says."""
+        try:
+            self.ensure_registered()
+            self.discover()
+        except AgentRetiredError:
+            logger.error("this agent was retired on the server; stopping")
+            return EXIT_RETIRED
+        except ServerUnavailable as exc:
+            logger.error("server unavailable: %s", exc)
+            return EXIT_SERVER_ERROR
+        except RequestRejected as exc:
+            logger.error("server rejected the agent: %s", exc)
+            return EXIT_CONFIG
+        return EXIT_OK
 
     def handle(self, jobs: list[dict]) -> int:
         """Work through one poll's jobs; one bad job is reported and does not stop the others."""

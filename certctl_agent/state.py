@@ -46,6 +46,20 @@ class State:
         body = json.dumps({"agent_id": identity.agent_id, "credential": identity.credential})
         atomic_write(self.identity_path, body.encode(), mode=0o600)
 
+    @property
+    def discovery_path(self) -> Path:
+        return self.root / "discovery.json"
+
+    def last_discovery(self) -> float:
+        """When the last file discovery report was made (epoch seconds), 0 if never."""
+        try:
+            return float(json.loads(self.discovery_path.read_text())["last_run"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return 0.0
+
+    def save_last_discovery(self, when: float) -> None:
+        atomic_write(self.discovery_path, json.dumps({"last_run": when}).encode(), mode=0o600)
+
     def _key_dir(self, certificate_id: str) -> Path:
         if not certificate_id or "/" in certificate_id or certificate_id.startswith("."):
             raise ValueError(f"bad certificate id {certificate_id!r}")

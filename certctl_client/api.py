@@ -98,7 +98,7 @@ class Api:
     ) -> Iterator[dict]:
         """Every row of a list endpoint: follows `next_cursor` (keyset lists) or `page` (the others)."""
         yielded = 0
-        keyset = "certificates" in path.rsplit("/", 1)[-1]  # the certificate list pages by cursor
+        keyset = path.rstrip("/").endswith("/api/v1/certificates")  # the certificate list pages by cursor
         query: dict[str, Any] = dict(params)
         if keyset:
             query["page_size"] = page_size

@@ -10,7 +10,7 @@ import typer.main
 from typer.core import TyperGroup
 
 from certctl_client.api import ClientError
-from certctl_client.cli import audit, bulk, certs, destinations, jobs, misc, notifications
+from certctl_client.cli import audit, bulk, certs, destinations, discovery, jobs, misc, notifications
 from certctl_client.cli.errors import error_line, exit_code_of
 from certctl_client.cli.output import Mode
 from certctl_client.cli.session import Session, activate, current
@@ -83,6 +83,8 @@ app.add_typer(destinations.app, name="destinations")
 app.add_typer(audit.app, name="audit")
 app.add_typer(misc.issuers, name="issuers")
 app.add_typer(misc.agents, name="agents")
+app.add_typer(discovery.app, name="discovery")
+app.add_typer(discovery.violations, name="violations")
 app.command("status")(misc.status)
 app.command("stats")(misc.stats)
 app.command("revoke-bulk")(bulk.revoke_bulk)

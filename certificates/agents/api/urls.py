@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import re_path
 
 from certificates.agents.api.challenges import ChallengeListView, ChallengePublishedView
+from certificates.agents.api.discoveries import DiscoveryReportView
 from certificates.agents.api.views import (
     AgentCollectionView,
     AgentDetailView,
@@ -37,6 +38,7 @@ agent_urlpatterns = [
         JobStatusView.as_view(),
         name="agent-job-status",
     ),
+    re_path(rf"^agents/{_ID}/discoveries/?$", DiscoveryReportView.as_view(), name="agent-discoveries"),
     re_path(rf"^agents/{_ID}/challenges/?$", ChallengeListView.as_view(), name="agent-challenges"),
     re_path(
         rf"^agents/{_ID}/challenges/(?P<token>[A-Za-z0-9_-]+)/published/?$",

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from certctl.kernel.admin import ReadOnlyAdmin
+from certificates.discovery.admin.imports import ImportPageMixin
 from certificates.discovery.models import (
     DiscoveredCertificate,
     DiscoveryEndpoint,
@@ -207,7 +208,7 @@ def _endpoint_link(endpoint: DiscoveryEndpoint | None) -> str:
 
 
 @admin.register(DiscoveredCertificate)
-class DiscoveredCertificateAdmin(admin.ModelAdmin):
+class DiscoveredCertificateAdmin(ImportPageMixin, admin.ModelAdmin):
     list_display = [
         "common_name",
         "status",
