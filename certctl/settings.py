@@ -216,6 +216,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Compliance rule types appear as a rule's `type` and a violation's `rule_type`: one named enum.
+    "ENUM_NAME_OVERRIDES": {"ComplianceRuleTypeEnum": "certificates.compliance.models.RuleType"},
     "PREPROCESSING_HOOKS": ["certctl.api.schema.strip_optional_slash"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -23,6 +23,8 @@ TONES = {
     CertificateStatus.RENEWAL_IN_PROGRESS: "busy",
 }
 
+VIOLATION_TONES = {"Critical": "bad", "Error": "bad", "Warning": "warn"}
+
 
 @dataclass
 class Tile:
@@ -135,6 +137,31 @@ class ConsoleSite(admin.AdminSite):
                         "certificates.ApprovalRequest",
                         "warn",
                         state__exact="pending",
+                    ),
+                ],
+            ),
+            (
+                "Compliance",
+                [
+                    *[
+                        self._tile(
+                            request,
+                            f"{severity} violations",
+                            count,
+                            "certificates.Violation",
+                            VIOLATION_TONES[severity],
+                            state="open",
+                            severity__exact=severity,
+                        )
+                        for severity, count in board.open_violations.items()
+                    ],
+                    self._tile(
+                        request,
+                        "Unmanaged discovered certificates",
+                        board.unmanaged_discovered,
+                        "certificates.DiscoveredCertificate",
+                        "warn",
+                        status__exact="Unmanaged",
                     ),
                 ],
             ),

@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from certctl.kernel.ids import id_floor
 from certctl.services import heartbeat, stats
+from certificates.compliance.models import Severity, Violation
+from certificates.discovery.models import DiscoveredCertificate, DiscoveryStatus
 from certificates.enums import ApprovalState, IssuerType
 from certificates.expiry.models import ExpiryCheckRun
 from certificates.inventory.models import CertificateVersion, Issuer, ManagedCertificate
@@ -65,6 +67,8 @@ class Dashboard:
     expiries_by_week: Series
     issuances_per_day: Series
     notifications_per_day: Series
+    open_violations: dict[str, int] = field(default_factory=dict)  # by severity, Critical first
+    unmanaged_discovered: int = 0
 
 
 def dashboard(now: datetime | None = None) -> Dashboard:
@@ -79,7 +83,21 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         expiries_by_week=expiries_by_week(now),
         issuances_per_day=issuances_per_day(now),
         notifications_per_day=notifications_per_day(now),
+        open_violations=open_violations(),
+        unmanaged_discovered=DiscoveredCertificate.objects.filter(status=DiscoveryStatus.UNMANAGED).count(),
     )
+
+
+def open_violations() -> dict[str, int]:
+    """Open compliance violations per severity (one aggregate over the open-violations index)."""
+    rows = (
+        Violation.objects.filter(resolved_at__isnull=True)
+        .values("severity")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    counts = {row["severity"]: row["count"] for row in rows}
+    return {severity: counts.get(severity, 0) for severity in reversed(Severity.values)}
 
 
 def crl_states(now: datetime) -> list[CRLState]:

@@ -6,7 +6,6 @@ from django.db import models
 
 from certctl.kernel.fields import JSONField
 from certctl.kernel.ids import id_factory
-from certificates.discovery.models import DiscoveredCertificate
 from certificates.inventory.models import ManagedCertificate, Team
 
 
@@ -64,8 +63,13 @@ class Violation(models.Model):
     certificate = models.ForeignKey(
         ManagedCertificate, on_delete=models.CASCADE, null=True, blank=True, related_name="violations"
     )
+    # By name: discovery services call compliance services, so compliance does not import discovery modules.
     discovered_certificate = models.ForeignKey(
-        DiscoveredCertificate, on_delete=models.CASCADE, null=True, blank=True, related_name="violations"
+        "certificates.DiscoveredCertificate",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="violations",
     )
     team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     message = models.CharField(max_length=1024)

@@ -21,6 +21,7 @@ from audit.services.record import new_event as new_audit_event
 from certctl.kernel import counters, rows
 from certctl.kernel.crypto import encrypt_bytes
 from certctl.kernel.metrics import BufferedHistogram
+from certificates.compliance.services import evaluate as compliance
 from certificates.enums import CertificateStatus, JobStatus, JobType
 from certificates.inventory.models import Agent, CertificateVersion, ManagedCertificate
 from certificates.issuance.models import Job, ServerGeneratedKey
@@ -177,6 +178,7 @@ def record_issued(
     outbox.schedule_delivery([event.id for event in events])
     renewed = {one.request.certificate.pk: one.request.certificate.name for one in signed}
     incidents.resolve_incidents_many(renewed, reason="renewed", now=now)
+    compliance.schedule(list(renewed))  # judged against the compliance rules by the task, after commit
     by_type = Counter(one.request.certificate.issuer.type for one in signed)
     transaction.on_commit(lambda: _count_success(by_type))
     for one in signed:

@@ -74,6 +74,7 @@ COLLECTIONS = {
     "destinations": Destination,
     "jobs": m.Job,
     "approvals": m.ApprovalRequest,
+    "compliance": m.ComplianceRule,
 }
 
 
