@@ -142,6 +142,7 @@ def test_pages_are_grouped_by_task_with_system_tables_last(admin_client, db):
         "Inventory",
         "Issuance",
         "Revocation",
+        "Discovery and compliance",
         "Alerts and notifications",
         "Agents",
         "Audit",
@@ -153,6 +154,10 @@ def test_pages_are_grouped_by_task_with_system_tables_last(admin_client, db):
     assert {"ProcessHeartbeat", "MetricCounter", "CRLCache", "PeriodicTask"} <= set(models["System"])
     assert {"Destination", "NotificationEvent", "DeadLetterNotification", "ExpiryCheckRun"} <= set(
         models["Alerts and notifications"]
+    )
+    assert models["Discovery and compliance"][:2] == ["DiscoveredCertificate", "DiscoveryEndpoint"]
+    assert {"ScanProfile", "ScanRun", "ComplianceRule", "Violation"} <= set(
+        models["Discovery and compliance"]
     )
     sidebar = admin_client.get(reverse("admin:certificates_managedcertificate_changelist")).content.decode()
     assert sidebar.index(">Inventory<") < sidebar.index(">System<")

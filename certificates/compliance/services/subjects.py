@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import NameOID
 from django.apps import apps
 from django.db.models import OuterRef, Subquery
 
+from certctl.kernel.certificate_facts import (
+    NotACertificate,
+    hash_of_signature_name,
+    load_certificate,
+    read_facts,
+)
 from certificates.compliance.services.rules import Subject
 from certificates.enums import CertificateStatus
 from certificates.inventory.models import CertificateVersion, ManagedCertificate
@@ -23,7 +25,6 @@ RETIRED = (CertificateStatus.ARCHIVED, CertificateStatus.REVOKED)
 # imports no discovery module (the acyclic-siblings contract in .importlinter).
 # Discovered certificates are judged only while unmanaged (a claimed one's managed certificate is judged instead).
 UNMANAGED = "Unmanaged"
-HASH_NAMES = ("sha224", "sha256", "sha384", "sha512", "sha1", "md5")
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,6 @@ class Judged:
     subject: Subject | None
     label: str = ""
     owner_email: str = ""
-
-
-def signature_hash_of(algorithm_name: str) -> str:
-    """The hash of a signature algorithm name as stored (sha1WithRSAEncryption, ecdsa-with-SHA256, ...)."""
-    name = algorithm_name.lower().replace("-", "")
-    return next((candidate for candidate in HASH_NAMES if candidate in name), "")
 
 
 def _chain_problems(field: str, keys: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
@@ -99,7 +94,7 @@ def discovered(ids: Sequence[str]) -> list[Judged]:
                 key_algorithm=row["key_algorithm"],
                 key_size=row["key_size"],
                 curve=row["curve"],
-                signature_hash=signature_hash_of(row["signature_algorithm"]),
+                signature_hash=hash_of_signature_name(row["signature_algorithm"]),
                 is_self_signed=row["is_self_signed"],
                 fingerprint_sha256=row["fingerprint_sha256"],
                 chain_problems=problems.get(row["id"], []),
@@ -150,63 +145,21 @@ def subject_from_pem(
 ) -> Subject | None:
     """The Subject of the first certificate of a PEM chain (None when it cannot be read)."""
     try:
-        cert = x509.load_pem_x509_certificate(pem.encode())
-    except ValueError:
+        facts = read_facts(load_certificate(pem.encode()))
+    except NotACertificate:
         return None
-    algorithm, size, curve = _key(cert)
-    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return Subject(
-        common_name=str(cns[0].value) if cns else "",
-        issuer_dn=cert.issuer.rfc4514_string(),
-        sans=_sans(cert),
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        key_algorithm=algorithm,
-        key_size=size,
-        curve=curve,
-        signature_hash=signature_hash_of(cert.signature_algorithm_oid._name or ""),
-        is_self_signed=_self_signed(cert),
-        fingerprint_sha256=fingerprint,
+        common_name=facts.common_name,
+        issuer_dn=facts.issuer_dn,
+        sans=facts.sans,
+        not_before=facts.not_before,
+        not_after=facts.not_after,
+        key_algorithm=facts.key_algorithm,
+        key_size=facts.key_size,
+        curve=facts.curve,
+        signature_hash=facts.signature_hash,
+        is_self_signed=facts.is_self_signed,
+        fingerprint_sha256=fingerprint or facts.fingerprint_sha256,
         issuer_id=issuer_id or "",
         chain_problems=list(chain_problems or []),
     )
-
-
-def _key(cert: x509.Certificate) -> tuple[str, int | None, str]:
-    try:
-        key = cert.public_key()
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        return ("unknown", None, "")
-    if isinstance(key, rsa.RSAPublicKey):
-        return ("RSA", key.key_size, "")
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return ("ECDSA", key.curve.key_size, key.curve.name)
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return ("Ed25519", 256, "")
-    if isinstance(key, ed448.Ed448PublicKey):
-        return ("Ed448", 456, "")
-    if isinstance(key, dsa.DSAPublicKey):
-        return ("DSA", key.key_size, "")
-    return ("unknown", None, "")
-
-
-def _sans(cert: x509.Certificate) -> list[str]:
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
-        return []
-    return [str(n) for n in ext.get_values_for_type(x509.DNSName)] + [
-        str(ip) for ip in ext.get_values_for_type(x509.IPAddress)
-    ]
-
-
-def _self_signed(cert: x509.Certificate) -> bool:
-    if cert.subject != cert.issuer:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (UnsupportedAlgorithm, ValueError):  # SHA-1/MD5 signatures cannot be checked: the names decide
-        return True
-    except (TypeError, InvalidSignature):
-        return False
-    return True

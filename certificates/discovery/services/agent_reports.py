@@ -20,14 +20,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit.services.record import record as audit
-from certificates.compliance.services.evaluate import evaluate_discovered
-from certificates.discovery.models import SightingSource
-from certificates.discovery.services.facts import (
+from certctl.kernel.certificate_facts import (
     CertificateFacts,
     NotACertificate,
     load_certificate,
     read_facts,
 )
+from certificates.compliance.services.evaluate import evaluate_discovered
+from certificates.discovery.models import SightingSource
 from certificates.discovery.services.record import Place, record
 from certificates.inventory.models import Agent
 

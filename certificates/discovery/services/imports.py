@@ -23,10 +23,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services.record import record as audit
+from certctl.kernel.certificate_facts import read_facts
 from certctl.kernel.ids import new_id
 from certificates.compliance.services.evaluate import evaluate_discovered
 from certificates.discovery.models import DiscoveredCertificate
-from certificates.discovery.services.facts import read_facts
 from certificates.discovery.services.record import record
 
 MAX_CERTIFICATES = 1000

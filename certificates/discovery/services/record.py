@@ -17,6 +17,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 
 from audit.services.record import record as audit
+from certctl.kernel.certificate_facts import CertificateFacts
 from certctl.kernel.crypto import encrypt_bytes
 from certificates.discovery.models import (
     DiscoveredCertificate,
@@ -25,7 +26,6 @@ from certificates.discovery.models import (
     DiscoveryStatus,
     SightingSource,
 )
-from certificates.discovery.services.facts import CertificateFacts
 from certificates.discovery.services.inventory import alert_managed_replaced
 from certificates.inventory.models import Agent, CertificateVersion
 

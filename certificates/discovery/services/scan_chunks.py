@@ -23,10 +23,10 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from certctl.kernel.certificate_facts import read_facts
 from certificates.compliance.services.evaluate import evaluate_discovered
 from certificates.discovery.models import DiscoveryEndpoint, ScanChunk, ScanRun, ScanRunStatus, SightingSource
 from certificates.discovery.services.chains import chain_problem
-from certificates.discovery.services.facts import read_facts
 from certificates.discovery.services.probe import ERRORS, Outcome, ProbeResult, handshake
 from certificates.discovery.services.record import Place, record
 from certificates.discovery.services.scans import ACTIVE, ChunkStatus, complete_if_done, lease_until

@@ -21,7 +21,9 @@ from certificates import models as m
 from certificates.demo_data import seed_demo
 from notifications.models import Destination, NotificationEvent
 from tests.agent_helpers import make_agent
+from tests.certificates.discovery.inventory_support import imported
 from tests.certificates.test_api_fuzz_lifecycle import FUZZ, check, hostile_scalars, json_values
+from tests.discovery_support import issue
 from tests.factories import JobFactory, TargetFactory, make_api_key
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +40,7 @@ COVERED_ELSEWHERE = (  # test_api_fuzz_lifecycle.py
     "/bulk-revoke",
     "/export/pkcs12",
     "/cancel",
+    "/discovery/import",  # test_import.py draws real PEM, DER and PKCS#12 bodies
 )
 OPERATIONS = sorted(
     (method.upper(), path)
@@ -61,7 +64,10 @@ ID_MODELS = {
     "certificate_id": m.ManagedCertificate,
     "ids": NotificationEvent,
     "job_id": m.Job,
+    "managed_certificate_id": m.ManagedCertificate,
 }
+# Values the schema cannot describe (a string's grammar), by field name.
+KNOWN_VALUES = {"targets": ["127.0.0.1:443", "www.example.com", "10.0.0.0/30", "a.example@10.0.0.5:8443"]}
 COLLECTIONS = {
     "teams": m.Team,
     "owners": m.Owner,
@@ -74,7 +80,13 @@ COLLECTIONS = {
     "destinations": Destination,
     "jobs": m.Job,
     "approvals": m.ApprovalRequest,
-    "compliance": m.ComplianceRule,
+    "compliance/rules": m.ComplianceRule,
+    "discovery/certificates": m.DiscoveredCertificate,
+    "discovered-certificates": m.DiscoveredCertificate,
+    "discovery/endpoints": m.DiscoveryEndpoint,
+    "discovery/profiles": m.ScanProfile,
+    "network-scan-targets": m.ScanProfile,
+    "discovery/scans": m.ScanRun,
 }
 
 
@@ -93,11 +105,14 @@ def plausible(name: str, node: dict, ids: dict[type, list[str]]) -> st.SearchStr
     if "enum" in node:
         values = [value for value in node["enum"] if value is not None]
         strategy = st.sampled_from(values) if values else st.none()
+    elif name in KNOWN_VALUES and node.get("type") == "array":
+        strategy = st.lists(st.sampled_from([*KNOWN_VALUES[name], "nope:0"]), max_size=3)
     elif node.get("type") == "array":
         item = plausible(name, node.get("items", {}), ids)
         strategy = st.lists(item, min_size=node.get("minItems", 0), max_size=min(node.get("maxItems", 4), 4))
     elif model is not None:
         strategy = st.sampled_from([*ids[model], "nope", ""])
+
     elif node.get("type") == "string":
         if node.get("format") == "email":
             strategy = st.emails() | st.text(max_size=10)
@@ -151,6 +166,7 @@ def stored() -> list:
 def world(api_client):
     """The demo data set, plus an agent whose credential is known, with a target and a claimed deployment."""
     seed_demo()
+    imported(issue("fuzz.example"))  # a discovered certificate to claim, dismiss and edit
     agent, agent_key = make_agent()
     target = TargetFactory(agent=agent)
     certificate = m.ManagedCertificate.objects.first()
@@ -173,7 +189,8 @@ def concrete(path: str, world: dict) -> tuple[str, str]:
     if path.startswith("/api/v1/agents/{agent_id}"):
         return path.format(agent_id=world["agent"].pk, job_id=world["job"].pk), world["agent_key"]
     if "{id}" in path:
-        collection = path.split("/")[3]
+        parts = path.split("/")
+        collection = "/".join(parts[3:5]) if "/".join(parts[3:5]) in COLLECTIONS else parts[3]
         row = COLLECTIONS[collection].objects.order_by("pk").values_list("pk", flat=True).first()
         return path.format(id=row), world["admin_key"]
     return path, world["admin_key"]

@@ -6,9 +6,9 @@ import datetime as dt
 
 from cryptography.hazmat.primitives import serialization
 
+from certctl.kernel.certificate_facts import read_facts
 from certificates.compliance.models import ComplianceRule
 from certificates.compliance.services.rule_config import clean_config
-from certificates.discovery.services.facts import read_facts
 from certificates.discovery.services.record import Place, record
 from certificates.inventory.models import CertificateVersion
 from tests.discovery_support import Issued

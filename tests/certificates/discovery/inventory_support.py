@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from certctl.kernel.certificate_facts import read_facts
 from certificates.discovery.models import DiscoveredCertificate
-from certificates.discovery.services.facts import read_facts
 from certificates.discovery.services.record import Place, record
 from tests.discovery_support import Issued, Pki, issue
 

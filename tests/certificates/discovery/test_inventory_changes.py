@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from certificates.discovery.services.facts import read_facts
+from certctl.kernel.certificate_facts import read_facts
 from certificates.inventory.models import CertificateVersion
 from notifications.models import Destination, NotificationEvent
 from tests.certificates.discovery.inventory_support import NOW, Pki, net, seen

@@ -8,9 +8,9 @@ import pytest
 from cryptography import x509
 
 from audit.models import AuditEvent
+from certctl.kernel.certificate_facts import read_facts
 from certificates.discovery.models import DiscoveredCertificate, DiscoveryEndpoint, DiscoveryStatus
 from certificates.discovery.services.chains import chain_problem
-from certificates.discovery.services.facts import read_facts
 from certificates.discovery.services.record import Place, record
 from tests.discovery_support import Pki, issue
 

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from certctl.kernel.certificate_facts import read_facts
 from certificates.discovery.models import (
     DiscoveredCertificate,
     DiscoveryEndpoint,
@@ -17,7 +18,6 @@ from certificates.discovery.models import (
     ScanRun,
 )
 from certificates.discovery.services import scans
-from certificates.discovery.services.facts import read_facts
 from tests.discovery_support import NOW, Pki, issue, tls_server
 from tests.discovery_support import _context as tls_context
 

@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
+from certctl.kernel.certificate_facts import read_facts
 from certificates.discovery.models import DiscoveredCertificate, DiscoveryStatus
-from certificates.discovery.services.facts import read_facts
 from certificates.discovery.services.record import Place, record
 from certificates.expiry.services.check import check_expiring_certificates
 from notifications.channels.targets import write_secrets

@@ -1,4 +1,5 @@
-"""What a certificate says about itself, read once from its DER: the fields discovery stores and rules judge."""
+"""What a certificate says about itself, read once from its DER: the fields discovery stores and the compliance
+rules judge (in the kernel, so both read certificates the same way)."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ def _name(name: x509.Name) -> str:
 def _key_facts(cert: x509.Certificate) -> tuple[str, int | None, str]:
     try:
         key = cert.public_key()
-    except (ValueError, TypeError):  # an algorithm cryptography does not know
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # an algorithm cryptography does not know
         return ("unknown", None, "")
     if isinstance(key, rsa.RSAPublicKey):
         return ("RSA", key.key_size, "")
@@ -116,18 +117,23 @@ def _key_facts(cert: x509.Certificate) -> tuple[str, int | None, str]:
     return ("unknown", None, "")
 
 
+HASH_NAMES = ("sha224", "sha256", "sha384", "sha512", "sha1", "md5")
+
+
+def hash_of_signature_name(name: str) -> str:
+    """The hash named in a signature algorithm's name (sha1WithRSAEncryption, ecdsa-with-SHA256, ...); "" for none."""
+    name = name.lower().replace("-", "")
+    return next((candidate for candidate in HASH_NAMES if candidate in name), "")
+
+
 def _signature_hash(cert: x509.Certificate) -> str:
     try:
         algorithm = cert.signature_hash_algorithm
-    except Exception:
+    except Exception:  # UnsupportedAlgorithm and friends: name it from the OID below
         algorithm = None
     if algorithm is not None:
         return algorithm.name
-    name = (cert.signature_algorithm_oid._name or "").lower()
-    for candidate in ("md5", "sha1"):
-        if candidate in name.replace("-", ""):
-            return candidate
-    return ""
+    return hash_of_signature_name(cert.signature_algorithm_oid._name or "")
 
 
 def _self_signed(cert: x509.Certificate) -> bool:
