@@ -24,12 +24,13 @@ from certctl_client.mcp.tools import CertctlTools
 EXIT_CONFIG = 2
 
 INSTRUCTIONS = """\
-certctl manages the TLS certificates of an organisation: inventory, renewals, revocation, expiry alerts and jobs.
-IDs are prefixed strings (cert-..., notif-..., job-..., ar-..., dest-...); times are UTC ISO-8601. Lists answer at most
-`limit` rows with `total`, and a `note` when more rows match. Every call is made with the configured API key and
-recorded in certctl's audit trail under that key's name. revoke_certificate cannot be undone: confirm with the user
-first. A failed call answers an error `code: message` from the API (not_found, conflict, forbidden,
-validation_error, network_error, ...)."""
+certctl manages the TLS certificates of an organisation: inventory, renewals, revocation, expiry alerts and jobs,
+and discovers certificates nobody manages yet (scans, agents, imports) and checks them against compliance rules.
+IDs are prefixed strings (cert-..., notif-..., job-..., ar-..., dest-..., dcert-..., dscan-...); times are UTC
+ISO-8601. Lists answer at most `limit` rows with `total`, and a `note` when more rows match. Every call is made
+with the configured API key and recorded in certctl's audit trail under that key's name. revoke_certificate cannot
+be undone: confirm with the user first. A failed call answers an error `code: message` from the API (not_found,
+conflict, forbidden, validation_error, network_error, ...)."""
 
 
 def _reads(title: str) -> ToolAnnotations:
@@ -46,9 +47,10 @@ def _changes(title: str, *, destructive: bool, idempotent: bool) -> ToolAnnotati
     )
 
 
-# Idempotent where a repeat changes nothing: a second revoke, requeue or decision is a conflict error, a second
-# acknowledgement answers the first; a second renew with force opens another job and a second test sends another
-# message, so those are not.
+# Idempotent where a repeat changes nothing: a second revoke, requeue, decision or claim is a conflict error (a
+# repeated link answers the link), a second acknowledgement or dismissal answers the first; a second renew with
+# force opens another job, a second test sends another message and a second scan (once the first finished) starts
+# another run, so those are not.
 ANNOTATIONS: dict[str, ToolAnnotations] = {
     "list_certificates": _reads("List certificates"),
     "get_certificate": _reads("Get a certificate"),
@@ -67,6 +69,17 @@ ANNOTATIONS: dict[str, ToolAnnotations] = {
     "list_jobs": _reads("List jobs"),
     "approve_job": _changes("Approve a job", destructive=False, idempotent=True),
     "reject_job": _changes("Reject a job", destructive=True, idempotent=True),
+    "list_discovered_certificates": _reads("List discovered certificates"),
+    "get_discovered_certificate": _reads("Get a discovered certificate"),
+    "claim_discovered_certificate": _changes(
+        "Claim a discovered certificate", destructive=False, idempotent=True
+    ),
+    "dismiss_discovered_certificate": _changes(
+        "Dismiss a discovered certificate", destructive=False, idempotent=True
+    ),
+    "start_discovery_scan": _changes("Start a network scan", destructive=False, idempotent=False),
+    "get_discovery_scan": _reads("Get a network scan run"),
+    "list_violations": _reads("List compliance violations"),
 }
 
 

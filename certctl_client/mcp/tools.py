@@ -1,7 +1,8 @@
 """The certctl tools an assistant can call: each is one or a few REST API calls, answering the API's JSON objects.
 
 Certificates, jobs and approvals, stats and the audit trail here; notifications, destinations and alert routes in
-alert_tools.py. Errors and paging: calls.py.
+alert_tools.py; discovered certificates, scans and compliance violations in discovery_tools.py. Errors and paging:
+calls.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import Field
 
 from certctl_client.mcp.alert_tools import AlertTools
 from certctl_client.mcp.calls import MAX_LIMIT, CertificateId, Limit, api_path, reports_api_errors, utc
+from certctl_client.mcp.discovery_tools import DiscoveryTools
 from certctl_client.vocabulary import CertificateStatus, JobStatus, JobType, RevocationReason
 
 DecisionNote = Annotated[
@@ -32,7 +34,7 @@ ApprovalOrJobId = Annotated[
 LIVE_STATUSES_EXCLUDED = ("Revoked", "Archived")
 
 
-class CertctlTools(AlertTools):
+class CertctlTools(AlertTools, DiscoveryTools):
     """Every tool, bound to one API connection; server.py registers the ones it names."""
 
     @reports_api_errors

@@ -27,6 +27,10 @@ READ_ONLY = {
     "list_jobs",
     "list_destinations",
     "certificate_alert_routes",
+    "list_discovered_certificates",
+    "get_discovered_certificate",
+    "get_discovery_scan",
+    "list_violations",
 }
 CHANGING = {
     "renew_certificate",
@@ -36,6 +40,9 @@ CHANGING = {
     "test_destination",
     "approve_job",
     "reject_job",
+    "claim_discovered_certificate",
+    "dismiss_discovered_certificate",
+    "start_discovery_scan",
 }
 
 Scenario = Callable[[ClientSession], Awaitable[Any]]
