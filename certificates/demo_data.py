@@ -204,6 +204,7 @@ def _destinations(result: SeedResult, teams: dict[str, m.Team], critical: m.Rene
          {"webhook_url": _receiver("/slack/payments")}),
         ("identity-teams", DestinationKind.TEAMS, teams["Identity"], {}, {"webhook_url": _receiver("/teams/identity")}),
         ("platform-lead", DestinationKind.EMAIL, None, {"recipients": ["lead@example.com"]}, {}),
+        ("platform-webhook", DestinationKind.WEBHOOK, teams["Platform"], {}, {"url": _receiver("/webhook/platform")}),
     ]  # fmt: skip
     for name, kind, team, config, secrets in specs:
         if Destination.objects.filter(name=name).exists():
@@ -237,7 +238,7 @@ def _scan_profile(result: SeedResult, team: m.Team, now: datetime) -> None:
             "next_run_at": now,
         },
     )
-    result.add("scan profiles", created)
+    result.add("scan_profiles", created)
 
 
 def seed_demo(now: datetime | None = None) -> SeedResult:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 from django.conf import settings
 
 from certificates.discovery.models import ChainProblem
@@ -21,7 +23,11 @@ def _bundle_subjects(path: str) -> frozenset[bytes]:
     except OSError:
         return frozenset()
     try:
-        certs = x509.load_pem_x509_certificates(data)
+        with (
+            warnings.catch_warnings()
+        ):  # a system root with a negative serial: harmless, only its name is used
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            certs = x509.load_pem_x509_certificates(data)
     except ValueError:
         logger.warning("discovery trust bundle %s holds no readable certificate", path)
         return frozenset()

@@ -25,7 +25,14 @@ from django.utils import timezone
 
 from certctl.kernel.certificate_facts import read_facts
 from certificates.compliance.services.evaluate import evaluate_discovered
-from certificates.discovery.models import DiscoveryEndpoint, ScanChunk, ScanRun, ScanRunStatus, SightingSource
+from certificates.discovery.models import (
+    DiscoveredCertificate,
+    DiscoveryEndpoint,
+    ScanChunk,
+    ScanRun,
+    ScanRunStatus,
+    SightingSource,
+)
 from certificates.discovery.services.chains import chain_problem
 from certificates.discovery.services.probe import ERRORS, Outcome, ProbeResult, handshake
 from certificates.discovery.services.record import Place, record
@@ -200,6 +207,16 @@ def _probe_all(chunk: ScanChunk, progress: Progress) -> bool:
     return _flush(chunk, progress) and wanted
 
 
+def _adopt_for_profile_team(run_id: str, certificate_ids: set[str]) -> None:
+    """Certificates found by a team's scan profile, still without a team, become that team's: their expiry
+    alerts and violations reach it (without claiming them)."""
+    team_id = ScanRun.objects.filter(pk=run_id).values_list("profile__team_id", flat=True).first()
+    if team_id:
+        DiscoveredCertificate.objects.filter(pk__in=certificate_ids, team__isnull=True).update(
+            team_id=team_id
+        )
+
+
 def run_chunk(chunk_id: str, *, now: datetime | None = None) -> ChunkOutcome | None:
     """Claim and scan one chunk; None when it is not claimable (done, held by a live worker, run stopped)."""
     now = now or timezone.now()
@@ -221,6 +238,7 @@ def run_chunk(chunk_id: str, *, now: datetime | None = None) -> ChunkOutcome | N
     if finished:
         complete_if_done(chunk.run_id)
     if progress.certificate_ids:
+        _adopt_for_profile_team(chunk.run_id, progress.certificate_ids)
         try:
             evaluate_discovered(sorted(progress.certificate_ids))
         except Exception:  # the periodic compliance sweep judges them later; the scan result stands

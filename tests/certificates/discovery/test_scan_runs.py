@@ -238,3 +238,31 @@ def test_the_tick_starts_due_profiles_once_and_sets_their_next_run(pki, django_c
     run.refresh_from_db()
     assert (run.status, run.found) == ("completed", 1)
     assert ScanRun.objects.filter(profile=later).count() == 0
+
+
+@pytest.mark.django_db
+def test_what_a_teams_profile_finds_becomes_that_teams_and_its_violations_name_the_team(
+    pki, django_capture_on_commit_callbacks
+):
+    from certificates.compliance.models import Violation
+    from certificates.discovery.models import DiscoveredCertificate
+    from tests.factories import TeamFactory
+
+    platform, other = TeamFactory(name="Platform"), TeamFactory(name="Other")
+    expired = pki.leaf("old.test", not_before=timezone.now() - timedelta(days=40), days=30)
+    owned = pki.leaf("owned.test")
+    with tls_server([expired, pki.intermediate]) as first, tls_server([owned, pki.intermediate]) as second:
+        with django_capture_on_commit_callbacks(execute=True):  # found first by an ad hoc scan: no team
+            scans.start_adhoc_run([f"127.0.0.1:{second}"], None, SETTINGS, requested_by="test")
+        DiscoveredCertificate.objects.filter(common_name="owned.test").update(team=other)
+        profile = ScanProfile.objects.create(
+            name="platform-edge", targets=[f"127.0.0.1:{first}", f"127.0.0.1:{second}"], team=platform
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            run = scans.start_profile_run(profile, requested_by="test")
+    run.refresh_from_db()
+    assert (run.status, run.found) == ("completed", 2)
+    teams = dict(DiscoveredCertificate.objects.values_list("common_name", "team__name"))
+    assert teams == {"old.test": "Platform", "owned.test": "Other"}
+    violation = Violation.objects.get(discovered_certificate__common_name="old.test", rule_type="expired")
+    assert violation.team == platform
