@@ -8,12 +8,10 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from certctl.kernel.admin import ReadOnlyAdmin
-from certificates.compliance.models import ComplianceRule, Violation
+from certificates.compliance.models import SEVERITY_ORDER, ComplianceRule, Violation
 from certificates.compliance.services import rule_changes
 from certificates.compliance.services.rule_config import ConfigError, clean_config
 from certificates.inventory.admin import page
-
-SEVERITY_ORDER = {"Critical": 0, "Error": 1, "Warning": 2}
 
 
 def _actor(request: HttpRequest) -> dict[str, str]:

@@ -27,6 +27,10 @@ class Severity(models.TextChoices):
     CRITICAL = "Critical"
 
 
+# Most severe first, for lists of violations.
+SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.ERROR: 1, Severity.WARNING: 2}
+
+
 class RuleScope(models.TextChoices):
     ALL = "all"
     MANAGED = "managed"

@@ -1,3 +1,3 @@
 """Discovery's admin pages: scan profiles and runs, imports, the discovered inventory."""
 
-from certificates.discovery.admin import imports, inventory, scans  # noqa: F401
+from certificates.discovery.admin import endpoints, imports, inventory, scans  # noqa: F401

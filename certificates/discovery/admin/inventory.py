@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from certctl.kernel.admin import ReadOnlyAdmin
 from certificates.discovery.admin.imports import ImportPageMixin
+from certificates.discovery.admin.tables import endpoint_link as _endpoint_link
+from certificates.discovery.admin.tables import violations_table
 from certificates.discovery.models import (
     DiscoveredCertificate,
     DiscoveryEndpoint,
@@ -118,7 +119,7 @@ class DismissForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
 
 
-def _actor(request) -> dict[str, str]:
+def actor_of(request) -> dict[str, str]:
     return {"actor": request.user.get_username(), "actor_type": "User"}
 
 
@@ -158,7 +159,7 @@ def claim_selected(modeladmin, request, queryset):
             )
         try:
             claimed = claiming.claim(
-                certificate, link_to=data["managed_certificate"], new=new, **_actor(request)
+                certificate, link_to=data["managed_certificate"], new=new, **actor_of(request)
             )
         except claiming.ClaimConflict as exc:
             refused.append(str(exc))
@@ -181,7 +182,7 @@ def dismiss_selected(modeladmin, request, queryset):
     done, refused = 0, []
     for certificate in queryset:
         try:
-            inventory.dismiss(certificate, form.cleaned_data["reason"], **_actor(request))
+            inventory.dismiss(certificate, form.cleaned_data["reason"], **actor_of(request))
             done += 1
         except inventory.DiscoveryStateError as exc:
             refused.append(str(exc))
@@ -195,16 +196,9 @@ def dismiss_selected(modeladmin, request, queryset):
 def restore_selected(modeladmin, request, queryset):
     restored = 0
     for certificate in queryset.filter(status=DiscoveryStatus.DISMISSED):
-        inventory.restore(certificate, **_actor(request))
+        inventory.restore(certificate, **actor_of(request))
         restored += 1
     modeladmin.message_user(request, f"Restored {restored}.", messages.SUCCESS)
-
-
-def _endpoint_link(endpoint: DiscoveryEndpoint | None) -> str:
-    if endpoint is None:
-        return "import"
-    url = reverse("admin:certificates_discoveryendpoint_change", args=[endpoint.pk])
-    return format_html('<a href="{}">{}</a>', url, str(endpoint))
 
 
 @admin.register(DiscoveredCertificate)
@@ -262,6 +256,7 @@ class DiscoveredCertificateAdmin(ImportPageMixin, admin.ModelAdmin):
             "Where it was seen",
             {"fields": ["sightings_table", "endpoints_table", "first_seen_at", "last_seen_at"]},
         ),
+        ("Compliance", {"fields": ["violations_table"]}),
         ("PEM", {"fields": ["pem", "chain_pem"], "classes": ["collapse"]}),
     ]
     readonly_fields = [
@@ -269,6 +264,7 @@ class DiscoveredCertificateAdmin(ImportPageMixin, admin.ModelAdmin):
         *fields_state,
         "sightings_table",
         "endpoints_table",
+        "violations_table",
         "first_seen_at",
         "last_seen_at",
         "pem",
@@ -290,7 +286,7 @@ class DiscoveredCertificateAdmin(ImportPageMixin, admin.ModelAdmin):
             name: form.cleaned_data.get(name) for name in ("owner", "team") if name in form.changed_data
         }
         if changes:
-            inventory.assign(obj, changes, **_actor(request))
+            inventory.assign(obj, changes, **actor_of(request))
 
     @admin.display(description="Key")
     def key(self, obj: DiscoveredCertificate) -> str:
@@ -350,43 +346,6 @@ class DiscoveredCertificateAdmin(ImportPageMixin, admin.ModelAdmin):
             body,
         )
 
-
-@admin.action(description="Acknowledge the change", permissions=["view"])
-def acknowledge_selected(modeladmin, request, queryset):
-    done = sum(inventory.acknowledge_change(endpoint, **_actor(request)) for endpoint in queryset)
-    modeladmin.message_user(request, f"Acknowledged {done} changed endpoint(s).", messages.SUCCESS)
-
-
-@admin.register(DiscoveryEndpoint)
-class DiscoveryEndpointAdmin(ReadOnlyAdmin):
-    list_display = [
-        "__str__",
-        "kind",
-        "current_certificate",
-        "previous_certificate",
-        "changed_at",
-        "change_acknowledged_at",
-        "chain_problem",
-        "protocol",
-        "last_seen_at",
-    ]
-    list_filter = ["kind", ChangedFilter, "chain_problem"]
-    list_select_related = ["current_certificate", "previous_certificate"]
-    search_fields = ["address", "sni", "hostname", "path", "=id"]
-    actions = [acknowledge_selected]
-
-
-@admin.register(DiscoverySighting)
-class DiscoverySightingAdmin(ReadOnlyAdmin):
-    list_display = [
-        "certificate",
-        "source",
-        "endpoint",
-        "key_present",
-        "detail",
-        "first_seen_at",
-        "last_seen_at",
-    ]
-    list_filter = ["source"]
-    list_select_related = ["certificate", "endpoint"]
-    search_fields = ["certificate__common_name", "certificate__fingerprint_sha256", "detail", "=id"]
+    @admin.display(description="Open violations")
+    def violations_table(self, obj: DiscoveredCertificate) -> str:
+        return violations_table(obj)

@@ -154,3 +154,21 @@ def test_sighting_pages_are_read_only(admin_client, found):
     )
     assert admin_client.get(reverse("admin:certificates_discoverysighting_add")).status_code == 403
     assert DiscoveredCertificate.objects.count() == 2
+
+
+def test_the_certificate_page_lists_its_open_violations_most_severe_first(admin_client, found):
+    from certificates.compliance.services.evaluate import evaluate_discovered
+
+    _, good, weak = found
+    evaluate_discovered([weak.pk, good.pk])
+    page = admin_client.get(reverse("admin:certificates_discoveredcertificate_change", args=[weak.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200 and "Open violations" in html
+    # Critical (SHA-1) before Error (RSA-1024) before Warning (self-signed)
+    assert (
+        html.index(">No SHA-1 or MD5 signatures<")
+        < html.index(">Minimum key size<")
+        < html.index(">Self-signed</a>")
+    )
+    clean = admin_client.get(reverse("admin:certificates_discoveredcertificate_change", args=[good.pk]))
+    assert "Minimum key size" not in clean.content.decode()
