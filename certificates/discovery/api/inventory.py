@@ -264,7 +264,7 @@ class SummaryView(APIView):
         return Response(SummarySerializer(inventory.summary()).data)
 
 
-@extend_schema(tags=["discovery"], responses=SummarySerializer, operation_id="discovery_summary_alias")
+@extend_schema(exclude=True)  # the same operation as /discovery/summary, documented once
 class SummaryAliasView(SummaryView):
     """The reference's path for the discovery summary."""
 
