@@ -14,13 +14,19 @@ from django.utils.html import escape
 
 from audit.services.record import record
 from certctl.kernel import counters
+from certctl.kernel.certificate_facts import read_facts
 from certctl.models import ProcessHeartbeat
 from certctl.services import heartbeat
 from certificates import models as m
+from certificates.compliance.services.evaluate import evaluate_discovered
 from certificates.demo_data import seed_demo
+from certificates.discovery.models import ScanChunk, ScanProfile, ScanRun
+from certificates.discovery.services.record import Place
+from certificates.discovery.services.record import record as record_found
 from certificates.enums import JobStatus
 from notifications.models import NotificationEvent
 from notifications.services.outbox import enqueue
+from tests.discovery_support import issue
 from tests.factories import CertificateFactory, make_api_key
 
 OWN_APPS = {"certctl", "certificates", "notifications", "audit"}
@@ -66,6 +72,13 @@ def estate(db):
         next_update=timezone.now(),
     )
     record("certificate_updated", resource_type="certificate", resource_id=job.certificate_id)
+    # Discovery and compliance: a found certificate at an endpoint, a finished scan run, its violations.
+    weak = issue("legacy.example", key_kind="rsa1024")
+    place = Place(kind="network", address="127.0.0.1", port=8443, sni="legacy.example")
+    found = record_found(read_facts(weak.cert), seen_at=timezone.now(), place=place).certificate
+    run = ScanRun.objects.create(profile=ScanProfile.objects.first(), status="completed", targets_total=1)
+    ScanChunk.objects.create(run=run, index=0, spec={"targets": ["127.0.0.1:8443"]}, status="done")
+    evaluate_discovered([found.pk])
 
 
 def own_models():
@@ -79,7 +92,8 @@ EXPECTED = {
     "team", "owner", "issuer", "certificateprofile", "renewalpolicy", "managedcertificate",
     "certificateversion", "deploymenttarget", "agent", "job", "approvalrequest", "certificaterevocation",
     "apikey", "processheartbeat", "metriccounter", "notificationevent", "deadletternotification", "auditevent",
-    "ocspresponsecache", "servergeneratedkey",
+    "ocspresponsecache", "servergeneratedkey", "discoveredcertificate", "discoveryendpoint", "discoverysighting",
+    "scanprofile", "scanrun", "scanchunk", "compliancerule", "violation",
 }  # fmt: skip
 
 
