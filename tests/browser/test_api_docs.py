@@ -12,6 +12,17 @@ from tests.factories import make_api_key
 SWAGGER_UI_FILES = {"swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"}
 
 
+def reveal(page, locator) -> None:
+    """Swagger UI renders operations as they scroll into view: scroll down from the top until this one is there."""
+    page.mouse.wheel(0, -100_000)
+    for _ in range(80):
+        if locator.count():
+            break
+        page.mouse.wheel(0, 500)
+        page.wait_for_timeout(100)
+    locator.scroll_into_view_if_needed()
+
+
 def test_swagger_ui_runs_from_our_static_files_and_calls_the_api_with_a_key(anonymous_page, network):
     key, raw_key = make_api_key("swagger-operator")
     page = anonymous_page
@@ -21,6 +32,7 @@ def test_swagger_ui_runs_from_our_static_files_and_calls_the_api_with_a_key(anon
     expect(page.get_by_role("heading", name=re.compile(r"^certctl API"))).to_be_visible()
     # An operation drawn from the schema ("/" escaped: Playwright passes the pattern on as a JS regex).
     check = page.get_by_role("button", name=re.compile(r"^GET \/api\/v1\/auth\/check\b"))
+    reveal(page, check)
     expect(check).to_be_visible()
     paths = [urlsplit(url).path for url in network.requests]
     static_files = {path.rsplit("/", 1)[1] for path in paths if path.startswith("/static/")}
@@ -40,6 +52,7 @@ def test_swagger_ui_runs_from_our_static_files_and_calls_the_api_with_a_key(anon
     page.get_by_role("button", name="Close").first.click()
     expect(page.get_by_role("heading", name="Available authorizations")).to_be_hidden()
 
+    reveal(page, check)
     check.click()
     page.get_by_role("button", name="Try it out").click()
     page.get_by_role("button", name="Execute").click()
