@@ -12,6 +12,7 @@ Sealing runs after every batch of the API writer, from the `audit.seal_chain` pe
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -27,6 +28,10 @@ GENESIS_HASH = "0" * 64
 CHAIN_LOCK_KEY = 0x6175646974
 HASHED_FIELDS = ("id", "seq", "timestamp", "actor", "actor_type", "action", "resource_type", "resource_id")
 SEAL_BATCH = 5000
+# What an `audit_pruned` anchor records and its MAC covers: the seq range it deleted, the count, and the hash the
+# first kept row chains to.
+ANCHOR_FIELDS = ("before", "deleted", "first_deleted_seq", "first_kept_seq", "anchor_hash")
+ANCHOR_MAC_CONTEXT = b"certctl audit anchor v2\n"
 
 
 def _normalise(value: Any) -> Any:
@@ -55,6 +60,22 @@ def canonical_bytes(row: dict[str, Any]) -> bytes:
 
 def row_hash(row: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(row)).hexdigest()
+
+
+def anchor_mac(key: bytes, anchor: dict[str, Any]) -> str:
+    """HMAC-SHA256 over an `audit_pruned` anchor's fields (ANCHOR_FIELDS), keyed with the anchor key.
+
+    The key is held by whoever runs prune_audit and verify_audit, never by the web and worker processes, so a role
+    that can only INSERT audit rows (or an owner who deletes rows) cannot write an anchor that verifies.
+    """
+    body = {name: anchor.get(name) for name in ANCHOR_FIELDS}
+    message = ANCHOR_MAC_CONTEXT + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def anchor_mac_ok(key: bytes, anchor: dict[str, Any]) -> bool:
+    mac = anchor.get("anchor_mac")
+    return isinstance(mac, str) and hmac.compare_digest(mac, anchor_mac(key, anchor))
 
 
 def lock_chain() -> None:

@@ -3,6 +3,11 @@
 The append-only trigger refuses DELETE for every role. A role that owns the table (or a superuser) may lift it:
 this service disables the trigger, deletes and re-enables it inside one transaction, so no other session ever
 sees it disabled. The application's own role should not own the table (docs/audit.md), so it cannot prune.
+
+The `audit_pruned` event it writes is the anchor the shortened chain starts from. It carries an HMAC (keyed with
+the anchor key, which the web and worker processes never hold) over the seq range deleted, the count and the hash
+the first kept row chains to, so `verify_audit` accepts no hand-made anchor. The chain is verified before any row
+is deleted: a prune never hides an earlier edit or gap by deleting it.
 """
 
 from __future__ import annotations
@@ -16,13 +21,13 @@ from django.utils import timezone
 from audit.models import ActorType, AuditEvent
 from audit.services import chain
 from audit.services.record import record
-from audit.services.verify import PRUNED_ACTION
+from audit.services.verify import PRUNED_ACTION, verify_chain
 
 TRIGGER = "audit_append_only"
 
 
 class PruneNotAllowed(Exception):
-    """The database role in use cannot lift the append-only trigger."""
+    """The database role in use cannot lift the append-only trigger, or the chain to prune is already broken."""
 
 
 @dataclass(frozen=True)
@@ -41,12 +46,21 @@ def _may_lift_trigger(table: str) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def prune(before: datetime, *, actor: str, dry_run: bool = False, now: datetime | None = None) -> PruneResult:
+def prune(
+    before: datetime,
+    *,
+    actor: str,
+    anchor_key: bytes,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    trusted_legacy: tuple[str, ...] = (),
+) -> PruneResult:
     """Delete the chain prefix older than `before`; the chain stays verifiable from the kept rows.
 
     Pending rows are sealed first. Only a prefix is cut (rows `seq < first_kept_seq`, where `first_kept_seq` is
     the first sealed row at or after `before`), so an old row sealed after a newer one is kept, not left as a hole. The prune itself is
-    recorded as `audit_pruned` with the hash the first kept row chains to (`anchor_hash`).
+    recorded as `audit_pruned` with the seq range deleted and the hash the first kept row chains to
+    (`anchor_hash`), authenticated with `anchor_key` (`anchor_mac`). Refused when the chain does not verify.
     """
     now = now or timezone.now()
     if before > now:
@@ -60,6 +74,12 @@ def prune(before: datetime, *, actor: str, dry_run: bool = False, now: datetime 
             )
         chain.lock_chain()
         chain.seal()
+        verification = verify_chain(anchor_key=anchor_key, trusted_legacy=trusted_legacy)
+        if not verification.ok:
+            raise PruneNotAllowed(
+                f"the audit chain does not verify ({verification.reason}); nothing pruned, so the break is not "
+                "deleted with the rows: investigate it with verify_audit"
+            )
         tail_seq, tail_hash = chain.chain_tail()
         first_kept = (
             AuditEvent.objects.filter(seq__isnull=False, timestamp__gte=before)
@@ -72,18 +92,21 @@ def prune(before: datetime, *, actor: str, dry_run: bool = False, now: datetime 
         result = PruneResult(deleted=deleted, first_kept_seq=first_kept_seq, anchor_hash=anchor)
         if dry_run or deleted == 0:
             return result
+        details = {
+            "before": before.isoformat(),
+            "deleted": deleted,
+            "first_deleted_seq": verification.first_seq,
+            "first_kept_seq": first_kept_seq,
+            "anchor_hash": anchor,
+        }
+        details["anchor_mac"] = chain.anchor_mac(anchor_key, details)
         record(
             PRUNED_ACTION,
             resource_type="audit",
             resource_id=f"before:{before.isoformat()}",
             actor=actor,
             actor_type=ActorType.USER,
-            details={
-                "before": before.isoformat(),
-                "deleted": deleted,
-                "first_kept_seq": first_kept_seq,
-                "anchor_hash": anchor,
-            },
+            details=details,
             now=now,
         )
         chain.seal()

@@ -10,12 +10,20 @@ from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 
 from audit.models import AppendOnlyError, AuditEvent
+from audit.services import chain
 from audit.services.chain import seal
 from audit.services.record import record
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+ANCHOR_KEY = "anchor-key-for-tests-only-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def _anchor_key(monkeypatch):
+    """prune_audit and verify_audit read the audit anchor key from their environment (tests/audit/test_anchors.py)."""
+    monkeypatch.setenv("CERTCTL_AUDIT_ANCHOR_KEY", ANCHOR_KEY)
 
 
 def on_postgres():
@@ -146,8 +154,6 @@ def test_verify_audit_reports_an_edit_whose_hash_was_recomputed_at_the_next_link
     )
     with pytest.raises(CommandError, match=rf"seq {rows[1].seq} .*edited"):
         verify_output()
-    from audit.services import chain
-
     row = AuditEvent.objects.filter(pk=rows[1].pk).values(*chain.HASHED_FIELDS, "details", "prev_hash").get()
     tamper("UPDATE audit_auditevent SET row_hash = %s WHERE id = %s", [chain.row_hash(row), rows[1].id])
     with pytest.raises(CommandError, match=rf"seq {rows[2].seq} .*re-linked"):
@@ -180,8 +186,10 @@ def test_prune_audit_deletes_the_old_prefix_records_itself_and_keeps_the_chain_v
     assert [e.resource_id for e in kept[:-1]] == [f"cert-{i}" for i in range(4, 10)]
     pruned = kept[-1]
     assert (pruned.action, pruned.actor) == ("audit_pruned", "ops")
-    assert pruned.details == {"before": cutoff.isoformat(), "deleted": 4, "first_kept_seq": rows[4].seq,
-                              "anchor_hash": rows[3].row_hash}  # fmt: skip
+    mac = pruned.details.pop("anchor_mac")
+    assert pruned.details == {"before": cutoff.isoformat(), "deleted": 4, "first_deleted_seq": rows[0].seq,
+                              "first_kept_seq": rows[4].seq, "anchor_hash": rows[3].row_hash}  # fmt: skip
+    assert mac == chain.anchor_mac(ANCHOR_KEY.encode(), pruned.details)
     assert "audit chain OK: 7 rows" in verify_output()
 
 
@@ -215,8 +223,6 @@ def test_prune_audit_is_refused_to_a_role_that_does_not_own_the_table():
 
 def test_verify_audit_with_a_recorded_head_catches_a_rewritten_or_truncated_tail():
     on_postgres()
-    from audit.services import chain
-
     rows = events(4)
     head = f"{rows[-1].seq}:{rows[-1].row_hash}"
     assert f"head {head}" in verify_output()

@@ -1,15 +1,23 @@
-"""`manage.py verify_audit`: recompute the audit hash chain and report the first broken link (exit 1)."""
+"""`manage.py verify_audit`: recompute the audit hash chain and report the first broken link (exit 1).
+
+A chain shortened by prune_audit starts from an anchor that only the audit anchor key authenticates
+(CERTCTL_AUDIT_ANCHOR_KEY or --anchor-key-file); with anchors present and no key, verification fails.
+"""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.management.anchor_key import add_key_arguments, read_anchor_key
 from audit.services.chain import seal
 from audit.services.verify import verify_chain
 
 
 class Command(BaseCommand):
-    help = "Verify the audit trail's hash chain; prints the head hash to keep outside the database."
+    help = (
+        "Verify the audit trail's hash chain and its prune anchors; prints the head hash to keep outside the "
+        "database."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -23,6 +31,14 @@ class Command(BaseCommand):
             help="A head printed by an earlier run and kept outside the database; the chain must pass through it "
             "(repeatable). Catches a rewritten or truncated tail.",
         )
+        add_key_arguments(parser)
+        parser.add_argument(
+            "--trust-legacy-anchor",
+            action="append",
+            default=[],
+            metavar="EVENT_ID",
+            help="An audit_pruned event written before anchors were authenticated that you vouch for (repeatable)",
+        )
 
     def handle(self, *args, **options):
         expected = {}
@@ -31,10 +47,13 @@ class Command(BaseCommand):
             if not seq.isdigit() or len(digest) != 64:
                 raise CommandError(f"--expect {item!r}: use SEQ:HASH with the 64-hex head hash")
             expected[int(seq)] = digest.lower()
+        key = read_anchor_key(options["anchor_key_file"])
         if options["seal"]:
             seal()
-        result = verify_chain(expected)
+        result = verify_chain(expected, anchor_key=key, trusted_legacy=options["trust_legacy_anchor"])
         if not result.ok:
+            if result.broken_seq is None:
+                raise CommandError(f"audit chain NOT VERIFIED: {result.reason}")
             event = f" (event {result.broken_id})" if result.broken_id else ""
             raise CommandError(
                 f"audit chain BROKEN at seq {result.broken_seq}{event}: {result.reason}; "
@@ -44,9 +63,10 @@ class Command(BaseCommand):
         if result.checked == 0:
             self.stdout.write(f"audit chain empty: nothing to verify{pending}")
             return
+        anchors = f", {result.anchors} prune anchors authenticated" if result.anchors else ""
         self.stdout.write(
             self.style.SUCCESS(
-                f"audit chain OK: {result.checked} rows, seq {result.first_seq}..{result.last_seq}, "
+                f"audit chain OK: {result.checked} rows, seq {result.first_seq}..{result.last_seq}{anchors}, "
                 f"head {result.last_seq}:{result.head_hash}{pending}"
             )
         )
