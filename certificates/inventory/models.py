@@ -5,6 +5,7 @@ here by name ("certificates.ManagedCertificate"), and nothing here points at the
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -34,6 +35,13 @@ def default_key_algorithms() -> list[dict]:
 
 def default_ekus() -> list[str]:
     return ["serverAuth"]
+
+
+# Issuance caps; a certificate without a profile gets these too (certificates.issuance.services.csr_policy).
+DEFAULT_MAX_SANS = 100
+MAX_SANS_LIMIT = 1000
+DEFAULT_MAX_RSA_KEY_SIZE = 8192
+RSA_KEY_SIZES = (2048, 3072, 4096, 6144, 8192)
 
 
 class TimestampedModel(models.Model):
@@ -146,6 +154,17 @@ class CertificateProfile(TimestampedModel):
     must_staple = models.BooleanField(default=False)
     requires_approval = models.BooleanField(default=False)
     enabled = models.BooleanField(default=True)
+    max_sans = models.PositiveIntegerField(
+        default=DEFAULT_MAX_SANS,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_SANS_LIMIT)],
+        help_text=f"Most names (common name and SANs) a leaf may carry, 1 to {MAX_SANS_LIMIT}.",
+    )
+    max_rsa_key_size = models.PositiveIntegerField(
+        default=DEFAULT_MAX_RSA_KEY_SIZE,
+        choices=[(size, str(size)) for size in RSA_KEY_SIZES],
+        help_text="Largest RSA key accepted in a CSR, in bits; the smallest is the RSA min_size in "
+        "allowed key algorithms.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -153,11 +172,37 @@ class CertificateProfile(TimestampedModel):
             models.CheckConstraint(
                 condition=Q(allow_short_lived=False) | Q(max_ttl_seconds__gt=0, max_ttl_seconds__lt=3600),
                 name="profile_short_lived_ttl_under_1h",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(max_sans__gte=1, max_sans__lte=MAX_SANS_LIMIT), name="profile_max_sans_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_rsa_key_size__in=RSA_KEY_SIZES), name="profile_max_rsa_key_size_allowed"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        problem = self.rsa_size_problem()
+        if problem:
+            raise ValidationError({"max_rsa_key_size": problem})
+
+    def rsa_size_problem(self) -> str:
+        """Why the RSA bounds cannot both hold (the minimum is above the maximum); empty when they can."""
+        rules = self.allowed_key_algorithms if isinstance(self.allowed_key_algorithms, list) else []
+        minimums = [
+            r.get("min_size", 0)
+            for r in rules
+            if isinstance(r, dict) and r.get("algorithm") == "RSA" and isinstance(r.get("min_size", 0), int)
+        ]
+        if minimums and min(minimums) > self.max_rsa_key_size:
+            return (
+                f"max_rsa_key_size {self.max_rsa_key_size} is below the RSA min_size {min(minimums)} "
+                "in allowed_key_algorithms"
+            )
+        return ""
 
     @property
     def is_short_lived(self) -> bool:

@@ -17,6 +17,7 @@ from certctl.kernel.secret_keys import secret_looking_keys
 from certificates.enums import IssuerType
 from certificates.inventory.models import Issuer
 from certificates.issuance.issuers.acme.config import config_problems as acme_config_problems
+from certificates.issuance.issuers.registry import public_config_problems
 
 
 class WriteOnlyTextarea(forms.Textarea):
@@ -27,7 +28,8 @@ class WriteOnlyTextarea(forms.Textarea):
 
 
 class IssuerAdminForm(forms.ModelForm):
-    """Public `config` is checked for credentials like the API does; `secrets` is write-only and never shown."""
+    """Public `config` holds only the keys the issuer type declares public and nothing that looks like a
+    credential, as in the API; `secrets` is write-only and never shown."""
 
     secrets = forms.JSONField(
         required=False,
@@ -75,6 +77,9 @@ class IssuerAdminForm(forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        if "config" in cleaned and cleaned.get("type"):
+            for problem in public_config_problems(cleaned["type"], cleaned["config"]).values():
+                self.add_error("config", problem)
         if cleaned.get("type") == IssuerType.ACME and "config" in cleaned and "secrets" in cleaned:
             self._check_acme(cleaned["config"], cleaned["secrets"])
         return cleaned

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 from rest_framework import serializers
 
 from certctl.api.resources import InventorySerializer, JSONObjectField, SparseFieldsMixin, StrictCharField
 from certctl.kernel.secret_keys import secret_looking_keys
 from certificates import validators
 from certificates.inventory.models import (
+    MAX_SANS_LIMIT,
+    RSA_KEY_SIZES,
     Agent,
     CertificateProfile,
     CertificateVersion,
@@ -161,6 +166,8 @@ class ProfileSerializer(InventorySerializer):
             "must_staple",
             "requires_approval",
             "enabled",
+            "max_sans",
+            "max_rsa_key_size",
             "created_at",
             "updated_at",
         ]
@@ -169,8 +176,24 @@ class ProfileSerializer(InventorySerializer):
         "profile_short_lived_ttl_under_1h": (
             "max_ttl_seconds",
             "a short-lived profile (allow_short_lived) needs 0 < max_ttl_seconds < 3600",
-        )
+        ),
+        "profile_max_sans_range": ("max_sans", f"max_sans must be from 1 to {MAX_SANS_LIMIT}"),
+        "profile_max_rsa_key_size_allowed": (
+            "max_rsa_key_size",
+            f"max_rsa_key_size must be one of {', '.join(map(str, RSA_KEY_SIZES))}",
+        ),
     }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        candidate = copy.copy(self.instance) if self.instance is not None else CertificateProfile()
+        for name in ("allowed_key_algorithms", "max_rsa_key_size"):
+            if name in attrs:
+                setattr(candidate, name, attrs[name])
+        problem = candidate.rsa_size_problem()
+        if problem:
+            raise serializers.ValidationError({"max_rsa_key_size": [problem]})
+        return attrs
 
 
 class RenewalPolicySerializer(InventorySerializer):

@@ -15,6 +15,7 @@ from certificates.enums import IssuerType
 from certificates.inventory.models import Issuer
 from certificates.issuance.issuers.acme.config import config_field_problems as acme_config_problems
 from certificates.issuance.issuers.acme.config import secret_problems as acme_secret_problems
+from certificates.issuance.issuers.registry import public_config_problems
 from certificates.issuance.models import ApprovalRequest, Job
 from certificates.issuance.services.issuer_config import save_issuer
 
@@ -52,6 +53,7 @@ class IssuerSerializer(InventorySerializer):
         return bool(issuer.encrypted_config)
 
     def validate_config(self, value: dict) -> dict:
+        # The type's allow-list (validate) names unknown keys; this also finds secrets nested in allowed ones.
         found = secret_looking_keys(value)
         if found:
             raise serializers.ValidationError(
@@ -62,6 +64,10 @@ class IssuerSerializer(InventorySerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         issuer_type = attrs.get("type", self.instance.type if self.instance else None)
         config = attrs.get("config", self.instance.config if self.instance else {})
+        if "config" in attrs or "type" in attrs:
+            unknown = public_config_problems(issuer_type, config or {})
+            if unknown:
+                raise serializers.ValidationError({"config": {k: [v] for k, v in unknown.items()}})
         if issuer_type == IssuerType.ACME:
             problems = acme_config_problems(config or {})
             if problems:

@@ -4,8 +4,10 @@ maps issuer types to backends)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -78,10 +80,27 @@ class HealthResult:
     message: str
 
 
+def unknown_key_problems(
+    config: Mapping[str, Any], allowed: frozenset[str], owner: str, prefix: str = ""
+) -> dict[str, str]:
+    """Keys of `config` not in `allowed`, as dotted path -> a sentence naming the key and where secrets go."""
+    return {
+        f"{prefix}{key}": f"{prefix}{key} is not a public setting of {owner} (allowed: "
+        f"{', '.join(sorted(allowed)) or 'none'}); put credentials in `secrets`, which is stored encrypted"
+        for key in config
+        if key not in allowed
+    }
+
+
 class IssuerBackend(ABC):
-    """One issuer type. Instances are cheap and bound to one Issuer row."""
+    """One issuer type. Instances are cheap and bound to one Issuer row.
+
+    `public_config_keys` are the only keys `Issuer.config` (public: returned by the API, shown in the admin) may
+    hold; anything else, credentials above all, belongs in the encrypted secrets.
+    """
 
     type: str = ""
+    public_config_keys: ClassVar[frozenset[str]] = frozenset()
     can_sign_crl: bool = False
     revokes_at_ca: bool = (
         False  # revocation must reach a remote CA (revoke() does I/O), not only the database
@@ -90,6 +109,11 @@ class IssuerBackend(ABC):
 
     def __init__(self, issuer: Issuer) -> None:
         self.issuer = issuer
+
+    @classmethod
+    def public_config_problems(cls, config: Mapping[str, Any]) -> dict[str, str]:
+        """Keys of a public config this type does not declare (dotted path -> sentence); empty: fine."""
+        return unknown_key_problems(config, cls.public_config_keys, f"a {cls.type} issuer")
 
     @abstractmethod
     def issue(self, request: LeafRequest) -> IssuedCertificate:

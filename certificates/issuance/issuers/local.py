@@ -93,6 +93,11 @@ def ocsp_url(issuer_id: str) -> str:
 class LocalCA(IssuerBackend):
     type = IssuerType.LOCAL
     can_sign_crl = True
+    # ca_store writes the CA certificate and chain, ca_setup the parent; key_algorithm and key_size are
+    # descriptions an operator may note (the key itself is in the secrets).
+    public_config_keys = frozenset(
+        {"ca_cert_pem", "chain_pem", "parent_issuer_id", "key_algorithm", "key_size"}
+    )
 
     def _material(self) -> CAMaterial:
         try:

@@ -3,10 +3,12 @@ issuer is one new module plus one line here. Services ask `backend_for(issuer)` 
 
 from __future__ import annotations
 
+from typing import Any
+
 from certificates.enums import IssuerType
 from certificates.inventory.models import Issuer
 from certificates.issuance.issuers.acme import AcmeIssuer
-from certificates.issuance.issuers.base import IssuerBackend, IssuerNotSupported
+from certificates.issuance.issuers.base import IssuerBackend, IssuerNotSupported, unknown_key_problems
 from certificates.issuance.issuers.local import LocalCA
 
 BACKENDS: dict[str, type[IssuerBackend]] = {
@@ -21,6 +23,18 @@ def backend_for(issuer: Issuer) -> IssuerBackend:
     if cls is None:
         raise IssuerNotSupported(f"issuer type {issuer.type!r} has no backend in this server")
     return cls(issuer)
+
+
+def public_config_problems(issuer_type: str, config: dict[str, Any]) -> dict[str, str]:
+    """What an issuer's public `config` holds that its type does not declare public (dotted path -> sentence).
+
+    A type without a backend declares nothing, so its config must be empty."""
+    cls = BACKENDS.get(issuer_type)
+    if cls is None:
+        return unknown_key_problems(
+            config, frozenset(), f"a {issuer_type} issuer (no backend in this server)"
+        )
+    return cls.public_config_problems(config)
 
 
 def registered_types() -> list[str]:

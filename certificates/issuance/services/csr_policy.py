@@ -12,7 +12,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 
-from certificates.inventory.models import CertificateProfile, ManagedCertificate
+from certificates.inventory.models import (
+    DEFAULT_MAX_RSA_KEY_SIZE,
+    DEFAULT_MAX_SANS,
+    CertificateProfile,
+    ManagedCertificate,
+)
 from certificates.issuance.issuers.local import EKU_OIDS
 
 DEFAULT_EKUS = ["serverAuth", "clientAuth"]  # no profile: what the reference's local CA issues
@@ -96,6 +101,15 @@ def _check_key(profile: CertificateProfile | None, algorithm: str, size: int) ->
         raise ProfileViolation(
             f"{algorithm} key of {size} bits is below the profile minimum (allowed: {described})"
         )
+    max_rsa = profile.max_rsa_key_size if profile else DEFAULT_MAX_RSA_KEY_SIZE
+    if algorithm == "RSA" and size > max_rsa:
+        raise ProfileViolation(
+            f"RSA key of {size} bits is above the {_whose(profile)} maximum max_rsa_key_size={max_rsa}"
+        )
+
+
+def _whose(profile: CertificateProfile | None) -> str:
+    return f"profile {profile.name!r}" if profile else "default (no profile)"
 
 
 def _classify(names: list[str]) -> tuple[list[str], list[str], list[str]]:
@@ -143,14 +157,27 @@ def plan_leaf(certificate: ManagedCertificate, csr: x509.CertificateSigningReque
     _check_key(profile, algorithm, size)
 
     allowed = [certificate.common_name, *certificate.sans]
+    names = list(dict.fromkeys(n.lower() if "@" not in n else n for n in allowed))
+    # Checked before the names are matched against the CSR and the patterns, which cost per name.
+    max_sans = profile.max_sans if profile else DEFAULT_MAX_SANS
+    if len(names) > max_sans:
+        raise ProfileViolation(
+            f"the certificate has {len(names)} names (common name and SANs), above the {_whose(profile)} "
+            f"maximum max_sans={max_sans}"
+        )
+    csr_names = _csr_names(csr)
+    requested = {n.lower() for n in csr_names}
+    if len(requested) > max_sans:
+        raise ProfileViolation(
+            f"the CSR asks for {len(requested)} names, above the {_whose(profile)} maximum max_sans={max_sans}"
+        )
     allowed_lower = {n.lower() for n in allowed}
-    extra = [n for n in _csr_names(csr) if n.lower() not in allowed_lower]
+    extra = [n for n in csr_names if n.lower() not in allowed_lower]
     if extra:
         raise ProfileViolation(
             f"the CSR asks for names that are not on the certificate: {', '.join(sorted(set(extra)))} "
             f"(allowed: {', '.join(allowed)})"
         )
-    names = list(dict.fromkeys(n.lower() if "@" not in n else n for n in allowed))
     not_ascii = [n for n in names if not n.isascii()]
     if not_ascii:
         raise ProfileViolation(f"names must be ASCII (use the IDNA/punycode form): {', '.join(not_ascii)}")

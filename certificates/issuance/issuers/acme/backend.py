@@ -14,7 +14,12 @@ from certificates.enums import REVOCATION_REASON_CODES, IssuerType
 from certificates.inventory.models import CertificateVersion
 from certificates.issuance.issuers.acme.account import check_account, open_client
 from certificates.issuance.issuers.acme.agent_http01 import answering_target
-from certificates.issuance.issuers.acme.config import AcmeConfig, read_config
+from certificates.issuance.issuers.acme.config import (
+    PUBLIC_KEYS,
+    AcmeConfig,
+    public_key_problems,
+    read_config,
+)
 from certificates.issuance.issuers.acme.dns import DNS_01, HTTP_01_AGENT
 from certificates.issuance.issuers.acme.network import issuer_error
 from certificates.issuance.issuers.acme.orders import OrderRun
@@ -52,10 +57,15 @@ class AcmeIssuer(IssuerBackend):
     type = IssuerType.ACME
     revokes_at_ca = True
     offers_renewal_info = True
+    public_config_keys = PUBLIC_KEYS
 
     def __init__(self, issuer) -> None:
         super().__init__(issuer)
         self._directory: dict | None = None  # fetched once per instance by renewal_info()
+
+    @classmethod
+    def public_config_problems(cls, config) -> dict[str, str]:
+        return public_key_problems(config)
 
     def _check_names(self, request: LeafRequest, config: AcmeConfig) -> None:
         wildcards = [name for name in request.dns_names if name.startswith("*.")]

@@ -17,9 +17,30 @@ from urllib.parse import urlsplit
 from certctl.kernel.crypto import decrypt_json
 from certificates.inventory.models import Issuer
 from certificates.issuance.issuers.acme import agent_http01, dns
-from certificates.issuance.issuers.base import IssuerError
+from certificates.issuance.issuers.base import IssuerError, unknown_key_problems
 
 DEFAULT_POLL_TIMEOUT_SECONDS = 90
+# Every key the code above and `dns/`, `agent_http01.py` read from `Issuer.config`: nothing else may be public.
+PUBLIC_KEYS = frozenset(
+    {
+        "directory_url",
+        "agree_tos",
+        "contact_email",
+        "eab_kid",
+        "ca_bundle",
+        "poll_timeout_seconds",
+        "challenge",
+        "dns",
+        "propagation_nameservers",
+        "propagation_timeout_seconds",
+        "agent_publish_timeout_seconds",
+    }
+)
+# The `dns` object's keys by provider (dns/rfc2136.py, dns/exec_hook.py, dns/base.py's timeout_seconds).
+DNS_PUBLIC_KEYS = {
+    "rfc2136": frozenset({"provider", "server", "zone", "tsig_name", "tsig_algorithm", "timeout_seconds"}),
+    "exec": frozenset({"provider", "hook", "timeout_seconds"}),
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,19 @@ def config_field_problems(config: dict[str, Any]) -> dict[str, str]:
         )
     problems.update(dns.config_problems(config))
     problems.update(agent_http01.config_problems(config))
+    return problems
+
+
+def public_key_problems(config: dict[str, Any]) -> dict[str, str]:
+    """Keys of the config (and of its `dns` object) that are not public ACME settings: dotted path -> sentence."""
+    problems = unknown_key_problems(config, PUBLIC_KEYS, "an ACME issuer")
+    dns_config = config.get("dns")
+    if isinstance(dns_config, dict):
+        provider = dns_config.get("provider")
+        allowed = DNS_PUBLIC_KEYS.get(provider) if isinstance(provider, str) else None
+        owner = f"the {provider} DNS provider" if allowed else "any DNS provider"
+        allowed = allowed or frozenset().union(*DNS_PUBLIC_KEYS.values())
+        problems.update(unknown_key_problems(dns_config, allowed, owner, prefix="dns."))
     return problems
 
 
