@@ -1,8 +1,9 @@
-"""Changes made in the Django admin become domain audit events, in the admin's own transaction."""
+"""Changes made in the Django admin become domain audit events, in the admin's own transaction; so do failed logins."""
 
 from __future__ import annotations
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.auth.signals import user_login_failed
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -25,4 +26,19 @@ def record_admin_change(sender, instance: LogEntry, created: bool, **kwargs) -> 
         actor_type=ActorType.USER,
         details={"object": instance.object_repr, "change": instance.get_change_message()},
         now=instance.action_time,
+    )
+
+
+@receiver(user_login_failed, dispatch_uid="audit_login_failed")
+def record_login_failed(sender, credentials: dict, request=None, **kwargs) -> None:
+    """`login_failed` with the user name tried and the client address; Django has already masked the password,
+    and only those two fields are kept."""
+    username = str(credentials.get("username", ""))[:150]
+    record(
+        "login_failed",
+        resource_type="auth.user",
+        resource_id=username,
+        actor=username or "anonymous",
+        actor_type=ActorType.ANONYMOUS,
+        details={"username": username, "address": request.META.get("REMOTE_ADDR", "") if request else ""},
     )

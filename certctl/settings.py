@@ -13,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from certctl.kernel.env import Environment, generated_secret, read_env_file
+from certctl.logging_config import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("CERTCTL_DATA_DIR", "").strip() or BASE_DIR / "data")
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_prometheus",
+    "axes",
     "certctl",
     "audit",
     "certificates",
@@ -89,6 +91,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "certctl.middleware.JSONErrorMiddleware",
+    "axes.middleware.AxesMiddleware",  # a locked-out admin login gets the lockout page
 ]
 
 ROOT_URLCONF = "certctl.urls"
@@ -168,19 +171,24 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.flag("CERTCTL_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.flag("CERTCTL_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [
-    r"^health$",
-    r"^ready$",
-    r"^metrics$",
-    r"^\.well-known/pki/",
-    r"^\.well-known/acme-challenge/",
-]
+SECURE_REDIRECT_EXEMPT = [r"^(health|ready|metrics)$", r"^\.well-known/(pki|acme-challenge)/"]
 SECURE_HSTS_SECONDS = env.integer("CERTCTL_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env.flag("CERTCTL_HSTS_PRELOAD", not DEBUG)
 if env.flag("CERTCTL_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("CERTCTL_MAX_BODY_SIZE", 1048576, minimum=1024)
+AUTHENTICATION_BACKENDS = [
+    "certctl.api.throttling.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # admin login lockout per user name, and per address
+AXES_FAILURE_LIMIT = env.integer("CERTCTL_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = env.seconds("CERTCTL_LOGIN_LOCKOUT", "15m", minimum=1) / 3600  # hours
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "certctl.api.throttling.client_address"
+AXES_ENABLE_ADMIN, AXES_DISABLE_ACCESS_LOG = False, True  # lockouts: manage.py axes_list_attempts, axes_reset
+AUTH_FAILURE_LIMIT = env.text("CERTCTL_AUTH_FAILURE_LIMIT", "30/min")  # failed API logins per address
 
 # --- REST API -------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -226,8 +234,13 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# --- Celery ---------------------------------------------------------------------------------------------
+# --- Redis: the Celery broker, and the cache the API and OCSP throttles count in across processes --------
 REDIS_URL = env.url("REDIS_URL", "", ("redis", "rediss", "unix"))
+_CACHES = "django.core.cache.backends."
+CACHES = {"default": {"BACKEND": _CACHES + "redis.RedisCache", "LOCATION": REDIS_URL}}
+if not REDIS_URL:  # `make run`: gunicorn's workers share files, never a local-memory cache
+    CACHES["default"] = {"BACKEND": _CACHES + "filebased.FileBasedCache", "LOCATION": str(DATA_DIR / "cache")}
+    CACHES["default"]["OPTIONS"] = {"MAX_ENTRIES": 100_000}  # Django's 300 would cull live counts
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env.text("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
@@ -237,9 +250,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(
-            BROKER_DIR / "control"
-        ),  # kombu's default is ./control, wherever the process runs
+        # kombu's default is ./control, wherever the process runs
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
@@ -383,17 +395,4 @@ PROMETHEUS_EXPORT_MIGRATIONS = False
 
 # --- Logging --------------------------------------------------------------------------------------------
 LOG_LEVEL = env.text("CERTCTL_LOG_LEVEL", "INFO").upper()
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # urllib3 logs full request URLs at DEBUG, and webhook URLs carry tokens.
-    # aiosmtpd (the demo receiver) logs every SMTP command at INFO.
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "urllib3": {"level": "WARNING"},
-        "mail.log": {"level": "WARNING"},
-    },
-}
+LOGGING = logging_config(LOG_LEVEL)

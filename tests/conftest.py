@@ -101,3 +101,13 @@ def _discard_buffered_counters():
     for counter in counters._buffered:
         counter._pending.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts(settings):
+    """API throttle and OCSP counts live in the shared cache (Redis under scripts/with-services.sh), and the whole
+    suite comes from 127.0.0.1: each test counts under a key prefix of its own, so none inherits another's 429s.
+    (Admin login lockouts are rows in axes' tables, which each test's database rollback already clears.)"""
+    import uuid
+
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}

@@ -11,6 +11,7 @@ from rest_framework import authentication, exceptions
 
 from certctl.api.models import ApiKey
 from certctl.api.principal import Principal
+from certctl.api.throttling import failures_counted
 from certctl.kernel.credentials import hash_key
 
 
@@ -27,14 +28,15 @@ def bearer_token(request) -> str | None:
 
 class APIKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
-        token = bearer_token(request)
-        if token is None:
-            return None
-        digest = hash_key(token)
-        api_key = ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True).first()
-        # The lookup is by a hash of a 256-bit random key; the compare is constant-time all the same.
-        if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):
-            raise exceptions.AuthenticationFailed("Invalid API key")
+        with failures_counted(request):
+            token = bearer_token(request)
+            if token is None:
+                return None
+            digest = hash_key(token)
+            api_key = ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True).first()
+            # The lookup is by a hash of a 256-bit random key; the compare is constant-time all the same.
+            if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):
+                raise exceptions.AuthenticationFailed("Invalid API key")
         now = timezone.now()
         if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
             ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)

@@ -15,6 +15,7 @@ from rest_framework.permissions import BasePermission
 from certctl.api.authentication import bearer_token
 from certctl.api.models import ApiKey
 from certctl.api.principal import Principal
+from certctl.api.throttling import failures_counted
 from certctl.kernel.credentials import agent_id_of, hash_key
 from certificates.inventory.models import Agent
 
@@ -23,15 +24,16 @@ class AgentAuthentication(authentication.BaseAuthentication):
     """Authenticates an agent by its own credential; retired agents still authenticate (the view answers 410)."""
 
     def authenticate(self, request):
-        token = bearer_token(request)
-        if token is None:
-            return None
-        agent_id = agent_id_of(token)
-        agent = Agent.objects.filter(pk=agent_id).first() if agent_id else None
-        stored = agent.api_key_hash if agent is not None else ""
-        # Compare even when the agent is unknown so a miss costs the same as a wrong secret.
-        if not hmac.compare_digest(stored or "0" * 64, hash_key(token)) or agent is None or not stored:
-            raise exceptions.AuthenticationFailed("Invalid agent credential")
+        with failures_counted(request):
+            token = bearer_token(request)
+            if token is None:
+                return None
+            agent_id = agent_id_of(token)
+            agent = Agent.objects.filter(pk=agent_id).first() if agent_id else None
+            stored = agent.api_key_hash if agent is not None else ""
+            # Compare even when the agent is unknown so a miss costs the same as a wrong secret.
+            if not hmac.compare_digest(stored or "0" * 64, hash_key(token)) or agent is None or not stored:
+                raise exceptions.AuthenticationFailed("Invalid agent credential")
         return Principal(name=agent.name, kind="agent", object_id=agent.pk), agent
 
     def authenticate_header(self, request) -> str:
@@ -62,16 +64,17 @@ class BootstrapAuthentication(authentication.BaseAuthentication):
     """Agent registration: the shared bootstrap token (CERTCTL_AGENT_BOOTSTRAP_TOKEN) or an admin API key."""
 
     def authenticate(self, request):
-        token = bearer_token(request)
-        if token is None:
-            return None
-        if bootstrap_token_matches(token):
-            return Principal(name="bootstrap-token", kind="bootstrap"), None
-        api_key = ApiKey.objects.filter(
-            key_hash=hash_key(token), revoked_at__isnull=True, is_admin=True
-        ).first()
-        if api_key is None:
-            raise BootstrapRejected()
+        with failures_counted(request):
+            token = bearer_token(request)
+            if token is None:
+                return None
+            if bootstrap_token_matches(token):
+                return Principal(name="bootstrap-token", kind="bootstrap"), None
+            api_key = ApiKey.objects.filter(
+                key_hash=hash_key(token), revoked_at__isnull=True, is_admin=True
+            ).first()
+            if api_key is None:
+                raise BootstrapRejected()
         return Principal(name=api_key.name, kind="api_key", is_admin=True, object_id=api_key.pk), api_key
 
     def authenticate_header(self, request) -> str:

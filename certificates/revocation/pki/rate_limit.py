@@ -1,43 +1,42 @@
 """Per-source-IP limit for the unauthenticated OCSP responder (spec §5.5).
 
 OCSP needs no key, and a request that misses the response cache costs a signature, so one client must not be able
-to keep the responder busy. Each process counts requests per `REMOTE_ADDR` in fixed one-minute windows, in memory
-(no I/O on the hot path; with N web processes a client gets up to N times the limit). `X-Forwarded-For` is
-ignored: it is the client's to forge. Behind a reverse proxy every request comes from the proxy, so raise the
-limit or set it to 0 there.
+to keep the responder busy. Requests are counted per `REMOTE_ADDR` in fixed one-minute windows in Django's default
+cache (Redis when REDIS_URL is set), so the limit holds across all web processes: one atomic increment per request.
+`X-Forwarded-For` is ignored: it is the client's to forge. Behind a reverse proxy every request comes from the
+proxy, so raise the limit or set it to 0 there.
 """
 
 from __future__ import annotations
 
-import threading
+import secrets
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 
 RETRY_AFTER_SECONDS = 60
-_MAX_TRACKED = 100_000  # distinct addresses per window before the table is reset (memory bound)
 
 
 class _Limiter:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.reset()
+        self._namespace = "certctl:ocsp"  # the same in every process: that is what shares the count
 
     def reset(self) -> None:
-        with self._lock:
-            self._window = -1
-            self._counts: dict[str, int] = {}
+        """Tests: count from zero in this process (a namespace of its own, no longer shared with other processes)."""
+        self._namespace = f"certctl:ocsp:{secrets.token_hex(4)}"
 
     def allow(self, address: str) -> bool:
         limit = settings.OCSP_RATE_LIMIT_PER_IP_MIN
         if limit <= 0:
             return True
         window = int(time.time() // 60)  # wall-clock minutes: a clock step only moves a boundary
-        with self._lock:
-            if window != self._window or len(self._counts) >= _MAX_TRACKED:
-                self._window, self._counts = window, {}
-            count = self._counts.get(address, 0) + 1
-            self._counts[address] = count
+        key = f"{self._namespace}:{address}:{window}"
+        # incr, else add: each atomic in Redis, so concurrent requests on several workers are all counted.
+        try:
+            count = cache.incr(key)
+        except ValueError:
+            count = 1 if cache.add(key, 1, timeout=RETRY_AFTER_SECONDS + 1) else cache.incr(key)
         return count <= limit
 
 
