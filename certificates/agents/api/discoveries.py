@@ -20,12 +20,32 @@ class DiscoveryReportSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.JSONField(), required=False, max_length=10000)
 
 
+class DiscoveredFileSerializer(serializers.Serializer):
+    """One certificate file as the schema documents it (the service checks each item on its own)."""
+
+    path = serializers.CharField(help_text="Absolute path of the file on the agent's host.")
+    pem = serializers.CharField(required=False, help_text="The certificate, PEM (or der_base64).")
+    der_base64 = serializers.CharField(required=False, help_text="The certificate, DER in base64 (or pem).")
+    chain = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="The file's other certificates, PEM."
+    )
+    key_present = serializers.BooleanField(
+        help_text="A private key matching it sits beside it (never the key)."
+    )
+
+
+class DocumentedReportSerializer(DiscoveryReportSerializer):
+    certificates = DiscoveredFileSerializer(many=True)
+    errors = serializers.ListField(child=serializers.DictField(), required=False)
+
+
 class DiscoveryReportView(AgentEndpoint):
-    """Each item: {"path", "pem" | "der_base64", "chain"?: [PEM], "key_present": bool}. Never a private key."""
+    """The certificate files an agent found in its discovery directories. Never a private key: only whether a
+    matching one exists."""
 
     @extend_schema(
         tags=["agents"],
-        request=DiscoveryReportSerializer,
+        request=DocumentedReportSerializer,
         responses={
             202: inline_serializer(
                 "AgentDiscoveryResult",
