@@ -31,6 +31,7 @@ from rest_framework.request import Request
 
 from certctl.api.authentication import APIKeyAuthentication
 from certctl.api.errors import json_error
+from certctl.api.throttling import TooManyFailedAuthentications
 from certctl.services import heartbeat, stats
 
 logger = logging.getLogger(__name__)
@@ -191,6 +192,10 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         try:
             if APIKeyAuthentication().authenticate(Request(request)) is None:
                 raise AuthenticationFailed("Invalid API key")
+        except TooManyFailedAuthentications as exc:  # the address is throttled: 429, as on the API
+            response = json_error(request, 429, str(exc.detail), "rate_limited")
+            response["Retry-After"] = str(int(exc.wait or 0) + 1)
+            return response
         except AuthenticationFailed as exc:
             response = json_error(request, 401, str(exc.detail))
             response["WWW-Authenticate"] = 'Bearer realm="certctl"'

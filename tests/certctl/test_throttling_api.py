@@ -86,3 +86,12 @@ def test_agent_credential_guessing_gets_429_after_the_limit(settings):
     ]
 
     assert statuses == [401, 401, 401, 429, 429]
+
+
+@pytest.mark.django_db
+def test_metrics_answers_a_throttled_address_429_too(settings):
+    settings.AUTH_FAILURE_LIMIT = "3/min"
+    answers = [client_from("203.0.113.9", f"wrong-{n}").get("/metrics").status_code for n in range(5)]
+    assert answers == [401, 401, 401, 429, 429]
+    response = client_from("203.0.113.9", "wrong-last").get("/metrics")
+    assert response.json()["error"] == "rate_limited" and int(response["Retry-After"]) >= 1
