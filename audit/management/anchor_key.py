@@ -17,11 +17,19 @@ MIN_LENGTH = 32
 
 
 def add_key_arguments(parser) -> None:
+    """The options both anchor commands take: where the key is, and which unsigned legacy anchors to accept."""
     parser.add_argument(
         "--anchor-key-file",
         default="",
         metavar="PATH",
         help=f"File holding the audit anchor key (default: the {ENV_NAME} environment variable)",
+    )
+    parser.add_argument(
+        "--trust-legacy-anchor",
+        action="append",
+        default=[],
+        metavar="EVENT_ID",
+        help="An audit_pruned event written before anchors were authenticated that you vouch for (repeatable)",
     )
 
 

@@ -29,13 +29,6 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default="", help="Who is pruning (default: cli:<OS user>)")
         parser.add_argument("--dry-run", action="store_true", help="Only report what would be deleted")
         add_key_arguments(parser)
-        parser.add_argument(
-            "--trust-legacy-anchor",
-            action="append",
-            default=[],
-            metavar="EVENT_ID",
-            help="An audit_pruned event written before anchors were authenticated that you vouch for (repeatable)",
-        )
 
     def handle(self, *args, **options):
         try:

@@ -32,13 +32,6 @@ class Command(BaseCommand):
             "(repeatable). Catches a rewritten or truncated tail.",
         )
         add_key_arguments(parser)
-        parser.add_argument(
-            "--trust-legacy-anchor",
-            action="append",
-            default=[],
-            metavar="EVENT_ID",
-            help="An audit_pruned event written before anchors were authenticated that you vouch for (repeatable)",
-        )
 
     def handle(self, *args, **options):
         expected = {}
