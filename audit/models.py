@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.redaction import redact
@@ -72,3 +73,10 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("audit events are append-only")
+
+    @staticmethod
+    def team_condition(teams) -> Q:
+        """A team-bound caller reads the rows about its teams' certificates, jobs, approvals and so on."""
+        from audit.team_scope import team_condition
+
+        return team_condition(teams)

@@ -12,6 +12,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
 from certctl.api.errors import NESTED_TOO_DEEP, body_too_large_message, json_error
+from certctl.api.models import TeamMembership
+from certctl.kernel.teams import REQUEST_ATTRIBUTE as TEAMS_ATTRIBUTE
 
 logger = logging.getLogger(__name__)
 
@@ -81,3 +83,21 @@ class JSONErrorMiddleware:
             return None
         logger.exception("unhandled error", extra={"request_id": getattr(request, "request_id", "")})
         return json_error(request, 500, "Internal server error")
+
+
+class StaffTeamsMiddleware:
+    """In the admin, a staff user bound to teams (Users -> team memberships) sees only those teams' rows: the
+    teams go on the request for the console's team-scoped admins (certctl.kernel.teams.TeamScopedAdmin)."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        teams = None
+        if request.path.startswith("/admin/"):
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated and user.is_staff and not user.is_superuser:
+                bound = TeamMembership.objects.filter(user=user).values_list("team_id", flat=True)
+                teams = frozenset(bound) or None
+        setattr(request, TEAMS_ATTRIBUTE, teams)
+        return self.get_response(request)

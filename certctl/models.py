@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from django.db import models
 
-from certctl.api.models import ApiKey
+from certctl.api.models import ApiKey, TeamMembership
 from certctl.kernel.models import MetricCounter
 
-__all__ = ["ApiKey", "MetricCounter", "ProcessHeartbeat"]
+__all__ = ["ApiKey", "MetricCounter", "ProcessHeartbeat", "TeamMembership"]
 
 
 class ProcessHeartbeat(models.Model):

@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from certctl.kernel.env import Environment, generated_secret, read_env_file
+from certctl.kernel.env import Environment, generated_secret, read_env_file, reference_settings
 from certctl.logging_config import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -25,6 +25,7 @@ DATA_DIR = Path(os.environ.get("CERTCTL_DATA_DIR", "").strip() or BASE_DIR / "da
 RUN_ENV_FILE = DATA_DIR / "run.env"
 RUN_ENV_READ = "CERTCTL_SECRET_KEY" not in os.environ
 env = Environment({**(read_env_file(RUN_ENV_FILE) if RUN_ENV_READ else {}), **os.environ})
+globals().update(reference_settings(env))  # Go names: AUTH_TYPE, API_KEYS_NAMED, WEBHOOK_SIGNATURE
 
 
 # --- Core -----------------------------------------------------------------------------------------------
@@ -87,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "certctl.middleware.StaffTeamsMiddleware",  # staff bound to teams see those teams' rows in the admin
     "audit.middleware.ApiAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -196,15 +198,15 @@ REST_FRAMEWORK = {
         "certctl.api.authentication.APIKeyAuthentication",
         "certctl.api.authentication.StaffSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["certctl.api.permissions.IsAuthenticatedClient"],
+    "DEFAULT_PERMISSION_CLASSES": ["certctl.api.permissions.HasScope"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PAGINATION_CLASS": "certctl.api.pagination.PagePagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["certctl.api.teams.TeamScopedFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "certctl.api.schema.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "certctl.api.errors.exception_handler",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "UNAUTHENTICATED_USER": None,

@@ -18,6 +18,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from certctl.api.errors import request_id_of
+from certctl.api.scopes import normalized
 from certctl.services import heartbeat, stats
 
 
@@ -132,14 +133,40 @@ def version(request):
             "status": serializers.CharField(),
             "user": serializers.CharField(),
             "admin": serializers.BooleanField(),
+            "scopes": serializers.ListField(child=serializers.CharField()),
+            "teams": serializers.ListField(child=serializers.CharField(), allow_null=True),
         },
     ),
     tags=["auth"],
 )
 @api_view(["GET"])
 def auth_check(request):
-    """Who the key (or staff session) authenticates as, and whether it is an admin."""
-    return Response({"status": "authenticated", "user": request.user.name, "admin": request.user.is_admin})
+    """Who the key (or staff session) authenticates as, its scopes and teams (null: every team)."""
+    user = request.user
+    teams = sorted(user.teams) if user.teams is not None else None
+    return Response(
+        {
+            "status": "authenticated",
+            "user": user.name,
+            "admin": user.is_admin,
+            "scopes": normalized(user.scopes),
+            "teams": teams,
+        }
+    )
+
+
+@extend_schema(
+    responses=inline_serializer(
+        "AuthInfo", {"auth_type": serializers.CharField(), "required": serializers.BooleanField()}
+    ),
+    auth=[],
+    tags=["auth"],
+)
+@api_view(["GET"])
+@_public
+def auth_info(request):
+    """How to authenticate, in the reference product's words: always an API key (`Authorization: Bearer`)."""
+    return Response({"auth_type": settings.AUTH_TYPE, "required": True})
 
 
 def favicon(request):
@@ -180,6 +207,8 @@ def _days_param(request) -> int:
             "notifications_dead": serializers.IntegerField(),
             "notifications_by_status": serializers.DictField(child=serializers.IntegerField()),
             "generated_at": serializers.DateTimeField(),
+            "complete_jobs": serializers.IntegerField(help_text="the reference's name of completed_jobs"),
+            "completed_at": serializers.DateTimeField(help_text="the reference's name of generated_at"),
         },
     ),
 )
@@ -187,6 +216,8 @@ def _days_param(request) -> int:
 def stats_summary(request):
     body = stats.summary()
     body["generated_at"] = body["generated_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The reference product's names beside ours, for dashboards and scripts written for it.
+    body |= {"complete_jobs": body["completed_jobs"], "completed_at": body["generated_at"]}
     return Response(body)
 
 

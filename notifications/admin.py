@@ -23,7 +23,7 @@ from notifications.services.test_send import send_test
 ERROR_PREVIEW_CHARS = 160
 
 
-@admin.action(description="Requeue selected (failed or dead) notifications")
+@admin.action(description="Requeue selected (failed or dead) notifications", permissions=["change"])
 def requeue_selected(modeladmin, request: HttpRequest, queryset) -> None:
     ids = list(queryset.values_list("pk", flat=True))
     requeued = operator.requeue_many(actor=request.user.get_username(), actor_type="User", ids=ids)
@@ -37,7 +37,7 @@ def requeue_selected(modeladmin, request: HttpRequest, queryset) -> None:
         )
 
 
-@admin.action(description="Acknowledge selected alerts (stops their escalation)")
+@admin.action(description="Acknowledge selected alerts (stops their escalation)", permissions=["change"])
 def acknowledge_selected(modeladmin, request: HttpRequest, queryset) -> None:
     ids = list(queryset.values_list("pk", flat=True))
     results = [
@@ -184,7 +184,7 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def send_test_view(self, request: HttpRequest):
         """A page listing every channel with its state and a "Send test notification" button each."""
-        if not self.has_view_permission(request):
+        if not self.has_change_permission(request):
             raise PermissionDenied
         if request.method == "POST":
             channel = request.POST.get("channel", "")

@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpRespon
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from certctl.kernel.admin import may_operate
 from certctl.kernel.crypto import DecryptionError
 from notifications.channels import targets
 from notifications.enums import DestinationKind
@@ -41,13 +42,16 @@ class DestinationListFilter(admin.SimpleListFilter):
         return queryset.filter(destinations.destination_q(value)) if value else queryset
 
 
-@admin.action(description="Send a test message to the selected destinations")
+@admin.action(description="Send a test message to the selected destinations", permissions=["change"])
 def send_test_selected(modeladmin, request: HttpRequest, queryset) -> None:
     for destination in queryset:
         modeladmin.send_test_and_report(request, destination)
 
 
-@admin.action(description="Requeue the failed and dead notifications of the selected destinations")
+@admin.action(
+    description="Requeue the failed and dead notifications of the selected destinations",
+    permissions=["change"],
+)
 def requeue_destinations(modeladmin, request: HttpRequest, queryset) -> None:
     total = 0
     for destination in queryset:
@@ -70,12 +74,12 @@ def _set_enabled(modeladmin, request: HttpRequest, queryset, enabled: bool) -> N
         )
 
 
-@admin.action(description="Enable the selected destinations")
+@admin.action(description="Enable the selected destinations", permissions=["change"])
 def enable_selected(modeladmin, request, queryset) -> None:
     _set_enabled(modeladmin, request, queryset, True)
 
 
-@admin.action(description="Disable the selected destinations")
+@admin.action(description="Disable the selected destinations", permissions=["change"])
 def disable_selected(modeladmin, request, queryset) -> None:
     _set_enabled(modeladmin, request, queryset, False)
 
@@ -201,7 +205,7 @@ class DestinationAdmin(admin.ModelAdmin):
             raise Http404("no such destination")
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not self.has_view_permission(request, destination):
+        if not may_operate(self, request):  # also for the read-only environment destinations
             raise PermissionDenied
         self.send_test_and_report(request, destination, request.POST.get("recipient", "").strip())
         return HttpResponseRedirect(self._change_url(destination))

@@ -7,6 +7,10 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
+        from audit.team_scope import register_team_resource
+        from notifications.models import NotificationEvent
+
+        register_team_resource(NotificationEvent, "notification")
         # The demo receiver's Inbox lives beside the receiver rather than in notifications/admin.py.
         import notifications.demo.admin  # noqa: F401
         from notifications.channels.email import warn_if_login_in_clear

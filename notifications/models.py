@@ -75,6 +75,11 @@ class NotificationEvent(models.Model):
     unique so that two concurrent producers cannot create the same alert twice.
     """
 
+    team_lookups = (
+        "certificate__team",
+        "discovered_certificate__team",
+    )  # team-bound keys and staff see these rows only (certctl.api.teams)
+
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("notif"), editable=False)
     type = models.CharField(max_length=32, choices=NotificationType.choices)
     certificate = models.ForeignKey(

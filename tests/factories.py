@@ -91,8 +91,14 @@ class JobFactory(factory.django.DjangoModelFactory):
     scheduled_at = factory.LazyFunction(timezone.now)
 
 
-def make_api_key(name: str, is_admin: bool = False) -> tuple[ApiKey, str]:
-    """Create an API key row and return it with the raw key."""
+def make_api_key(
+    name: str, is_admin: bool = False, scopes: list[str] | None = None, teams=(), expires_at=None
+) -> tuple[ApiKey, str]:
+    """Create an API key row and return it with the raw key: admin, or read+write (the old default), or `scopes`."""
     raw = generate_key()
-    key = ApiKey.objects.create(name=name, key_prefix=raw[:12], key_hash=hash_key(raw), is_admin=is_admin)
+    scopes = scopes if scopes is not None else (["admin"] if is_admin else ["read", "write"])
+    key = ApiKey.objects.create(
+        name=name, key_prefix=raw[:12], key_hash=hash_key(raw), scopes=scopes, expires_at=expires_at
+    )
+    key.teams.set(list(teams))
     return key, raw

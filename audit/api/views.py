@@ -16,6 +16,7 @@ from audit.api.serializers import AuditEventSerializer
 from audit.models import AuditEvent
 from audit.selectors import filtered_events
 from audit.services.export import FORMATS, export_lines
+from certctl.api.teams import TeamScope, scoped
 
 FILTER_PARAMETERS = [
     OpenApiParameter("actor", str, description="Exact actor (API key name, username, agent id, `system`)"),
@@ -45,7 +46,7 @@ class IgnoreFormatParameter(BaseContentNegotiation):
 class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AuditEventSerializer
     queryset = AuditEvent.objects.all()
-    filter_backends: list = []
+    filter_backends = [TeamScope]
 
     def get_queryset(self):
         if self.action == "retrieve":
@@ -69,7 +70,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
         fmt = request.query_params.get("format") or "jsonl"
         if fmt not in FORMATS:
             raise ValidationError({"format": [f"must be one of {', '.join(FORMATS)}"]})
-        queryset = filtered_events(request.query_params)
+        queryset = scoped(filtered_events(request.query_params), request)
         response = StreamingHttpResponse(export_lines(queryset, fmt), content_type=FORMATS[fmt])
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{fmt}"'

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from certctl.api.models import ApiKey
+from certctl.api.models import ApiKey, TeamMembership
 from certctl.api.principal import Principal
+from certctl.api.scopes import SCOPES
 from certctl.api.throttling import failures_counted
 from certctl.kernel.credentials import hash_key
 
@@ -26,6 +28,36 @@ def bearer_token(request) -> str | None:
     return token.strip()
 
 
+def keys_with_binding():
+    """API keys, each annotated with whether it is bound to teams (so an unbound key costs one query)."""
+    bound = ApiKey.teams.through.objects.filter(apikey_id=OuterRef("pk"))
+    return ApiKey.objects.annotate(team_bound=Exists(bound))
+
+
+def key_principal(api_key: ApiKey) -> Principal:
+    bound = getattr(api_key, "team_bound", True)
+    teams = frozenset(api_key.teams.values_list("pk", flat=True)) if bound else frozenset()
+    return Principal(
+        name=api_key.name,
+        kind="api_key",
+        scopes=frozenset(api_key.scopes or ()),
+        object_id=api_key.pk,
+        teams=teams or None,
+    )
+
+
+def staff_principal(user) -> Principal:
+    """A staff user's API rights: every scope for a superuser, else the `certctl.api_*` permissions (groups)."""
+    if user.is_superuser:
+        scopes, teams = frozenset(SCOPES), None
+    else:
+        scopes = frozenset(scope for scope in SCOPES if user.has_perm(f"certctl.api_{scope}"))
+        teams = frozenset(TeamMembership.objects.filter(user=user).values_list("team_id", flat=True)) or None
+    return Principal(
+        name=user.get_username(), kind="user", scopes=scopes, object_id=str(user.pk), teams=teams
+    )
+
+
 class APIKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
         with failures_counted(request):
@@ -33,16 +65,16 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
             if token is None:
                 return None
             digest = hash_key(token)
-            api_key = ApiKey.objects.filter(key_hash=digest, revoked_at__isnull=True).first()
+            api_key = keys_with_binding().filter(key_hash=digest, revoked_at__isnull=True).first()
             # The lookup is by a hash of a 256-bit random key; the compare is constant-time all the same.
             if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):
                 raise exceptions.AuthenticationFailed("Invalid API key")
-        now = timezone.now()
+            now = timezone.now()
+            if api_key.expired(now):
+                raise exceptions.AuthenticationFailed("API key expired")
         if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
             ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        return Principal(
-            name=api_key.name, kind="api_key", is_admin=api_key.is_admin, object_id=api_key.pk
-        ), api_key
+        return key_principal(api_key), api_key
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="certctl"'
@@ -58,9 +90,7 @@ class StaffSessionAuthentication(authentication.SessionAuthentication):
         user, _ = result
         if not user.is_staff:
             return None
-        return Principal(
-            name=user.get_username(), kind="user", is_admin=user.is_superuser, object_id=str(user.pk)
-        ), None
+        return staff_principal(user), None
 
 
 class APIKeyScheme(OpenApiAuthenticationExtension):

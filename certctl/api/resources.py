@@ -16,6 +16,7 @@ from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
 from certctl.api.errors import Conflict
 from certctl.api.schema import PartialPutSchema
+from certctl.api.teams import TeamScopedFieldsMixin
 
 
 class UTCDateTimeField(serializers.DateTimeField):
@@ -26,7 +27,7 @@ class UTCDateTimeField(serializers.DateTimeField):
         super().__init__(*args, **kwargs)
 
 
-class InventorySerializer(serializers.ModelSerializer):
+class InventorySerializer(TeamScopedFieldsMixin, serializers.ModelSerializer):
     """A ModelSerializer that leaves uniqueness to the database, so a name conflict is a 409, not a 400."""
 
     serializer_field_mapping = {

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
 
+from certctl.api.scopes import scope_for
+
+OPERATOR_SCHEMES = ("apiKey", "staffSession")
+
 
 def strip_optional_slash(endpoints):
     """The router accepts an optional trailing slash; document the canonical paths without it."""
@@ -13,7 +17,24 @@ def strip_optional_slash(endpoints):
     ]
 
 
-class PartialPutSchema(AutoSchema):
+class ScopedAutoSchema(AutoSchema):
+    """Every operator operation says which API scope it needs: `x-required-scope` and a line in its description,
+    read from the same view attributes the permission check reads (certctl.api.scopes.scope_for)."""
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        schemes = {name for requirement in operation.get("security") or [] for name in requirement}
+        if schemes & set(OPERATOR_SCHEMES):
+            scope = scope_for(self.view, method)
+            operation["x-required-scope"] = scope
+            line = f"Scope: `{scope}`" + (" (or `admin`)" if scope != "admin" else "") + "."
+            operation["description"] = f"{operation.get('description', '')}\n\n{line}".strip()
+        return operation
+
+
+class PartialPutSchema(ScopedAutoSchema):
     """For views whose PUT is a partial update (as in the reference), document PUT's body like PATCH's."""
 
     def _get_request_for_media_type(self, serializer, direction="request"):
@@ -73,9 +94,6 @@ def add_error_responses(result, generator, request, public):
                     },
                 )
     return result
-
-
-OPERATOR_SCHEMES = ("apiKey", "staffSession")
 
 
 def operator_schemes_first(result, generator, request, public):

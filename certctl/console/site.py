@@ -7,11 +7,13 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.db.models.base import ModelBase
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from certctl.console.charts import stacked_bars
 from certctl.console.navigation import grouped
+from certctl.kernel.teams import TeamScopedAdmin, team_scoped
 from certctl.services.dashboard import Dashboard, dashboard
 from certificates.enums import CertificateStatus, JobStatus
 
@@ -52,6 +54,15 @@ class ConsoleSite(admin.AdminSite):
     site_title = "certctl"
     index_title = "Operator console"
     index_template = "admin/certctl/index.html"
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Every admin of a team-scoped model also limits staff bound to teams to those teams' rows."""
+        models = [model_or_iterable] if isinstance(model_or_iterable, ModelBase) else model_or_iterable
+        for model in models:
+            chosen = admin_class or admin.ModelAdmin
+            if team_scoped(model) and not issubclass(chosen, TeamScopedAdmin):
+                chosen = type(chosen.__name__, (TeamScopedAdmin, chosen), {"__module__": chosen.__module__})
+            super().register(model, chosen, **options)
 
     def get_app_list(self, request, app_label=None):
         app_list = super().get_app_list(request, app_label)

@@ -18,6 +18,13 @@ SECRET_WORDS = frozenset(
         "credential",
         "credentials",
         "hmac",
+        "pwd",
+        "pass",
+        "auth",
+        "bearer",
+        "pkcs12",
+        "p12",
+        "pfx",
     }
 )
 # A key named like these describes a secret without being one: `key_size`, `ca_key_path`, `key_algorithm`.
@@ -35,6 +42,10 @@ def looks_secret(name: str) -> bool:
     if not words or words[-1] in HARMLESS_LAST_WORDS:
         return False
     return any(word in SECRET_WORDS for word in words)
+
+
+def secret_message(path: str) -> str:
+    return f"{path} looks like a secret: send it in `secrets`, which is stored encrypted"
 
 
 def secret_looking_keys(config: Any, prefix: str = "") -> list[str]:

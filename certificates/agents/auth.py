@@ -9,10 +9,11 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
+from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.permissions import BasePermission
 
-from certctl.api.authentication import bearer_token
+from certctl.api.authentication import bearer_token, key_principal
 from certctl.api.models import ApiKey
 from certctl.api.principal import Principal
 from certctl.api.throttling import failures_counted
@@ -70,12 +71,10 @@ class BootstrapAuthentication(authentication.BaseAuthentication):
                 return None
             if bootstrap_token_matches(token):
                 return Principal(name="bootstrap-token", kind="bootstrap"), None
-            api_key = ApiKey.objects.filter(
-                key_hash=hash_key(token), revoked_at__isnull=True, is_admin=True
-            ).first()
-            if api_key is None:
+            api_key = ApiKey.objects.filter(key_hash=hash_key(token), revoked_at__isnull=True).first()
+            if api_key is None or not api_key.is_admin or api_key.expired(timezone.now()):
                 raise BootstrapRejected()
-        return Principal(name=api_key.name, kind="api_key", is_admin=True, object_id=api_key.pk), api_key
+        return key_principal(api_key), api_key
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="certctl"'

@@ -17,7 +17,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from certctl.api.errors import Conflict
-from certctl.api.permissions import IsAdminClient, IsAuthenticatedClient
+from certctl.api.scopes import ADMIN
+from certctl.api.teams import scoped
 from certificates.compliance.models import ComplianceRule, RuleType, Severity, Violation
 from certificates.compliance.serializers import RuleSerializer, ViolationSerializer
 from certificates.compliance.services import rule_changes
@@ -54,13 +55,10 @@ class RuleViewSet(viewsets.ModelViewSet):
             open_violations=Count("violations", filter=Q(violations__resolved_at__isnull=True))
         ).order_by("name")
 
-    def get_permissions(self):
-        if self.action in ("list", "retrieve"):
-            return [IsAuthenticatedClient()]
-        return [IsAuthenticatedClient(), IsAdminClient()]
+    write_scope = ADMIN
 
     def get_object(self) -> ComplianceRule:
-        rule = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
+        rule = scoped(self.get_queryset(), self.request).filter(pk=self.kwargs["pk"]).first()
         if rule is None:
             raise NotFound("Compliance rule not found")
         return rule
@@ -122,7 +120,7 @@ class ViolationViewSet(viewsets.ReadOnlyModelViewSet):
         return Violation.objects.select_related("rule").order_by("-first_seen_at", "-id")
 
     def get_object(self) -> Violation:
-        violation = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
+        violation = scoped(self.get_queryset(), self.request).filter(pk=self.kwargs["pk"]).first()
         if violation is None:
             raise NotFound("Violation not found")
         return violation
@@ -138,7 +136,9 @@ class CertificateViolations(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Violation.objects.none()
-        certificate = get_object_or_404(ManagedCertificate.objects.only("pk"), pk=self.kwargs["pk"])
+        certificate = get_object_or_404(
+            scoped(ManagedCertificate.objects.only("pk"), self.request), pk=self.kwargs["pk"]
+        )
         return (
             Violation.objects.filter(certificate=certificate)
             .select_related("rule")

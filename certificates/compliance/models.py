@@ -60,6 +60,8 @@ class ComplianceRule(models.Model):
 class Violation(models.Model):
     """One rule broken by one certificate; open until the certificate complies (`resolved_at`)."""
 
+    team_lookups = ("team",)  # team-bound keys and staff see these rows only (certctl.api.teams)
+
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("violation"), editable=False)
     rule = models.ForeignKey(ComplianceRule, on_delete=models.CASCADE, related_name="violations")
     rule_type = models.CharField(max_length=40, choices=RuleType.choices)

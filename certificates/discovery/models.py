@@ -31,6 +31,8 @@ class ChainProblem(models.TextChoices):
 class DiscoveredCertificate(models.Model):
     """One certificate, however many places it was seen: unique by the SHA-256 of its DER."""
 
+    team_lookups = ("team",)  # team-bound keys and staff see these rows only (certctl.api.teams)
+
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("dcert"), editable=False)
     fingerprint_sha256 = models.CharField(max_length=64, unique=True)
     pem = models.TextField()

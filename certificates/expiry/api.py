@@ -7,11 +7,12 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
 from audit.services.record import record
-from certctl.api.permissions import IsAdminClient
+from certctl.api.scopes import ADMIN, requires_scope
+from certctl.api.teams import scoped
 from certificates.expiry.services.alert_routes import alert_routes
 from certificates.expiry.tasks import CHECK_EXPIRING_TASK, check_expiring
 from certificates.inventory.models import ManagedCertificate
@@ -32,8 +33,8 @@ from certificates.inventory.models import ManagedCertificate
     tags=["admin"],
     summary="Run the expiry check now (admin key)",
 )
+@requires_scope(ADMIN)
 @api_view(["POST"])
-@permission_classes([IsAdminClient])
 def run_expiry_check(request):
     record(
         "expiry_check_requested",
@@ -113,6 +114,6 @@ ALERT_ROUTES = inline_serializer(
 @api_view(["GET"])
 def certificate_alert_routes(request, pk: str):
     certificate = get_object_or_404(
-        ManagedCertificate.objects.select_related("renewal_policy", "team", "owner"), pk=pk
+        scoped(ManagedCertificate.objects.select_related("renewal_policy", "team", "owner"), request), pk=pk
     )
     return Response(alert_routes(certificate, timezone.now()))

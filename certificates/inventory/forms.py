@@ -200,7 +200,7 @@ class DeploymentTargetAdminForm(forms.ModelForm):
 
     class Meta:
         model = DeploymentTarget
-        fields = ["name", "type", "agent", "config", "enabled"]
+        fields = ["name", "type", "agent", "team", "config", "enabled"]
 
     def clean_config(self) -> dict:
         config = self.cleaned_data.get("config") or {}

@@ -53,6 +53,7 @@ class TimestampedModel(models.Model):
 
 
 class Team(TimestampedModel):
+    team_lookups = ("pk",)  # team-bound keys and staff see these rows only (certctl.api.teams)
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("team"), editable=False)
     name = models.CharField(max_length=255, unique=True)
     description = models.TextField(blank=True)
@@ -84,6 +85,7 @@ class Team(TimestampedModel):
 
 
 class Owner(TimestampedModel):
+    team_lookups = ("team",)  # team-bound keys and staff see these rows only (certctl.api.teams)
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("owner"), editable=False)
     name = models.CharField(max_length=255)
     email = models.EmailField(max_length=255)
@@ -272,10 +274,13 @@ class RenewalPolicy(TimestampedModel):
 
 
 class DeploymentTarget(TimestampedModel):
+    team_lookups = ("team",)  # team-bound keys and staff see these rows only (certctl.api.teams)
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("target"), editable=False)
     name = models.CharField(max_length=255)
     type = models.CharField(max_length=32, choices=TargetType.choices)
     agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="targets")
+    # The team that runs the target: team-bound API keys and staff see their teams' targets only.
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="targets")
     config = JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     retired_at = models.DateTimeField(null=True, blank=True)
@@ -289,6 +294,7 @@ class DeploymentTarget(TimestampedModel):
 
 
 class ManagedCertificate(TimestampedModel):
+    team_lookups = ("team",)  # team-bound keys and staff see these rows only (certctl.api.teams)
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("cert"), editable=False)
     # No index of its own: cert_keyset (created_at DESC, id DESC) serves sorting either way and ranges, and every
     # index of this table gets a new entry on each issuance's update.
@@ -296,7 +302,8 @@ class ManagedCertificate(TimestampedModel):
     name = models.CharField(max_length=255, unique=True)
     common_name = models.CharField(max_length=253)
     sans = JSONField(default=list, blank=True, validators=[validators.validate_string_list])
-    environment = models.CharField(max_length=64, blank=True, db_index=True)
+    # Indexed by cert_env_expiry (environment, expires_at, id), which also serves the filtered, sorted list.
+    environment = models.CharField(max_length=64, blank=True)
     owner = models.ForeignKey(Owner, on_delete=models.PROTECT, related_name="certificates")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="certificates")
     issuer = models.ForeignKey(Issuer, on_delete=models.PROTECT, related_name="certificates")
@@ -334,6 +341,7 @@ class ManagedCertificate(TimestampedModel):
             models.Index(fields=["expires_at", "status"], name="cert_expiry_scan"),
             models.Index(fields=["-created_at", "-id"], name="cert_keyset"),
             models.Index(fields=["status"], name="cert_status"),
+            models.Index(fields=["environment", "expires_at", "id"], name="cert_env_expiry"),
             models.Index(
                 fields=["ari_renew_at"],
                 name="cert_ari_renew_at",
@@ -347,6 +355,8 @@ class ManagedCertificate(TimestampedModel):
 
 class CertificateVersion(models.Model):
     """One issued certificate (leaf + chain) of a managed certificate; the newest is the current one."""
+
+    team_lookups = ("certificate__team",)  # team-bound keys and staff see these rows only (certctl.api.teams)
 
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("certver"), editable=False)
     # Indexed by certver_latest (certificate, -created_at), which also serves the cascade and the join.

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from certctl.kernel.crypto import DecryptionError, decrypt_json
-from certctl.kernel.secret_keys import secret_looking_keys
+from certctl.kernel.secret_keys import secret_looking_keys, secret_message
 from certificates.enums import IssuerType
 from certificates.inventory.models import Issuer
 from certificates.issuance.issuers.acme.config import config_problems as acme_config_problems
@@ -54,9 +54,7 @@ class IssuerAdminForm(forms.ModelForm):
             raise ValidationError("config must be a JSON object")
         found = secret_looking_keys(config)
         if found:
-            raise ValidationError(
-                f"{', '.join(found)} look like secrets: put them in 'Secrets', which is stored encrypted"
-            )
+            raise ValidationError([secret_message(path) for path in found])
         return config
 
     def clean_secrets(self) -> dict | None:

@@ -11,11 +11,13 @@ from certificates.enums import (
     ApprovalState,
     JobStatus,
     JobType,
+    VerificationStatus,
 )
 from certificates.issuance.querysets import JobQuerySet
 
 
 class Job(models.Model):
+    team_lookups = ("certificate__team",)  # team-bound keys and staff see these rows only (certctl.api.teams)
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("job"), editable=False)
     type = models.CharField(max_length=16, choices=JobType.choices)
     certificate = models.ForeignKey(
@@ -36,6 +38,20 @@ class Job(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Deployment jobs: the version to deploy, and whether its target's endpoint was then seen serving it.
+    version = models.ForeignKey(
+        "certificates.CertificateVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deployment_jobs",
+    )
+    verification_status = models.CharField(
+        max_length=16, choices=VerificationStatus.choices, default=VerificationStatus.PENDING
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification_error = models.TextField(blank=True)
+    verification_fingerprint = models.CharField(max_length=64, blank=True)  # SHA-256 of the leaf served
 
     objects = JobQuerySet.as_manager()
 
@@ -57,6 +73,7 @@ class Job(models.Model):
 
 
 class ApprovalRequest(models.Model):
+    team_lookups = ("certificate__team",)  # team-bound keys and staff see these rows only (certctl.api.teams)
     id = models.CharField(primary_key=True, max_length=40, default=id_factory("ar"), editable=False)
     certificate = models.ForeignKey(
         "certificates.ManagedCertificate", on_delete=models.CASCADE, related_name="approval_requests"

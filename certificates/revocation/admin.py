@@ -112,7 +112,7 @@ def _at_ca(record: CertificateRevocation) -> str:
     return "; not revoked at the CA yet"
 
 
-@admin.action(description="Revoke at the CA again", permissions=["view"])
+@admin.action(description="Revoke at the CA again", permissions=["operate"])
 def retry_at_issuer(modeladmin, request, queryset):
     """Queue the CA revocation again for the selected rows the CA has not confirmed (after its retries ran out)."""
     queued = requeue_at_issuer(list(queryset.values_list("pk", flat=True)))

@@ -9,7 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from certctl.api.errors import Conflict
-from certctl.api.permissions import IsAdminClient
+from certctl.api.scopes import ADMIN
+from certctl.api.teams import require_team_criterion, scoped
+from certificates.inventory.models import ManagedCertificate
 from certificates.revocation.services import revoke as revocation
 
 REASON_HELP = "RFC 5280 reason name; default unspecified. One of: " + ", ".join(revocation.VALID_REASONS)
@@ -85,6 +87,8 @@ class RevokeCertificateView(APIView):
     def post(self, request, pk: str):
         body = RevokeRequestSerializer(data=request.data if isinstance(request.data, dict) else None)
         body.is_valid(raise_exception=True)
+        if not scoped(ManagedCertificate.objects.filter(pk=pk), request).exists():
+            raise NotFound(f"certificate {pk} not found")
         try:
             row = revocation.revoke_certificate(
                 pk, body.validated_data["reason"], actor=request.user.name, actor_type=request.user.actor_type
@@ -107,7 +111,7 @@ class RevokeCertificateView(APIView):
 
 
 class BulkRevokeView(APIView):
-    permission_classes = [IsAdminClient]
+    write_scope = ADMIN
 
     @extend_schema(
         request=BulkRevokeRequestSerializer, responses=BulkRevokeResponseSerializer, operation_id="bulkRevoke"
@@ -116,6 +120,7 @@ class BulkRevokeView(APIView):
         body = BulkRevokeRequestSerializer(data=request.data if isinstance(request.data, dict) else None)
         body.is_valid(raise_exception=True)
         criteria = {k: v for k, v in body.validated_data.items() if k != "reason"}
+        require_team_criterion(request, criteria, ManagedCertificate.objects.all())
         result = revocation.bulk_revoke(
             criteria,
             body.validated_data["reason"],

@@ -14,7 +14,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from certctl.api.errors import Conflict
-from certctl.api.permissions import IsAdminClient, IsAuthenticatedClient
+from certctl.api.scopes import ADMIN
+from certctl.api.teams import scoped
 from certctl.kernel.crypto import DecryptionError
 from notifications.api.destination_serializers import (
     DestinationSerializer,
@@ -50,13 +51,10 @@ class DestinationViewSet(viewsets.ModelViewSet):
     filterset_class = DestinationFilter
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    def get_permissions(self):
-        if self.action in ("list", "retrieve"):
-            return [IsAuthenticatedClient()]
-        return [IsAuthenticatedClient(), IsAdminClient()]
+    write_scope = ADMIN
 
     def get_object(self) -> Destination:
-        destination = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
+        destination = scoped(self.get_queryset(), self.request).filter(pk=self.kwargs["pk"]).first()
         if destination is None:
             raise NotFound("Destination not found")
         return destination

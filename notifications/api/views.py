@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from certctl.api.errors import Conflict
+from certctl.api.teams import scoped
 from notifications.api.ack import AcknowledgementSerializer, acknowledgement_body
 from notifications.api.serializers import (
     ActionResultSerializer,
@@ -50,7 +51,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     filterset_class = NotificationFilter
 
     def get_object(self) -> NotificationEvent:
-        event = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
+        event = scoped(self.get_queryset(), self.request).filter(pk=self.kwargs["pk"]).first()
         if event is None:
             raise NotFound("Notification not found")
         return event
@@ -72,6 +73,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def ack(self, request, pk=None):
         """Acknowledge an alert and every alert of its incident, stopping escalation; 200 again when already
         acknowledged, with the first acknowledgement."""
+        self.get_object()  # 404 for another team's alert, to a team-bound caller
         try:
             result = acknowledge(pk, **_actor(request), via="api")
         except NotificationEvent.DoesNotExist:
@@ -99,6 +101,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return Response({"status": "requeued", "count": len(ids), "ids": ids[:1000]})
 
     def _transition(self, service, pk: str, label: str) -> Response:
+        self.get_object()  # 404 for another team's notification, to a team-bound caller
         try:
             event = service(pk, **_actor(self.request))
         except NotificationEvent.DoesNotExist:

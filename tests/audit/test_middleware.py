@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from audit.models import AuditEvent
@@ -208,6 +209,7 @@ def test_a_failed_admin_login_is_recorded_as_anonymous_without_the_password(clie
 
 def test_staff_session_on_the_api_is_recorded_with_the_username(client):
     user = get_user_model().objects.create_user("alice", password="pw-for-tests-only", is_staff=True)
+    user.groups.add(Group.objects.get(name="Auditors"))
     client.force_login(user)
     assert client.get("/api/v1/audit", HTTP_ACCEPT="application/json").status_code == 200
     row = only_api_row()

@@ -238,8 +238,10 @@ def test_the_periodic_seal_task_chains_what_workers_recorded():
 
 
 @pytest.mark.django_db
-def test_retiring_an_agent_records_agent_retired_with_who_and_why(client_with_key):
+def test_retiring_an_agent_records_agent_retired_with_who_and_why(admin_client_with_key):
     from tests.agent_helpers import make_agent
+
+    client_with_key = admin_client_with_key  # retiring an agent needs the admin scope
 
     agent, _ = make_agent()
     response = client_with_key.delete(f"/api/v1/agents/{agent.id}?reason=host%20decommissioned")
@@ -248,7 +250,7 @@ def test_retiring_an_agent_records_agent_retired_with_who_and_why(client_with_ke
     assert (event.resource_type, event.resource_id, event.actor, event.actor_type) == (
         "agent",
         agent.id,
-        "automation",
+        "ops-admin",
         "User",
     )
     assert event.details["reason"] == "host decommissioned"

@@ -10,13 +10,13 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from certctl.api.models import ApiKey
 from certctl.kernel.credentials import hash_key
-from tests.factories import make_api_key
+from tests.factories import TeamFactory, make_api_key
 
 
 @pytest.mark.django_db
 def test_adding_a_key_shows_it_once_and_stores_only_its_hash(admin_client, api_client):
     response = admin_client.post(
-        reverse("admin:certctl_apikey_add"), {"name": "deploy-bot", "is_admin": "on"}, follow=True
+        reverse("admin:certctl_apikey_add"), {"name": "deploy-bot", "scopes": ["admin"]}, follow=True
     )
     assert response.status_code == 200
     assert response.redirect_chain[-1][0].endswith("/created/")  # post/redirect/get
@@ -44,7 +44,9 @@ def test_adding_a_key_shows_it_once_and_stores_only_its_hash(admin_client, api_c
 
 @pytest.mark.django_db
 def test_reloading_the_created_page_shows_no_key_and_creates_no_second_one(admin_client):
-    response = admin_client.post(reverse("admin:certctl_apikey_add"), {"name": "deploy-bot"})
+    response = admin_client.post(
+        reverse("admin:certctl_apikey_add"), {"name": "deploy-bot", "scopes": ["read"]}
+    )
     created_url = response["Location"]
     first = admin_client.get(created_url).content.decode()
     raw = re.search(r'value="(cctl_[A-Za-z0-9_-]+)"', first).group(1)
@@ -60,7 +62,9 @@ def test_reloading_the_created_page_shows_no_key_and_creates_no_second_one(admin
 @pytest.mark.django_db
 def test_adding_a_key_with_a_taken_name_shows_a_form_error(admin_client):
     make_api_key("deploy-bot")
-    response = admin_client.post(reverse("admin:certctl_apikey_add"), {"name": "deploy-bot"})
+    response = admin_client.post(
+        reverse("admin:certctl_apikey_add"), {"name": "deploy-bot", "scopes": ["read"]}
+    )
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["name"]
     assert ApiKey.objects.count() == 1
@@ -88,10 +92,25 @@ def test_revoke_action_revokes_the_selected_keys_and_audits_it(admin_client):
 
 
 @pytest.mark.django_db
-def test_keys_cannot_be_edited_or_deleted_in_the_admin(admin_client):
+def test_a_keys_rights_can_be_changed_but_not_its_name_and_the_change_is_audited(admin_client):
     key, _ = make_api_key("ci")
+    team = TeamFactory()
     change_url = reverse("admin:certctl_apikey_change", args=[key.pk])
-    admin_client.post(change_url, {"name": "renamed", "is_admin": "on"})
+    response = admin_client.post(
+        change_url, {"name": "renamed", "scopes": ["read", "approve"], "teams": [team.pk], "expires_at": ""}
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
     key.refresh_from_db()
-    assert (key.name, key.is_admin) == ("ci", False)
+    assert (key.name, key.scopes, list(key.teams.all())) == ("ci", ["read", "approve"], [team])
+    event = AuditEvent.objects.get(action="api_key_changed", resource_id=key.pk)
+    assert event.details["before"]["scopes"] == ["read", "write"]
+    assert event.details["after"] == {"scopes": ["read", "approve"], "teams": [team.pk], "expires_at": None}
     assert admin_client.get(reverse("admin:certctl_apikey_delete", args=[key.pk])).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_key_needs_a_known_scope(admin_client):
+    response = admin_client.post(reverse("admin:certctl_apikey_add"), {"name": "nope", "scopes": ["root"]})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["scopes"]
+    assert not ApiKey.objects.filter(name="nope").exists()

@@ -79,6 +79,8 @@ def estate(db):
     run = ScanRun.objects.create(profile=ScanProfile.objects.first(), status="completed", targets_total=1)
     ScanChunk.objects.create(run=run, index=0, spec={"targets": ["127.0.0.1:8443"]}, status="done")
     evaluate_discovered([found.pk])
+    group = m.AgentGroup.objects.create(name="linux-edge", match_os="linux", match_cidr="10.0.0.0/8")
+    group.explicit_members.add(m.Agent.objects.first())
 
 
 def own_models():
@@ -93,7 +95,7 @@ EXPECTED = {
     "certificateversion", "deploymenttarget", "agent", "job", "approvalrequest", "certificaterevocation",
     "apikey", "processheartbeat", "metriccounter", "notificationevent", "deadletternotification", "auditevent",
     "ocspresponsecache", "servergeneratedkey", "discoveredcertificate", "discoveryendpoint", "discoverysighting",
-    "scanprofile", "scanrun", "scanchunk", "compliancerule", "violation",
+    "scanprofile", "scanrun", "scanchunk", "compliancerule", "violation", "agentgroup",
 }  # fmt: skip
 
 

@@ -6,6 +6,7 @@ from django.core.management import CommandError, call_command
 from audit.models import AuditEvent
 from certctl.api.models import ApiKey
 from certctl.kernel.credentials import hash_key
+from tests.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +27,38 @@ def test_create_api_key_prints_the_key_last_and_stores_only_its_hash(api_client)
     assert "not shown again" in err
 
     response = api_client.get("/api/v1/auth/check", HTTP_AUTHORIZATION=f"Bearer {raw}")
-    assert response.json() == {"status": "authenticated", "user": "ci-bot", "admin": True}
+    assert response.json()["admin"] is True
+    assert response.json()["scopes"] == ["admin"]
 
     event = AuditEvent.objects.get(action="api_key_created")
     assert raw not in str(event.details)
     assert event.details["key_name"] == "ci-bot"
+
+
+def test_create_api_key_with_scopes_teams_and_an_expiry(api_client):
+    team = TeamFactory(name="payments")
+    out, _ = run(
+        "create_api_key",
+        "pay-bot",
+        "--scope",
+        "read",
+        "--scope",
+        "approve",
+        "--team",
+        "payments",
+        "--expires-in-days",
+        "30",
+    )
+    raw = out.strip().splitlines()[-1]
+    stored = ApiKey.objects.get(name="pay-bot")
+    assert stored.scopes == ["read", "approve"]
+    assert list(stored.teams.all()) == [team]
+    assert 29 * 86400 < (stored.expires_at - stored.created_at).total_seconds() <= 30 * 86400
+    body = api_client.get("/api/v1/auth/check", HTTP_AUTHORIZATION=f"Bearer {raw}").json()
+    assert (body["scopes"], body["teams"]) == (["read", "approve"], [team.pk])
+    with pytest.raises(CommandError, match="no team"):
+        run("create_api_key", "other", "--team", "nowhere")
+    assert not ApiKey.objects.filter(name="other").exists()
 
 
 def test_create_api_key_refuses_a_duplicate_name():

@@ -167,7 +167,7 @@ def test_a_name_in_use_is_a_409(admin_client_with_key):
 def test_reading_takes_any_key_and_writing_an_admin_key(client_with_key):
     assert client_with_key.get(URL).status_code == 200
     refused = client_with_key.post(URL, {"name": "x", "kind": "email"}, format="json")
-    assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+    assert refused.status_code == 403 and refused.json()["error"] == "insufficient_scope"
     assert client_with_key.post(f"{URL}/dest-env-email/test", {}, format="json").status_code == 403
 
 

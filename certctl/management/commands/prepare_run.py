@@ -79,5 +79,5 @@ class Command(BaseCommand):
         for old in ApiKey.objects.filter(name__startswith=KEY_NAME_PREFIX, revoked_at__isnull=True):
             revoke_api_key(old, actor="make-run", actor_type="System")
         name = KEY_NAME_PREFIX + timezone.now().strftime("%Y%m%d-%H%M%S-%f")
-        _, raw = create_api_key(name, is_admin=True, actor="make-run", actor_type="System")
+        _, raw = create_api_key(name, scopes=["admin"], actor="make-run", actor_type="System")
         return raw

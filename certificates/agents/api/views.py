@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 from certctl.api.authentication import APIKeyAuthentication, StaffSessionAuthentication
 from certctl.api.errors import ERROR_CODES, Conflict, Gone, envelope
 from certctl.api.pagination import PagePagination
-from certctl.api.permissions import IsAuthenticatedClient
+from certctl.api.permissions import HasScope
+from certctl.api.scopes import ADMIN
 from certificates.agents.auth import (
     AgentAuthentication,
     BootstrapAuthentication,
@@ -138,6 +139,8 @@ class DomainErrorsMixin:
 class AgentCollectionView(DomainErrorsMixin, APIView):
     """GET: the active agents (operators). POST: register an agent (bootstrap token or admin API key)."""
 
+    write_scope = ADMIN  # or the bootstrap token (CanRegisterAgent)
+
     def get_authenticators(self):
         if getattr(self.request, "method", None) == "POST":
             return [BootstrapAuthentication()]
@@ -146,7 +149,7 @@ class AgentCollectionView(DomainErrorsMixin, APIView):
     def get_permissions(self):
         if getattr(self.request, "method", None) == "POST":
             return [CanRegisterAgent()]
-        return [IsAuthenticatedClient()]
+        return [HasScope()]
 
     def permission_denied(self, request, message=None, code=None):
         if request.method == "POST" and not request.successful_authenticator:
@@ -202,6 +205,7 @@ class RetiredAgentListView(APIView):
 
 class AgentDetailView(DomainErrorsMixin, APIView):
     authentication_classes = OPERATOR_AUTH
+    write_scope = ADMIN  # retiring an agent
 
     @extend_schema(responses=AgentSerializer)
     def get(self, request, agent_id: str):

@@ -10,7 +10,7 @@ from certificates.discovery.models import DiscoveryEndpoint, DiscoverySighting
 from certificates.discovery.services import inventory
 
 
-@admin.action(description="Acknowledge the change", permissions=["view"])
+@admin.action(description="Acknowledge the change", permissions=["operate"])
 def acknowledge_selected(modeladmin, request, queryset):
     done = sum(inventory.acknowledge_change(endpoint, **actor_of(request)) for endpoint in queryset)
     modeladmin.message_user(request, f"Acknowledged {done} changed endpoint(s).", messages.SUCCESS)

@@ -147,7 +147,7 @@ def describe_spec(spec: dict) -> str:
     return f"{first} - {last} on {ports} ({spec_size(spec)} targets)"
 
 
-@admin.action(description="Cancel selected runs", permissions=["view"])
+@admin.action(description="Cancel selected runs", permissions=["operate"])
 def cancel_runs(modeladmin, request, queryset):
     for run in queryset:
         try:
@@ -158,7 +158,7 @@ def cancel_runs(modeladmin, request, queryset):
         modeladmin.message_user(request, f"Run {run.pk} cancelled.", messages.SUCCESS)
 
 
-@admin.action(description="Resume selected runs", permissions=["view"])
+@admin.action(description="Resume selected runs", permissions=["operate"])
 def resume_runs(modeladmin, request, queryset):
     for run in queryset:
         try:

@@ -14,6 +14,8 @@ from rest_framework.response import Response
 
 from certctl.api.errors import Conflict
 from certctl.api.resources import InventoryViewSet
+from certctl.api.scopes import ADMIN, WRITE
+from certctl.api.teams import scoped
 from certificates.discovery.api.scan_serializers import (
     AdhocScanSerializer,
     ScanProfileSerializer,
@@ -45,9 +47,12 @@ class ScanProfileViewSet(InventoryViewSet):
 
     queryset = ScanProfile.objects.all()
     serializer_class = ScanProfileSerializer
+    # What the server probes on the network is configuration (admin); running an existing profile is not.
+    write_scope = ADMIN
+    action_scopes = {"scan": WRITE}
 
     def get_object(self) -> ScanProfile:
-        profile = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
+        profile = scoped(self.get_queryset(), self.request).filter(pk=self.kwargs["pk"]).first()
         if profile is None:
             raise NotFound("Scan profile not found")
         return profile
@@ -79,9 +84,12 @@ class ScanRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     queryset = ScanRun.objects.all()
     serializer_class = ScanRunSerializer
     filterset_class = ScanRunFilter
+    # Starting a run here may name any targets (ad hoc): admin, as profiles; stopping and resuming one is not.
+    write_scope = ADMIN
+    action_scopes = {"cancel": WRITE, "resume": WRITE}
 
     def get_object(self) -> ScanRun:
-        run = self.get_queryset().filter(pk=self.kwargs["pk"]).first()
+        run = scoped(self.get_queryset(), self.request).filter(pk=self.kwargs["pk"]).first()
         if run is None:
             raise NotFound("Scan run not found")
         return run

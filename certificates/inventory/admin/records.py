@@ -18,6 +18,7 @@ from certificates.inventory.models import (
     RenewalPolicy,
     Team,
 )
+from certificates.inventory.services.profiles import save_profile
 
 
 def _json(value) -> str:
@@ -71,6 +72,9 @@ class CertificateProfileAdmin(admin.ModelAdmin):
     search_fields = ["name", "description", "id"]
     date_hierarchy = "created_at"
     readonly_fields = ["id", "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        save_profile(obj, actor=request.user.get_username(), actor_type="User")
 
 
 @admin.register(RenewalPolicy)
@@ -142,10 +146,10 @@ class CertificateVersionAdmin(ReadOnlyAdmin):
 @admin.register(DeploymentTarget)
 class DeploymentTargetAdmin(admin.ModelAdmin):
     form = DeploymentTargetAdminForm
-    list_display = ["name", "type", "agent", "enabled", "retired_at"]
-    list_filter = ["type", "enabled"]
-    list_select_related = ["agent"]
+    list_display = ["name", "type", "agent", "team", "enabled", "retired_at"]
+    list_filter = ["type", "enabled", "team"]
+    list_select_related = ["agent", "team"]
     search_fields = ["name", "id", "agent__name"]
-    autocomplete_fields = ["agent"]
+    autocomplete_fields = ["agent", "team"]
     date_hierarchy = "created_at"
     readonly_fields = ["id", "created_at", "updated_at"]

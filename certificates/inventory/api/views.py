@@ -3,7 +3,10 @@ profiles, renewal policies and targets."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
+from django.db.models import OuterRef, Prefetch
+from django_filters.constants import EMPTY_VALUES
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
@@ -12,8 +15,11 @@ from rest_framework.response import Response
 
 from certctl.api.pagination import KeysetPagination, PagePagination
 from certctl.api.resources import InventoryViewSet
+from certctl.api.scopes import ADMIN
+from certctl.api.teams import caller_teams, require_visible
 from certificates.enums import CertificateSource
-from certificates.inventory.api.filters import CertificateFilter
+from certificates.inventory import counts
+from certificates.inventory.api.filters import CertificateFilter, CertificateFilterBackend
 from certificates.inventory.api.serializers import (
     BulkReassignResultSerializer,
     BulkReassignSerializer,
@@ -34,11 +40,38 @@ from certificates.inventory.models import (
     Team,
 )
 from certificates.inventory.services import certificates as inventory
+from certificates.inventory.services import profiles
+
+
+def _target_ids():
+    """A certificate's target ids, ordered as the targets are (by name)."""
+    return (
+        ManagedCertificate.targets.through.objects.filter(managedcertificate_id=OuterRef("pk"))
+        .order_by("deploymenttarget__name", "deploymenttarget_id")
+        .values("deploymenttarget_id")
+    )
+
+
+def _read_target_ids(page: list[ManagedCertificate]) -> None:
+    """Every certificate's target ids in one query, ordered as the targets are (by name), for the serializer."""
+    by_certificate: dict[str, list[str]] = {certificate.pk: [] for certificate in page}
+    mappings = (
+        ManagedCertificate.targets.through.objects.filter(managedcertificate_id__in=list(by_certificate))
+        .order_by("deploymenttarget__name", "deploymenttarget_id")
+        .values_list("managedcertificate_id", "deploymenttarget_id")
+    )
+    for certificate_id, target_id in mappings:
+        by_certificate[certificate_id].append(target_id)
+    for certificate in page:
+        certificate.target_ids_on_page = by_certificate[certificate.pk]
 
 
 def _actor(request) -> dict[str, str]:
     return {"actor": request.user.name, "actor_type": request.user.actor_type}
 
+
+# The certificate-list filters whose totals the counters keep (certificates.inventory.counts.total).
+COUNTED_FILTERS = {"team_id", "environment", "status", "expires_before", "expires_after"}
 
 SPARSE_FIELDS = OpenApiParameter(
     "fields", str, description="comma-separated keys to return, e.g. id,name,expires_at"
@@ -56,10 +89,35 @@ class CertificateViewSet(InventoryViewSet):
     filterset_class = CertificateFilter
     pagination_class = KeysetPagination
 
+    filter_backends = [CertificateFilterBackend]
+
     def get_queryset(self):
+        if self.action == "list":
+            if connection.vendor == "postgresql":  # the page's target ids in the page's own query
+                return ManagedCertificate.objects.annotate(target_ids_on_page=ArraySubquery(_target_ids()))
+            return ManagedCertificate.objects.all()  # target ids: one query per page (paginate_queryset)
         return ManagedCertificate.objects.prefetch_related(
             Prefetch("targets", queryset=DeploymentTarget.objects.only("id"))
         )
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if self.action == "list" and page and connection.vendor != "postgresql":
+            _read_target_ids(page)
+        return page
+
+    def exact_total(self, queryset) -> int | None:
+        """The list's `total` from the counters the database keeps, when its filters are ones they can answer
+        (certificates.inventory.counts); None: the paginator counts rows."""
+        filterset = getattr(self, "filterset", None)
+        if self.action != "list" or filterset is None or not filterset.is_valid():
+            return None
+        given = {
+            k: v for k, v in filterset.form.cleaned_data.items() if v not in EMPTY_VALUES and k != "sort"
+        }
+        if not given.keys() <= COUNTED_FILTERS:
+            return None
+        return counts.total(teams=caller_teams(self.request), **given)
 
     def list(self, request, *args, **kwargs):
         cursor_mode = "cursor" in request.query_params or "page_size" in request.query_params
@@ -112,19 +170,7 @@ class CertificateViewSet(InventoryViewSet):
         page = self.paginate_queryset(certificate.versions.all())
         return self.get_paginated_response(CertificateVersionSerializer(page, many=True).data)
 
-    @extend_schema(responses=TargetSerializer(many=True))
-    @action(
-        detail=True,
-        methods=["get"],
-        serializer_class=TargetSerializer,
-        pagination_class=PagePagination,
-        filterset_class=None,
-    )
-    def deployments(self, request, pk=None):
-        """The deployment targets this certificate maps to."""
-        certificate = self.get_object()
-        page = self.paginate_queryset(certificate.targets.order_by("name", "id"))
-        return self.get_paginated_response(TargetSerializer(page, many=True).data)
+    # GET …/{id}/deployments (targets with their latest deployment) is served by certificates.agents.api.
 
     @extend_schema(request=BulkReassignSerializer, responses=BulkReassignResultSerializer)
     @action(
@@ -136,8 +182,14 @@ class CertificateViewSet(InventoryViewSet):
     )
     def bulk_reassign(self, request):
         """Give many certificates a new owner (and team); all or nothing."""
-        body = BulkReassignSerializer(data=request.data)
+        body = BulkReassignSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
+        require_visible(
+            request,
+            ManagedCertificate.objects.all(),
+            body.validated_data["certificate_ids"],
+            "certificate_ids",
+        )
         try:
             count = inventory.reassign_certificates(
                 body.validated_data["certificate_ids"],
@@ -156,6 +208,7 @@ class TeamViewSet(InventoryViewSet):
 
     queryset = Team.objects.all()
     serializer_class = TeamSerializer
+    write_scope = ADMIN
 
 
 @extend_schema(tags=["owners"])
@@ -173,6 +226,16 @@ class ProfileViewSet(InventoryViewSet):
 
     queryset = CertificateProfile.objects.all()
     serializer_class = ProfileSerializer
+    write_scope = ADMIN  # a profile is security policy: key sizes, validity, SAN caps, approval
+
+    def _save(self, serializer) -> None:
+        def change() -> CertificateProfile:
+            profile = serializer.instance or CertificateProfile()
+            for name, value in serializer.validated_data.items():
+                setattr(profile, name, value)
+            return profiles.save_profile(profile, **_actor(self.request))
+
+        serializer.instance = self._save_with(serializer, change)
 
 
 @extend_schema(tags=["renewal-policies"])
@@ -181,6 +244,7 @@ class RenewalPolicyViewSet(InventoryViewSet):
 
     queryset = RenewalPolicy.objects.all()
     serializer_class = RenewalPolicySerializer
+    write_scope = ADMIN  # thresholds and alert routing
 
 
 @extend_schema(tags=["targets"])

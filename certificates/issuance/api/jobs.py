@@ -8,6 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from certctl.api.errors import Conflict
+from certctl.api.scopes import APPROVE
+from certctl.api.teams import TeamScope
 from certificates.enums import ApprovalState, JobStatus, JobType
 from certificates.issuance.api import serializers as s
 from certificates.issuance.models import ApprovalRequest, Job
@@ -37,7 +39,7 @@ def _choice_param(request, name: str, choices: list[str]) -> str | None:
 )
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.JobSerializer
-    filter_backends: list = []
+    filter_backends = [TeamScope]
 
     def get_queryset(self):
         qs = Job.objects.order_by("-created_at", "-pk")
@@ -80,7 +82,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 )
 class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ApprovalSerializer
-    filter_backends: list = []
+    action_scopes = {"approve": APPROVE, "reject": APPROVE}
+    filter_backends = [TeamScope]
 
     def get_queryset(self):
         qs = ApprovalRequest.objects.order_by("-created_at", "-pk")

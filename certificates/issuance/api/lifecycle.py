@@ -11,7 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from certctl.api.errors import Conflict
-from certctl.api.permissions import IsAdminClient
+from certctl.api.scopes import ADMIN
+from certctl.api.teams import require_team_criterion, scoped
 from certificates.inventory.api.serializers import CertificateVersionSerializer
 from certificates.inventory.models import Issuer, ManagedCertificate
 from certificates.issuance.api import serializers as s
@@ -37,10 +38,10 @@ def _truthy(value) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _certificate(pk: str) -> ManagedCertificate:
-    return get_object_or_404(
-        ManagedCertificate.objects.select_related("issuer", "profile", "owner", "renewal_policy"), pk=pk
-    )
+def _certificate(request, pk: str) -> ManagedCertificate:
+    """The certificate, or a 404 (also for another team's, to a team-bound caller)."""
+    queryset = ManagedCertificate.objects.select_related("issuer", "profile", "owner", "renewal_policy")
+    return get_object_or_404(scoped(queryset, request), pk=pk)
 
 
 class RenewView(APIView):
@@ -52,7 +53,7 @@ class RenewView(APIView):
         summary="Start a renewal (or the first issuance) of a certificate",
     )
     def post(self, request, pk: str):
-        certificate = _certificate(pk)
+        certificate = _certificate(request, pk)
         body = s.RenewRequestSerializer(data=request.data)  # a non-object body is a 400, not "no options"
         body.is_valid(raise_exception=True)
         force = body.validated_data["force"] or _truthy(request.query_params.get("force", ""))
@@ -78,7 +79,7 @@ class IssueView(APIView):
         summary="Issue a certificate from a CSR (completes a job waiting for a CSR, if any)",
     )
     def post(self, request, pk: str):
-        certificate = _certificate(pk)
+        certificate = _certificate(request, pk)
         body = s.IssueRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -108,7 +109,7 @@ class ExportPemView(APIView):
         summary="Export the current version as PEM",
     )
     def get(self, request, pk: str):
-        certificate = _certificate(pk)
+        certificate = _certificate(request, pk)
         include_key = _truthy(request.query_params.get("include_key", ""))
         if include_key and not request.user.is_admin:
             raise exceptions.PermissionDenied("exporting a private key requires an admin API key")
@@ -130,7 +131,7 @@ class ExportPemView(APIView):
 
 
 class ExportPkcs12View(APIView):
-    permission_classes = [IsAdminClient]
+    write_scope = ADMIN
 
     @extend_schema(
         request=s.Pkcs12RequestSerializer,
@@ -139,7 +140,7 @@ class ExportPkcs12View(APIView):
         summary="Export the current version and its server-generated key as PKCS#12 (admin)",
     )
     def post(self, request, pk: str):
-        certificate = _certificate(pk)
+        certificate = _certificate(request, pk)
         body = s.Pkcs12RequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -166,6 +167,7 @@ class BulkRenewView(APIView):
     def post(self, request):
         body = s.BulkRenewRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        require_team_criterion(request, body.validated_data, ManagedCertificate.objects.all())
         result = bulk_renewal.bulk_renew(
             body.validated_data, actor=request.user.name, actor_type=request.user.actor_type
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 
-from certctl.api.permissions import IsAdminClient, IsAuthenticatedClient
 from certctl.api.resources import InventoryViewSet
+from certctl.api.scopes import ADMIN
 from certificates.inventory.models import Issuer
 from certificates.issuance.api.serializers import IssuerSerializer
 
@@ -18,7 +18,4 @@ class IssuerViewSet(InventoryViewSet):
     serializer_class = IssuerSerializer
     filterset_fields = ["type", "enabled"]
 
-    def get_permissions(self):
-        if self.action in ("list", "retrieve"):
-            return [IsAuthenticatedClient()]
-        return [IsAuthenticatedClient(), IsAdminClient()]
+    write_scope = ADMIN

@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
 from tests.factories import make_api_key
 
@@ -39,7 +40,13 @@ def test_valid_key_gets_200(client_with_key):
 
 def test_auth_check_reports_the_key_name_and_admin_flag(client_with_key):
     response = client_with_key.get("/api/v1/auth/check")
-    assert response.json() == {"status": "authenticated", "user": "automation", "admin": False}
+    assert response.json() == {
+        "status": "authenticated",
+        "user": "automation",
+        "admin": False,
+        "scopes": ["read", "write"],
+        "teams": None,
+    }
 
 
 def test_auth_check_reports_admin_for_an_admin_key(admin_client_with_key):
@@ -49,7 +56,7 @@ def test_auth_check_reports_admin_for_an_admin_key(admin_client_with_key):
 def test_admin_only_endpoint_refuses_a_non_admin_key_with_403(client_with_key):
     response = client_with_key.post("/api/v1/issuers", {"name": "ca", "type": "local"}, format="json")
     assert response.status_code == 403
-    assert response.json()["error"] == "forbidden"
+    assert response.json()["error"] == "insufficient_scope"
 
 
 def test_admin_only_endpoint_accepts_an_admin_key(admin_client_with_key):
@@ -59,6 +66,7 @@ def test_admin_only_endpoint_accepts_an_admin_key(admin_client_with_key):
 
 def test_staff_session_can_use_the_api(api_client):
     staff = get_user_model().objects.create_user("alice", password="pw-123456", is_staff=True)
+    staff.groups.add(Group.objects.get(name="Auditors"))
     api_client.force_login(staff)
     response = api_client.get("/api/v1/auth/check")
     assert response.status_code == 200
@@ -92,6 +100,7 @@ def test_staff_session_changes_are_audited_under_the_username(api_client):
     from tests.factories import CertificateFactory
 
     staff = get_user_model().objects.create_user("dave", password="pw-123456", is_staff=True)
+    staff.groups.add(Group.objects.get(name="Operators"))
     api_client.force_login(staff)
     cert = CertificateFactory()
     assert api_client.delete(f"/api/v1/certificates/{cert.id}").status_code == 204

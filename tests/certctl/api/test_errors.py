@@ -19,9 +19,9 @@ def assert_envelope(response, status: int, error: str) -> dict:
     return body
 
 
-def test_400_envelope_lists_the_bad_fields(client_with_key):
+def test_400_envelope_lists_the_bad_fields(admin_client_with_key):
     body = assert_envelope(
-        client_with_key.post("/api/v1/teams", {"description": "no name"}, format="json"),
+        admin_client_with_key.post("/api/v1/teams", {"description": "no name"}, format="json"),
         400,
         "validation_error",
     )
@@ -42,10 +42,10 @@ def test_405_envelope_for_a_wrong_method(client_with_key):
     )
 
 
-def test_409_envelope_for_a_duplicate_name(client_with_key):
+def test_409_envelope_for_a_duplicate_name(admin_client_with_key):
     TeamFactory(name="platform")
     body = assert_envelope(
-        client_with_key.post("/api/v1/teams", {"name": "platform"}, format="json"), 409, "conflict"
+        admin_client_with_key.post("/api/v1/teams", {"name": "platform"}, format="json"), 409, "conflict"
     )
     assert "platform" in body["message"]
 
@@ -55,13 +55,13 @@ def test_incoming_request_id_is_echoed(client_with_key):
     assert response["X-Request-ID"] == "trace-42"
 
 
-def test_a_trailing_slash_is_accepted_without_a_redirect(client_with_key):
-    response = client_with_key.post("/api/v1/teams/", {"name": "slashy"}, format="json")
+def test_a_trailing_slash_is_accepted_without_a_redirect(admin_client_with_key):
+    response = admin_client_with_key.post("/api/v1/teams/", {"name": "slashy"}, format="json")
     assert response.status_code == 201
 
 
-def test_non_json_body_is_refused_with_415(client_with_key):
-    response = client_with_key.post(
+def test_non_json_body_is_refused_with_415(admin_client_with_key):
+    response = admin_client_with_key.post(
         "/api/v1/teams", "name=x", content_type="application/x-www-form-urlencoded"
     )
     assert_envelope(response, 415, "unsupported_media_type")
@@ -83,11 +83,12 @@ def test_429_envelope_with_retry_after(client_with_key, monkeypatch):
 
 
 def test_403_envelope_for_a_non_admin_key(client_with_key):
-    assert_envelope(
+    body = assert_envelope(
         client_with_key.post("/api/v1/certificates/bulk-revoke", {"reason": "superseded"}, format="json"),
         403,
-        "forbidden",
+        "insufficient_scope",
     )
+    assert "`admin`" in body["message"]
 
 
 def test_500_envelope_for_a_crash_tells_nothing_but_the_request_id(client_with_key, monkeypatch):
@@ -127,9 +128,9 @@ def test_hsts_is_sent_on_https_api_responses_in_production(client_with_key, sett
     assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
 
 
-def test_a_body_over_the_limit_is_a_413_envelope_and_stores_nothing(client_with_key, settings):
+def test_a_body_over_the_limit_is_a_413_envelope_and_stores_nothing(admin_client_with_key, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
-    response = client_with_key.post(
+    response = admin_client_with_key.post(
         "/api/v1/teams", {"name": "x" * 4096, "description": "big"}, format="json"
     )
     body = assert_envelope(response, 413, "payload_too_large")
@@ -147,9 +148,9 @@ def test_a_body_over_the_limit_is_a_413_envelope_outside_drf_too(client, setting
     assert "CERTCTL_MAX_BODY_SIZE" in body["message"]
 
 
-def test_deeply_nested_json_is_a_400_envelope_not_a_500(client_with_key):
+def test_deeply_nested_json_is_a_400_envelope_not_a_500(admin_client_with_key):
     nested = "[" * 100_000 + "]" * 100_000
-    response = client_with_key.post("/api/v1/teams", data=nested, content_type="application/json")
+    response = admin_client_with_key.post("/api/v1/teams", data=nested, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["message"]
     assert not Team.objects.exists()

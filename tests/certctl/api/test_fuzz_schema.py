@@ -65,6 +65,9 @@ ID_MODELS = {
     "ids": NotificationEvent,
     "job_id": m.Job,
     "managed_certificate_id": m.ManagedCertificate,
+    "target_id": m.DeploymentTarget,
+    "agent_group_id": m.AgentGroup,
+    "member_ids": m.Agent,
 }
 # Values the schema cannot describe (a string's grammar), by field name.
 KNOWN_VALUES = {"targets": ["127.0.0.1:443", "www.example.com", "10.0.0.0/30", "a.example@10.0.0.5:8443"]}
@@ -87,6 +90,7 @@ COLLECTIONS = {
     "discovery/profiles": m.ScanProfile,
     "network-scan-targets": m.ScanProfile,
     "discovery/scans": m.ScanRun,
+    "agent-groups": m.AgentGroup,
 }
 
 
@@ -171,6 +175,7 @@ def world(api_client):
     target = TargetFactory(agent=agent)
     certificate = m.ManagedCertificate.objects.first()
     job = JobFactory(type="Deployment", status="Running", certificate=certificate, target=target, agent=agent)
+    m.AgentGroup.objects.create(name="fuzz-group", match_os="linux").explicit_members.add(agent)
     _, admin_key = make_api_key("fuzzer", is_admin=True)
     ids = {model: list(model.objects.values_list("pk", flat=True)[:20]) for model in {*ID_MODELS.values()}}
     ids[m.Agent] = [agent.pk, *[pk for pk in ids[m.Agent] if pk != agent.pk]]

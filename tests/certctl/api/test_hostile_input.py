@@ -34,8 +34,8 @@ def test_odd_query_input_is_not_a_500(client_with_key, path):
         {"name": None},
     ],
 )
-def test_odd_json_bodies_are_a_400(client_with_key, body):
-    response = client_with_key.post("/api/v1/teams", body, format="json")
+def test_odd_json_bodies_are_a_400(admin_client_with_key, body):
+    response = admin_client_with_key.post("/api/v1/teams", body, format="json")
     assert response.status_code == 400
     assert response.json()["error"] == "validation_error"
 
@@ -47,7 +47,7 @@ def test_nul_inside_json_config_is_a_400(client_with_key):
     assert response.status_code == 400
 
 
-def test_malformed_json_is_a_400(client_with_key):
-    response = client_with_key.post("/api/v1/teams", "{nope", content_type="application/json")
+def test_malformed_json_is_a_400(admin_client_with_key):
+    response = admin_client_with_key.post("/api/v1/teams", "{nope", content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"] == "bad_request"

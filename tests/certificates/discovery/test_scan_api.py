@@ -11,6 +11,13 @@ from tests.discovery_support import Pki, closed_port, tls_server
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def client_with_key(admin_client_with_key):
+    """Profiles and ad hoc scans need the admin scope (tests/certctl/api/test_scope_matrix.py checks who may);
+    these tests are about what the endpoints do."""
+    return admin_client_with_key
+
+
 @pytest.fixture(scope="module")
 def pki() -> Pki:
     return Pki()

@@ -88,7 +88,7 @@ def test_admin_api_refuses_a_non_admin_key_with_the_error_envelope(client_with_k
     response = client_with_key.post("/api/v1/admin/expiry-check")
 
     assert response.status_code == 403
-    assert response.json()["error"] == "forbidden"
+    assert response.json()["error"] == "insufficient_scope"
     assert not AuditEvent.objects.filter(action="expiry_check_requested").exists()
 
 

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.django_db
         ({"alert_severity_map": {"٣": "critical"}}, "'٣'"),
     ],
 )
-def test_non_string_channel_or_non_ascii_threshold_key_is_a_400_naming_it(client_with_key, body, named):
-    response = client_with_key.post("/api/v1/renewal-policies", {"name": "odd", **body}, format="json")
+def test_non_string_channel_or_non_ascii_threshold_key_is_a_400_naming_it(admin_client_with_key, body, named):
+    response = admin_client_with_key.post("/api/v1/renewal-policies", {"name": "odd", **body}, format="json")
 
     assert response.status_code == 400
     assert response.json()["error"] == "validation_error"

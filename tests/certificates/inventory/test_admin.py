@@ -132,7 +132,7 @@ def test_issuer_config_with_a_credential_is_rejected(admin_client):
         {"name": "acme-prod", "type": "ACME", "config": '{"directory_url": "https://x", "api_token": "t0k"}'},
     )
     assert response.status_code == 200
-    assert "api_token look like secrets" in str(response.context["adminform"].form.errors["config"])
+    assert "api_token looks like a secret" in str(response.context["adminform"].form.errors["config"])
     assert not Issuer.objects.filter(name="acme-prod").exists()
 
 

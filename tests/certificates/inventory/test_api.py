@@ -14,6 +14,13 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def client_with_key(admin_client_with_key):
+    """Teams, profiles and policies need the admin scope (tests/certctl/api/test_scope_matrix.py checks who may);
+    these tests are about what the endpoints do."""
+    return admin_client_with_key
+
+
 def test_team_crud_round_trip(client_with_key):
     created = client_with_key.post("/api/v1/teams", {"name": "payments", "description": "PSP"}, format="json")
     assert created.status_code == 201

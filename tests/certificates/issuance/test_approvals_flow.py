@@ -125,8 +125,8 @@ def test_admin_actions_decide_as_the_logged_in_user(gated):
 
 def test_api_requester_gets_403_and_another_key_approves(api_client):
     cert = issuable_certificate(make_root(), profile=ProfileFactory(requires_approval=True))
-    _, alice = make_api_key("alice")
-    _, bob = make_api_key("bob")
+    _, alice = make_api_key("alice", scopes=["read", "write", "approve"])
+    _, bob = make_api_key("bob", scopes=["read", "write", "approve"])
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {alice}")
     renew = api_client.post(f"/api/v1/certificates/{cert.pk}/renew", {}, format="json")
     assert renew.status_code == 202, renew.json()
@@ -205,8 +205,8 @@ def test_admin_changelist_action_enforces_the_two_person_rule(gated, client):
 
 def test_api_issue_on_a_gated_profile_waits_for_the_approval(api_client):
     cert = issuable_certificate(make_root(), profile=ProfileFactory(requires_approval=True))
-    _, alice = make_api_key("alice")
-    _, bob = make_api_key("bob")
+    _, alice = make_api_key("alice", scopes=["read", "write", "approve"])
+    _, bob = make_api_key("bob", scopes=["read", "write", "approve"])
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {alice}")
     csr_pem, _ = make_csr(names_of(cert))
     url = f"/api/v1/certificates/{cert.pk}/issue"

@@ -14,31 +14,33 @@ pytestmark = pytest.mark.django_db
 RSA_4096_MINIMUM = [{"algorithm": "RSA", "min_size": 4096}]
 
 
-def test_a_new_profile_has_the_default_caps(client_with_key):
-    response = client_with_key.post("/api/v1/profiles", {"name": "defaults"}, format="json")
+def test_a_new_profile_has_the_default_caps(admin_client_with_key):
+    response = admin_client_with_key.post("/api/v1/profiles", {"name": "defaults"}, format="json")
     assert response.status_code == 201, response.content
     assert (response.json()["max_sans"], response.json()["max_rsa_key_size"]) == (100, 8192)
 
 
 @pytest.mark.parametrize("max_sans", [0, 1001, -5, "many"])
-def test_max_sans_outside_1_to_1000_is_refused(client_with_key, max_sans):
-    response = client_with_key.post("/api/v1/profiles", {"name": "p", "max_sans": max_sans}, format="json")
+def test_max_sans_outside_1_to_1000_is_refused(admin_client_with_key, max_sans):
+    response = admin_client_with_key.post(
+        "/api/v1/profiles", {"name": "p", "max_sans": max_sans}, format="json"
+    )
     assert response.status_code == 400
     assert "max_sans" in response.json()["fields"]
     assert not CertificateProfile.objects.exists()
 
 
 @pytest.mark.parametrize("size", [1024, 5000, 16384])
-def test_an_rsa_maximum_outside_the_usual_sizes_is_refused(client_with_key, size):
-    response = client_with_key.post(
+def test_an_rsa_maximum_outside_the_usual_sizes_is_refused(admin_client_with_key, size):
+    response = admin_client_with_key.post(
         "/api/v1/profiles", {"name": "p", "max_rsa_key_size": size}, format="json"
     )
     assert response.status_code == 400
     assert "max_rsa_key_size" in response.json()["fields"]
 
 
-def test_an_rsa_maximum_below_the_profiles_rsa_minimum_is_refused(client_with_key):
-    response = client_with_key.post(
+def test_an_rsa_maximum_below_the_profiles_rsa_minimum_is_refused(admin_client_with_key):
+    response = admin_client_with_key.post(
         "/api/v1/profiles",
         {"name": "p", "allowed_key_algorithms": RSA_4096_MINIMUM, "max_rsa_key_size": 3072},
         format="json",
@@ -47,18 +49,18 @@ def test_an_rsa_maximum_below_the_profiles_rsa_minimum_is_refused(client_with_ke
     assert "below the RSA min_size 4096" in response.json()["fields"]["max_rsa_key_size"][0]
 
 
-def test_raising_the_rsa_minimum_above_a_stored_maximum_is_refused(client_with_key):
+def test_raising_the_rsa_minimum_above_a_stored_maximum_is_refused(admin_client_with_key):
     profile = ProfileFactory(max_rsa_key_size=3072)
-    response = client_with_key.put(
+    response = admin_client_with_key.put(
         f"/api/v1/profiles/{profile.id}", {"allowed_key_algorithms": RSA_4096_MINIMUM}, format="json"
     )
     assert response.status_code == 400
     assert "max_rsa_key_size" in response.json()["fields"]
 
 
-def test_sensible_caps_are_stored(client_with_key):
+def test_sensible_caps_are_stored(admin_client_with_key):
     profile = ProfileFactory()
-    response = client_with_key.put(
+    response = admin_client_with_key.put(
         f"/api/v1/profiles/{profile.id}",
         {"max_sans": 1000, "max_rsa_key_size": 4096, "allowed_key_algorithms": RSA_4096_MINIMUM},
         format="json",
