@@ -5,11 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.permissions import AllowAny
 
 from certctl import views as service_views
-from certctl.metrics import metrics_view
+from certctl.metrics import metrics_json, metrics_view
 
 api_v1 = [
     path("version", service_views.version, name="version"),
     path("auth/check", service_views.auth_check, name="auth-check"),
+    path("auth/info", service_views.auth_info, name="auth-info"),
+    path("metrics", metrics_json, name="metrics-json"),
+    path("metrics/prometheus", metrics_view, name="metrics-prometheus"),
     path("stats/summary", service_views.stats_summary, name="stats-summary"),
     path("stats/certificates-by-status", service_views.stats_certificates_by_status, name="stats-by-status"),
     path(

@@ -120,3 +120,12 @@ REVOCATION_REASON_CODES = {
 
 KEY_ALGORITHMS = ("RSA", "ECDSA", "Ed25519")
 EKU_NAMES = ("serverAuth", "clientAuth", "codeSigning", "emailProtection", "timeStamping")
+
+
+class VerificationStatus(models.TextChoices):
+    """Post-deployment check of a deployment job: did the target's endpoint serve the deployed certificate."""
+
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"

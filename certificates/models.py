@@ -1,5 +1,6 @@
 """The certificates app's models for Django's registry and migrations; each is defined in its package's `models`."""
 
+from certificates.agents.models import AgentGroup
 from certificates.compliance.models import ComplianceRule, Violation
 from certificates.discovery.models import (
     DiscoveredCertificate,
@@ -44,6 +45,7 @@ __all__ = [
     "AcmeHttpChallenge",
     "AcmeOrder",
     "Agent",
+    "AgentGroup",
     "ApprovalRequest",
     "CRLCache",
     "CertificateProfile",

@@ -130,3 +130,11 @@ def read_env_file(path: Path) -> dict[str, str]:
             raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value")
         values[name] = value
     return values
+
+
+def reference_settings(env: Environment) -> dict:
+    """The reference product's variable names (certctl.kernel.env_aliases): its aliases copied into `env`, and
+    the settings only its variables give. Called by certctl/settings.py before any other read."""
+    from certctl.kernel import env_aliases  # it builds on this module
+
+    return env_aliases.reference_settings(env)

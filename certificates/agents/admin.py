@@ -1,10 +1,12 @@
-"""The operators' UI for agents and the targets they deploy to."""
+"""The operators' UI for agents, the targets they deploy to and agent groups."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.utils import timezone
 
+from certificates.agents.models import AgentGroup
+from certificates.agents.services import groups
 from certificates.inventory.models import Agent, DeploymentTarget
 from certificates.inventory.querysets import agent_online
 
@@ -44,3 +46,24 @@ class AgentAdmin(admin.ModelAdmin):
     date_hierarchy = "registered_at"
     readonly_fields = ["id", "registered_at", "last_heartbeat_at", "retired_at"]
     inlines = [TargetInline]
+
+
+@admin.register(AgentGroup)
+class AgentGroupAdmin(admin.ModelAdmin):
+    """Explicit members plus the agents matching every criterion set; the API's GET …/members lists them all."""
+
+    list_display = ["name", "match_os", "match_architecture", "match_cidr", "enabled", "updated_at"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "id", "description"]
+    readonly_fields = ["id", "created_at", "updated_at", "current_members"]
+    autocomplete_fields = ["explicit_members"]
+
+    @admin.display(description="members now (explicit and matching)")
+    def current_members(self, obj: AgentGroup) -> str:
+        if obj.pk is None:
+            return "-"
+        return ", ".join(agent.name for agent in groups.members(obj)) or "none"
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.match_cidr = groups.normalised_cidr(obj.match_cidr)
+        super().save_model(request, obj, form, change)

@@ -11,7 +11,11 @@ from certctl.kernel.metrics import counter_family, histogram_family
 from certificates.enums import ApprovalState, JobStatus, JobType
 from certificates.issuance.issuers.registry import registered_types
 from certificates.issuance.models import ApprovalRequest, Job
-from certificates.issuance.services.approvals import DECISIONS_COUNTER
+from certificates.issuance.services.approvals import (
+    DECISIONS_COUNTER,
+    PENDING_AGE_BUCKETS,
+    PENDING_AGE_HISTOGRAM,
+)
 from certificates.issuance.services.recording import (
     ERROR_CLASSES,
     ISSUANCE_COUNTER,
@@ -57,6 +61,15 @@ def collect() -> Iterable[Metric]:
     yield counter_family(
         DECISIONS_COUNTER, "Approval decisions by outcome and profile", ["outcome", "profile_id"]
     )
+    pending_age = histogram_family(
+        PENDING_AGE_HISTOGRAM,
+        "How long approval requests waited for their approval or rejection",
+        [],
+        PENDING_AGE_BUCKETS,
+    )
+    if not pending_age.samples:  # exported at 0 before the first decision, so rate() sees the first one
+        pending_age.add_metric([], [(repr(b), 0) for b in PENDING_AGE_BUCKETS] + [("+Inf", 0)], sum_value=0)
+    yield pending_age
     jobs = GaugeMetricFamily("certctl_jobs", "Jobs by type and status", labels=["type", "status"])
     for (job_type, status), n in sorted(job_counts().items()):
         jobs.add_metric([job_type, status], n)

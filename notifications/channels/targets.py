@@ -64,7 +64,13 @@ KINDS: dict[str, tuple[Setting, ...]] = {
             required=True,
             type="url",
         ),
-        Setting("hmac_secret", "Signs each body (X-Certctl-Signature).", secret=True),
+        Setting("hmac_secret", "Signs each body (X-Signature header).", secret=True),
+        Setting(
+            "signature",
+            "certctl (timestamp and body) or reference (body only, Go payload); empty: CERTCTL_WEBHOOK_SIGNATURE.",
+            type="choice",
+            choices=("certctl", "reference"),
+        ),
     ),
     DestinationKind.SLACK: (
         Setting("webhook_url", "Slack incoming-webhook URL.", secret=True, required=True, type="url"),
@@ -135,7 +141,10 @@ def environment_settings(kind: str) -> tuple[dict[str, Any], dict[str, str]]:
             },
             {"smtp_password": s.SMTP_PASSWORD},
         ),
-        DestinationKind.WEBHOOK: ({}, {"url": s.WEBHOOK_URL, "hmac_secret": s.WEBHOOK_SECRET}),
+        DestinationKind.WEBHOOK: (
+            {"signature": s.WEBHOOK_SIGNATURE},
+            {"url": s.WEBHOOK_URL, "hmac_secret": s.WEBHOOK_SECRET},
+        ),
         DestinationKind.SLACK: (
             {"channel": s.SLACK_CHANNEL, "username": s.SLACK_USERNAME},
             {"webhook_url": s.SLACK_WEBHOOK_URL},

@@ -24,6 +24,7 @@ TASK_NAMES = {
     "certificates.regenerate_crl",
     "certificates.retry_failed_jobs",
     "certificates.scan_chunk",
+    "certificates.verify_deployment",
     "certificates.revoke_at_issuer",
     "certificates.rotate_ocsp_responders",
     "notifications.deliver_notification",

@@ -1,11 +1,15 @@
-"""The agent API's paths under /api/v1/agents."""
+"""The agent API's paths under /api/v1/agents, and the agent stream's others: agent groups, deployment on demand
+and its verification, target tests."""
 
 from __future__ import annotations
 
 from django.urls import re_path
 
+from certctl.api.routers import OptionalSlashRouter
+from certificates.agents.api import deployments
 from certificates.agents.api.challenges import ChallengeListView, ChallengePublishedView
 from certificates.agents.api.discoveries import DiscoveryReportView
+from certificates.agents.api.groups import AgentGroupViewSet
 from certificates.agents.api.views import (
     AgentCollectionView,
     AgentDetailView,
@@ -46,4 +50,24 @@ agent_urlpatterns = [
         name="agent-challenge-published",
     ),
     re_path(rf"^agents/{_ID}/?$", AgentDetailView.as_view(), name="agent-detail"),
+]
+
+_PK = r"(?P<pk>[A-Za-z0-9_.-]+)"
+groups_router = OptionalSlashRouter()
+groups_router.register("agent-groups", AgentGroupViewSet, basename="agent-group")
+
+# Deployment on demand, verification and target tests: before the router's certificates, jobs and targets.
+agent_urlpatterns += [
+    re_path(rf"^certificates/{_PK}/deploy/?$", deployments.DeployView.as_view(), name="certificate-deploy"),
+    re_path(
+        rf"^certificates/{_PK}/deployments/?$",
+        deployments.CertificateDeploymentsView.as_view(),
+        name="certificate-deployments",
+    ),
+    re_path(rf"^jobs/{_PK}/verify/?$", deployments.JobVerifyView.as_view(), name="job-verify"),
+    re_path(
+        rf"^jobs/{_PK}/verification/?$", deployments.JobVerificationView.as_view(), name="job-verification"
+    ),
+    re_path(rf"^targets/{_PK}/test/?$", deployments.TargetTestView.as_view(), name="target-test"),
+    *groups_router.urls,
 ]

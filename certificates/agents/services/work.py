@@ -15,9 +15,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services.record import record
-from certctl.kernel import counters
+from certctl.kernel import counters, dispatch
 from certificates.agents.services.registration import AgentError, AgentRetired
-from certificates.enums import JobStatus, JobType
+from certificates.enums import JobStatus, JobType, VerificationStatus
 from certificates.inventory.models import Agent, CertificateVersion, DeploymentTarget, ManagedCertificate
 from certificates.issuance.models import Job
 from certificates.issuance.services import jobs as job_service
@@ -32,6 +32,7 @@ AGENT_ACTOR_TYPE = "Agent"
 CSR_JOB_TYPES = (JobType.ISSUANCE, JobType.RENEWAL)
 DEPLOYMENT_COUNTER = "certctl_agent_deployments_total"
 REPORTABLE_STATUSES = (JobStatus.RUNNING, JobStatus.COMPLETED, JobStatus.FAILED)
+VERIFY_TASK = "certificates.verify_deployment"  # runs certificates.agents.services.verification
 
 
 class NotYours(AgentError):
@@ -296,6 +297,13 @@ def report_status(
             _deployment_outcome(
                 agent, job, succeeded=status == JobStatus.COMPLETED, error=error, detail=detail, now=now
             )
+        if job.type == JobType.DEPLOYMENT and status == JobStatus.COMPLETED:
+            # Verified anew after every deployment; a broker outage leaves it pending (POST /jobs/{id}/verify).
+            Job.objects.filter(pk=job.pk).update(
+                verification_status=VerificationStatus.PENDING, verified_at=None
+            )
+            job_id = job.pk
+            transaction.on_commit(lambda: dispatch.enqueue(VERIFY_TASK, job_id), robust=True)
     logger.info("agent job report", extra={"agent_id": agent.id, "job_id": job.id, "status": status})
     return job
 

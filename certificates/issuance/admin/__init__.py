@@ -123,6 +123,11 @@ class JobAdmin(admin.ModelAdmin):
         "updated_at",
         "started_at",
         "completed_at",
+        "version",
+        "verification_status",
+        "verified_at",
+        "verification_error",
+        "verification_fingerprint",
     ]
     actions = ["cancel_selected"]
 

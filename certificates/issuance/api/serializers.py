@@ -10,7 +10,7 @@ from rest_framework import serializers
 from certctl.api.errors import Conflict
 from certctl.api.resources import InventorySerializer, JSONObjectField
 from certctl.kernel.crypto import DecryptionError, decrypt_json
-from certctl.kernel.secret_keys import secret_looking_keys
+from certctl.kernel.secret_keys import secret_looking_keys, secret_message
 from certificates.enums import IssuerType
 from certificates.inventory.models import Issuer
 from certificates.issuance.issuers.acme.config import config_field_problems as acme_config_problems
@@ -55,10 +55,8 @@ class IssuerSerializer(InventorySerializer):
     def validate_config(self, value: dict) -> dict:
         # The type's allow-list (validate) names unknown keys; this also finds secrets nested in allowed ones.
         found = secret_looking_keys(value)
-        if found:
-            raise serializers.ValidationError(
-                f"{', '.join(found)} look like secrets: send them in `secrets`, which is stored encrypted"
-            )
+        if found:  # by key, as the allow-list's errors
+            raise serializers.ValidationError({path: [secret_message(path)] for path in found})
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +135,10 @@ class JobSerializer(_UTCModelSerializer):
             "completed_at",
             "created_at",
             "updated_at",
+            "verification_status",
+            "verified_at",
+            "verification_error",
+            "verification_fingerprint",
         ]
         read_only_fields = fields
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from audit.services.record import record
 from certctl.kernel import counters
+from certctl.kernel.metrics import observe_many
 from certificates.enums import ApprovalState, JobStatus
 from certificates.inventory.models import ManagedCertificate
 from certificates.issuance.models import ApprovalRequest, Job
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 BYPASS_ACTOR = "system-bypass"
 REAPER_ACTOR = "system-reaper"
 DECISIONS_COUNTER = "certctl_approval_decisions_total"
+# How long a request waited for its approval or rejection (the reference recorded it but never exported it).
+PENDING_AGE_HISTOGRAM = "certctl_approval_pending_age_seconds"
+PENDING_AGE_BUCKETS = (60.0, 300.0, 1800.0, 3600.0, 21600.0, 86400.0)
 
 
 class ApprovalError(Exception):
@@ -119,6 +123,8 @@ def _decide(
             now=now,
         )
         counters.increment(DECISIONS_COUNTER, {"outcome": state, "profile_id": locked.profile_id})
+        waited = max(0.0, (now - locked.created_at).total_seconds())
+        observe_many(PENDING_AGE_HISTOGRAM, [({}, waited)], PENDING_AGE_BUCKETS)
     request.refresh_from_db()
     return request
 
