@@ -9,7 +9,8 @@ middleware and DRF stack (median of R runs each):
 
     scripts/with-services.sh /work/venv/bin/python bench/api_inventory.py     # needs DATABASE_URL (PostgreSQL)
 
-Not a test: prints figures, never fails on timing.
+Not a test: prints figures (median = p50 of R runs, in-process, one client) and `figure NAME VALUE UNIT` lines;
+never fails on timing.
 """
 
 from __future__ import annotations
@@ -167,6 +168,18 @@ def main() -> None:
         deep = results[f"page paging, page {deep_page}"]
         keyset = results["keyset paging, page at ~N/2"]
         print(f"  deep page: keyset is {deep / keyset:.1f}x faster than OFFSET paging")
+        print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        size = f"{ROWS // 1_000_000}m" if ROWS % 1_000_000 == 0 else f"{ROWS // 1000}k"
+        names = {
+            "page paging, page 1": "list_p50_ms",
+            f"page paging, page {deep_page}": "offset_deep_p50_ms",
+            "keyset paging, first page": "keyset_first_p50_ms",
+            "keyset paging, page at ~N/2": "keyset_mid_p50_ms",
+            "filter environment + expires_before, sort=expires_at": "filtered_p50_ms",
+            "stats summary": "stats_p50_ms",
+        }
+        for label, name in names.items():
+            print(f"figure {name}_{size} {results[label]:.1f} ms")
     finally:
         drop_database(admin, urlsplit(url).path.lstrip("/"))
 

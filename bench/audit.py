@@ -167,6 +167,12 @@ def main() -> None:
     print(
         f"chain: {'OK' if chain.ok else 'BROKEN'} over {chain.checked} rows; off-mode rows: {recorded['off']}"
     )
+    for mode in ("queue", "sync"):
+        added = percentile(latencies[mode], 50) - percentile(base, 50)
+        print(f"figure audit_{mode}_added_p50_ms {added:.3f} ms")
+        print(
+            f"figure audit_{mode}_added_p99_ms {percentile(latencies[mode], 99) - percentile(base, 99):.3f} ms"
+        )
     lost = {mode: REQUESTS - recorded[mode] for mode in ("queue", "sync") if recorded[mode] != REQUESTS}
     if lost or recorded["off"] or not chain.ok:
         sys.exit(f"FAILED: lost rows {lost}, rows recorded with the middleware off {recorded['off']}")

@@ -358,6 +358,17 @@ def main() -> None:
     print(f"load average after the run: {os.getloadavg()[0]:.1f}")
     for name in ours:
         print(f"target >= 500 certs/s ({name.split(',')[0]}): {'met' if rate[name] >= 500 else 'NOT met'}")
+    # Machine-readable figures: rates, and the ratios to django-ca on the same PostgreSQL server when it ran.
+    short = {"issue_from_csr": "issue_one", "issue_many": "issue_many", "agent CSRs": "issue_agent_csrs"}
+    for name in ours:
+        key = next((v for k, v in short.items() if k in name), None)
+        if key is None:
+            continue
+        print(f"figure {key}_per_s {rate[name]:.0f} certs/s")
+        for other in [n for n in names if n.startswith("django-ca") and "(PostgreSQL)" in n]:
+            print(f"figure {key}_ratio_djangoca_pg {rate[name] / rate[other]:.2f} ratio")
+        for other in [n for n in names if n.startswith("django-ca") and "(SQLite)" in n]:
+            print(f"figure {key}_ratio_djangoca_sqlite {rate[name] / rate[other]:.2f} ratio")
 
 
 if __name__ == "__main__":

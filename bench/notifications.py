@@ -197,6 +197,10 @@ def main() -> None:
             f"ratio {results[-1]['workers']}/{results[0]['workers']} workers: "
             f"{results[-1]['per_second'] / results[0]['per_second']:.2f}x"
         )
+    print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    for r in results:
+        print(f"figure notifications_per_s_{r['workers']}w {r['per_second']:.0f} deliveries/s")
+        print(f"figure notifications_p99_s_{r['workers']}w {r['p99']:.2f} s")
 
 
 if __name__ == "__main__":

@@ -31,13 +31,21 @@ def _int_param(request, name: str, default: int, minimum: int, maximum: int | No
     return value
 
 
+def exact_total(queryset: QuerySet, view) -> int:
+    """The number of rows the list matches: the view's `exact_total(queryset)` when it has one and it can say
+    (counters kept by the database), else a row count."""
+    counted = getattr(view, "exact_total", None)
+    total = counted(queryset) if counted is not None else None
+    return queryset.count() if total is None else total
+
+
 class PagePagination(pagination.BasePagination):
     """`{"data", "total", "page", "per_page"}`; `total` is the count of every matching row."""
 
     def paginate_queryset(self, queryset, request, view=None):
         self.per_page = _int_param(request, "per_page", settings.API_PAGE_SIZE, 1, settings.API_MAX_PAGE_SIZE)
         self.page = _int_param(request, "page", 1, 1, MAX_PAGE)
-        self.total = queryset.count()
+        self.total = exact_total(queryset, view)
         start = (self.page - 1) * self.per_page
         return list(queryset[start : start + self.per_page])
 
@@ -104,12 +112,16 @@ class KeysetPagination(PagePagination):
         self.page_size = _int_param(
             request, "page_size", settings.API_PAGE_SIZE, 1, settings.API_MAX_PAGE_SIZE
         )
-        self.total = queryset.count()
+        self.total = exact_total(queryset, view)
         queryset = queryset.order_by("-created_at", "-pk")
         cursor = params.get("cursor")
         if cursor:
             created_at, pk = decode_cursor(cursor)
-            queryset = queryset.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+            # `created_at <= cursor` on its own is what lets the index start at the cursor instead of scanning
+            # every newer row, so a page deep in the walk costs what the first one does.
+            queryset = queryset.filter(
+                Q(created_at__lte=created_at), Q(created_at__lt=created_at) | Q(pk__lt=pk)
+            )
         rows = list(queryset[: self.page_size + 1])
         self.next_cursor = (
             encode_cursor(rows[-2].created_at, rows[-2].pk) if len(rows) > self.page_size else None

@@ -41,22 +41,29 @@ def insert(instance: models.Model) -> None:
     _mark_saved(instance)
 
 
-def write(instances: Sequence[models.Model], *, postgres_updates: Sequence[Statement] = ()) -> None:
+def write(
+    instances: Sequence[models.Model],
+    *,
+    postgres_updates: Sequence[Statement] = (),
+    postgres_query: Statement | None = None,
+) -> list[tuple] | None:
     """Insert `instances` (new rows of models whose primary key is set in Python, as certctl's ids are) and, on
     PostgreSQL, run `postgres_updates` with them.
 
     All or nothing: on PostgreSQL one statement (one multi-row INSERT per model, each update a CTE), elsewhere
     one atomic block of single-row INSERTs; callers do their updates with the ORM there. Errors surface as
-    Django's database exceptions (IntegrityError, ...).
+    Django's database exceptions (IntegrityError, ...). `postgres_query`, a SELECT, ends that statement (the
+    writes become CTEs) and its rows are returned, which saves its round trip; it sees the database as it was
+    before the writes (one snapshot). Elsewhere, and when not given, the result is None.
     """
     if not instances and not postgres_updates:
-        return
+        return None
     _require_ids(instances)
     if connection.vendor != "postgresql":
         with transaction.atomic():
             for instance in instances:
                 insert(instance)
-        return
+        return None
     by_model: dict[type[models.Model], list[models.Model]] = {}
     for instance in instances:
         by_model.setdefault(type(instance), []).append(instance)
@@ -72,15 +79,18 @@ def write(instances: Sequence[models.Model], *, postgres_updates: Sequence[State
                 field.attname: [field.pre_save(instance, True) for instance in group] for field in fields
             }
             statements.append(unnest_statement(model, columns))
+    if postgres_query is not None:
+        statements.append((postgres_query[0], list(postgres_query[1])))
     *ctes, (last_sql, last_params) = statements
     sql = "".join(f"{'WITH' if n == 0 else ','} w{n} AS ({cte_sql}) " for n, (cte_sql, _) in enumerate(ctes))
     params = [value for _, values in ctes for value in values] + last_params
-    _execute(sql + last_sql, params, prepare=small)
+    found = _execute(sql + last_sql, params, prepare=small, fetch=postgres_query is not None)
     for instance in instances:
         _mark_saved(instance)
+    return found
 
 
-def _execute(sql: str, params: list[Any], *, prepare: bool) -> None:
+def _execute(sql: str, params: list[Any], *, prepare: bool, fetch: bool = False) -> list[tuple] | None:
     """One statement through a server-binding psycopg cursor on Django's connection, with Django's checks."""
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
@@ -88,6 +98,7 @@ def _execute(sql: str, params: list[Any], *, prepare: bool) -> None:
     prepare = prepare and settings.DB_PREPARED_STATEMENTS
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=prepare)
+        return cursor.fetchall() if fetch else None
 
 
 def _require_ids(instances: Sequence[models.Model]) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Case, CharField, Count, F, Q, Value, When
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from certificates.enums import OPEN_JOB_STATUSES, CertificateStatus, JobStatus
+from certificates.inventory import counts as inventory_counts
 from certificates.inventory.models import Agent, ManagedCertificate
-from certificates.inventory.querysets import EXPIRING_SOON_DAYS, agent_online, expiry_buckets
+from certificates.inventory.querysets import EXPIRING_SOON_DAYS, agent_online
 from certificates.issuance.models import Job
 from notifications.enums import CHANNEL_KIND, NotificationStatus
 from notifications.models import Destination, NotificationEvent
@@ -21,23 +22,17 @@ EXPIRING_WITHIN = timedelta(days=EXPIRING_SOON_DAYS)
 
 
 def certificate_counts(now: datetime) -> dict:
-    """Buckets as in the reference, exclusive in this order: revoked, expired, expiring. Archived rows are out."""
-    buckets = expiry_buckets(now)
-    totals = ManagedCertificate.objects.aggregate(
-        total=Count("pk", filter=buckets["live"]),
-        expiring=Count("pk", filter=buckets["expiring"]),
-        expiring_7d=Count("pk", filter=expiry_buckets(now, 7)["expiring"]),
-        expired=Count("pk", filter=buckets["expired"]),
-        revoked=Count("pk", filter=buckets["revoked"]),
-        **{f"status_{value}": Count("pk", filter=Q(status=value)) for value in CertificateStatus.values},
-    )
+    """Buckets as in the reference, exclusive in this order: revoked, expired, expiring. Archived rows are out.
+
+    Read from the counters the database keeps (certificates.inventory.counts), exact and without a row count."""
+    counts = inventory_counts.summary(now, (EXPIRING_SOON_DAYS, 7))
     return {
-        "total_certificates": totals["total"],
-        "expiring_certificates": totals["expiring"],
-        "expiring_within_7_days": totals["expiring_7d"],
-        "expired_certificates": totals["expired"],
-        "revoked_certificates": totals["revoked"],
-        "certificates_by_status": {value: totals[f"status_{value}"] for value in CertificateStatus.values},
+        "total_certificates": counts["live"],
+        "expiring_certificates": counts["expiring"][EXPIRING_SOON_DAYS],
+        "expiring_within_7_days": counts["expiring"][7],
+        "expired_certificates": counts["expired"],
+        "revoked_certificates": counts["revoked"],
+        "certificates_by_status": {value: counts["by_status"][value] for value in CertificateStatus.values},
     }
 
 
@@ -128,19 +123,16 @@ def summary(now: datetime | None = None) -> dict:
 def certificates_by_status(now: datetime) -> list[dict]:
     """Counts per status, with Active re-bucketed by expiry (past: Expired, within 30 days: Expiring)."""
     S = CertificateStatus
-    effective = Case(
-        When(Q(status=S.ACTIVE) & Q(expires_at__lte=now), then=Value(S.EXPIRED.value)),
-        When(Q(status=S.ACTIVE) & Q(expires_at__lte=now + EXPIRING_WITHIN), then=Value(S.EXPIRING.value)),
-        default=F("status"),
-        output_field=CharField(),
+    counts = inventory_counts.by_status()
+    active = [S.ACTIVE]
+    expired = inventory_counts.expiring_between(None, now, before_inclusive=True, status_in=active)
+    expiring = inventory_counts.expiring_between(
+        now, now + EXPIRING_WITHIN, before_inclusive=True, status_in=active
     )
-    rows = (
-        ManagedCertificate.objects.annotate(bucket=effective)
-        .values("bucket")
-        .annotate(count=Count("pk"))
-        .order_by("bucket")
-    )
-    return [{"status": row["bucket"], "count": row["count"]} for row in rows]
+    counts[S.ACTIVE] -= expired + expiring
+    counts[S.EXPIRED] += expired
+    counts[S.EXPIRING] += expiring
+    return [{"status": status, "count": n} for status, n in sorted(counts.items()) if n]
 
 
 def _daily(queryset, field: str, start: date, days: int, **counts) -> dict[date, dict]:

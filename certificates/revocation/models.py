@@ -32,6 +32,9 @@ class CertificateRevocation(models.Model):
     issuer_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
     issuer_error = models.TextField(blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The DER of this revocation's CRL entry, encoded once when a CRL first takes it in; NULL until then, which is
+    # also how the next CRL finds the revocations it has to append.
+    crl_entry = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-revoked_at"]
@@ -40,7 +43,12 @@ class CertificateRevocation(models.Model):
                 fields=["issuer", "serial_number"], name="revocation_unique_issuer_serial"
             )
         ]
-        indexes = [models.Index(fields=["serial_number"], name="revocation_serial")]
+        indexes = [
+            models.Index(fields=["serial_number"], name="revocation_serial"),
+            models.Index(
+                fields=["issuer"], condition=models.Q(crl_entry__isnull=True), name="revocation_not_on_crl"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.serial_number} ({self.reason})"
@@ -59,7 +67,13 @@ class CRLCache(models.Model):
     generated_at = models.DateTimeField(null=True, blank=True, help_text="When the revocations were read.")
     generation_duration_ms = models.PositiveIntegerField(default=0)
     revoked_count = models.PositiveIntegerField(default=0)
+    revocations_seen = models.PositiveIntegerField(
+        default=0, help_text="Revocations of the issuer this CRL took in: listed, or left off as short-lived."
+    )
     etag = models.CharField(max_length=64, blank=True)
+    signed_by = models.CharField(
+        max_length=64, blank=True, default="", help_text="SHA-256 of the CA certificate that signed this CRL."
+    )
 
     class Meta:
         verbose_name = "CRL cache"

@@ -93,9 +93,13 @@ def _rate_limited() -> HttpResponse:
 
 def _ocsp_response(der: bytes, next_update) -> HttpResponse:
     response = HttpResponse(der, content_type=OCSP_RESPONSE_TYPE)
-    if next_update is None:
-        response["Cache-Control"] = "no-store"
-    else:
-        max_age = max(0, math.floor((next_update - timezone.now()).total_seconds()))
-        response["Cache-Control"] = f"public, max-age={max_age}, no-transform, must-revalidate"
+    response["Cache-Control"] = ocsp_cache_control(next_update)
     return response
+
+
+def ocsp_cache_control(next_update) -> str:
+    """HTTP caching of an OCSP answer: until its nextUpdate, or not at all (errors, nonced answers)."""
+    if next_update is None:
+        return "no-store"
+    max_age = max(0, math.floor((next_update - timezone.now()).total_seconds()))
+    return f"public, max-age={max_age}, no-transform, must-revalidate"

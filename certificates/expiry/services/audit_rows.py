@@ -15,7 +15,7 @@ from typing import Any
 from django.db import connection
 
 from audit.models import ActorType, AuditEvent
-from audit.redaction import redact
+from audit.redaction import CREDENTIAL_VALUE, is_credential_key, redact
 from audit.services.record import SYSTEM_ACTOR
 from certctl.kernel.bulk_insert import insert_unnest
 from certctl.kernel.ids import new_id
@@ -43,10 +43,20 @@ def write_audit_batch(events: Iterable[AuditEntry]) -> int:
             "resource_id": [str(e.resource_id) for e in events],
             "actor": [e.actor or SYSTEM_ACTOR for e in events],
             "actor_type": [e.actor_type for e in events],
-            "details": [redact(e.details) for e in events],
+            "details": [_redacted(e.details) for e in events],
             "timestamp": [e.timestamp for e in events],
         }
-        insert_unnest(AuditEvent, columns)
+        if not events:
+            return 0
+        # A column with one value for every row (the actor, the time, ...) is one parameter, not an array.
+        constants = {
+            name: values[0]
+            for name, values in columns.items()
+            if name in _OFTEN_CONSTANT and values.count(values[0]) == len(values)
+        }
+        for name in constants:
+            del columns[name]
+        insert_unnest(AuditEvent, columns, constants=constants)
         return len(events)
     rows = [
         AuditEvent(
@@ -62,3 +72,26 @@ def write_audit_batch(events: Iterable[AuditEntry]) -> int:
     ]
     AuditEvent.objects.bulk_create(rows, batch_size=500)
     return len(rows)
+
+
+_OFTEN_CONSTANT = ("resource_type", "actor", "actor_type", "timestamp")
+# Keys `is_credential_key` has said no to, in this process: the bulk writers repeat a handful of keys.
+_safe_keys: set[str] = set()
+
+
+def _redacted(details: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What `redact(details)` returns, without its copy and walk for the common row: a flat dict of safe keys
+    whose text values no credential pattern matches (returned as it is); anything else goes through `redact`."""
+    if not details:
+        return None
+    for key, value in details.items():
+        if key not in _safe_keys:
+            if type(key) is not str or is_credential_key(key):
+                return redact(details)
+            _safe_keys.add(key)
+        if isinstance(value, str):
+            if CREDENTIAL_VALUE.search(value):
+                return redact(details)
+        elif isinstance(value, (dict, list, tuple)):  # redact walks into these; anything else it keeps as is
+            return redact(details)
+    return details

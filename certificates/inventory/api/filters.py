@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Exists, OuterRef, QuerySet
 
+from certctl.api.teams import TeamScopedFilterBackend
 from certificates.enums import CertificateStatus
 from certificates.inventory.models import ManagedCertificate
 
@@ -48,3 +49,12 @@ class CertificateFilter(django_filters.FilterSet):
             tie_breaker = "-id" if ordering[0].startswith("-") else "id"
             queryset = queryset.order_by(*ordering, tie_breaker)
         return queryset
+
+
+class CertificateFilterBackend(TeamScopedFilterBackend):
+    """The default backend, keeping the list's filterset on the view: its `exact_total` reads the cleaned filters
+    instead of building and validating a second filterset."""
+
+    def get_filterset(self, request, queryset, view):
+        view.filterset = super().get_filterset(request, queryset, view)
+        return view.filterset

@@ -10,7 +10,7 @@ import contextlib
 import functools
 import logging
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,10 +23,11 @@ from certctl.kernel.crypto import encrypt_bytes
 from certctl.kernel.metrics import BufferedHistogram
 from certificates.compliance.services import evaluate as compliance
 from certificates.enums import CertificateStatus, JobStatus, JobType
-from certificates.inventory.models import Agent, CertificateVersion, ManagedCertificate
+from certificates.inventory.models import Agent, CertificateVersion, DeploymentTarget, ManagedCertificate
 from certificates.issuance.models import Job, ServerGeneratedKey
 from certificates.issuance.services import jobs
 from notifications.enums import Channel, NotificationType
+from notifications.models import NotificationEvent
 from notifications.services import incidents, outbox
 
 logger = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ def record_issued(
                     version=version, encrypted_private_key=encrypt_bytes(one.request.server_key_pem.encode())
                 )
             )
-        deployments = _deployment_jobs(certificate, now)
+        deployments = deployment_jobs(certificate, now, version=version)
         new_rows += deployments
         event = outbox.new_event(
             type=NotificationType.RENEWAL_SUCCESS,
@@ -169,15 +170,20 @@ def record_issued(
                 now=now,
             )
         )
-    rows.write(new_rows, postgres_updates=_activate([one.version for one in signed], now))
+    renewed = {one.request.certificate.pk: one.request.certificate.name for one in signed}
+    open_incidents = rows.write(
+        new_rows,
+        postgres_updates=_activate([one.version for one in signed], now),
+        postgres_query=_incident_probe(list(renewed)),
+    )
     for one in signed:
         certificate = one.request.certificate
         certificate.status = CertificateStatus.ACTIVE
         certificate.expires_at = one.version.not_after
         certificate.last_renewal_at = certificate.updated_at = now
     outbox.schedule_delivery([event.id for event in events])
-    renewed = {one.request.certificate.pk: one.request.certificate.name for one in signed}
-    incidents.resolve_incidents_many(renewed, reason="renewed", now=now)
+    if open_incidents is None or open_incidents:  # not PostgreSQL (no probe), or something to resolve
+        incidents.resolve_incidents_many(renewed, reason="renewed", now=now)
     compliance.schedule(list(renewed))  # judged against the compliance rules by the task, after commit
     by_type = Counter(one.request.certificate.issuer.type for one in signed)
     transaction.on_commit(lambda: _count_success(by_type))
@@ -191,6 +197,39 @@ def record_issued(
             },
         )
     return signed
+
+
+def _incident_probe(certificate_ids: list[str]) -> rows.Statement:
+    """A row when `incidents.resolve_incidents_many` would find something to act on for these certificates (its
+    filter as one small SELECT, sent with the write): it almost never does, and its ORM read cost more than the
+    rest of an issuance's bookkeeping."""
+    params = (
+        NotificationType.INCIDENT_RESOLVED,
+        list(incidents.INCIDENT_CHANNELS),
+        list(incidents.TRIGGERED),
+        NotificationType.EXPIRATION_WARNING,
+    )
+    if len(certificate_ids) <= _PROBE_LISTED:
+        return _incident_probe_sql(len(certificate_ids)), (*certificate_ids, *params)
+    return _incident_probe_sql(0), (certificate_ids, *params)
+
+
+# A write of a few issuances is a prepared statement, planned once for every later call: its ids are listed so
+# that the cached plan knows how many there are and probes the index (with one array parameter of unknown
+# length, the cached plan scanned the whole notifications table). Bigger writes are planned each time.
+_PROBE_LISTED = 16
+
+
+@functools.cache
+def _incident_probe_sql(listed: int) -> str:
+    """incidents.resolve_incidents_many's filter; tests/certificates/issuance/test_incident_probe.py holds them
+    equal. `listed` ids as separate parameters, or 0 for one array parameter."""
+    ids = f"IN ({', '.join(['%s'] * listed)})" if listed else "= ANY(%s::varchar[])"
+    return (
+        f"SELECT 1 FROM {NotificationEvent._meta.db_table} WHERE certificate_id {ids}"  # noqa: S608
+        " AND type <> %s AND (escalation_due_at IS NOT NULL OR (channel = ANY(%s::varchar[])"
+        " AND status = ANY(%s::varchar[]) AND (incident_key > '' OR type = %s))) LIMIT 1"
+    )
 
 
 def _count_success(by_type: Counter) -> None:
@@ -255,11 +294,19 @@ def _activate_sql(many: bool) -> str:
     )
 
 
-def _deployment_jobs(certificate: ManagedCertificate, now: datetime) -> list[Job]:
-    """Unsaved: one Pending Deployment job per enabled, live target the certificate is mapped to, owned by its agent."""
+def deployment_jobs(
+    certificate: ManagedCertificate,
+    now: datetime,
+    *,
+    version: CertificateVersion | None = None,
+    targets: Iterable[DeploymentTarget] | None = None,
+) -> list[Job]:
+    """Unsaved: one Pending Deployment job of `version` per enabled, live target the certificate is mapped to
+    (or per one of `targets`, already chosen among those), owned by its agent."""
+    if targets is not None:
+        targets = [t for t in targets if t.enabled and t.retired_at is None]
     # Callers issuing many prefetch; the prefetched (evaluated) queryset is read as it is: `.all()` would clone it.
-    prefetched = getattr(certificate, "_prefetched_objects_cache", {}).get("targets")
-    if prefetched is not None:
+    elif (prefetched := getattr(certificate, "_prefetched_objects_cache", {}).get("targets")) is not None:
         targets = [t for t in prefetched if t.enabled and t.retired_at is None]
     else:
         targets = certificate.targets.filter(enabled=True, retired_at__isnull=True).only("id", "agent_id")
@@ -269,6 +316,7 @@ def _deployment_jobs(certificate: ManagedCertificate, now: datetime) -> list[Job
             certificate=certificate,
             target_id=target.pk,
             agent_id=target.agent_id,
+            version=version,
             status=JobStatus.PENDING,
             scheduled_at=now,
             max_attempts=certificate.renewal_policy.max_retries or 1,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
+import psycopg
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
@@ -26,18 +27,22 @@ from django.utils import timezone
 from certctl.kernel import counters
 from certctl.kernel.x509 import serial_variants
 from certificates.enums import IssuerType
-from certificates.inventory.models import CertificateVersion, Issuer, ManagedCertificate
+from certificates.inventory.models import CertificateProfile, CertificateVersion, Issuer, ManagedCertificate
 from certificates.revocation.models import CertificateRevocation, OCSPResponseCache
 from certificates.revocation.pki.ocsp import (
     Answer,
     MalformedRequest,
     ParsedRequest,
-    build_response,
     error_response,
     issuer_hashes,
     parse_request,
 )
-from certificates.revocation.services.ocsp_responder import current_responder
+from certificates.revocation.pki.ocsp_signer import PreparedSigner
+from certificates.revocation.services.ocsp_responder import (
+    ResponderMaterial,
+    cached_responder,
+    current_responder,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -97,53 +102,48 @@ def _answer(issuer_id: str, request_der: bytes, now: datetime) -> OCSPResult:
         return OCSPResult(error_response("unauthorized"), "unauthorized")
 
     if request.nonce is None:
-        cached = _cached_answer(issuer_id, request, now)
+        cached = _fetch(_CACHE_LOOKUP, [issuer_id, request.serial_hex, request.hash_algorithm, now])
         # The cached answer carries the CertID of the request that passed the issuer check; one naming another
         # CA (same serial and hash) must not get it, it goes the live way and gets `unauthorized`.
         if cached is not None and _same_issuer(bytes(cached[0]), request):
             return OCSPResult(bytes(cached[0]), cached[1], cached[2], from_cache=True)
 
-    issuer = Issuer.objects.filter(pk=issuer_id, type=IssuerType.LOCAL).first()
-    ca_pem = (issuer.config or {}).get("ca_cert_pem") if issuer else None
-    if not ca_pem or not issuer.encrypted_config:
+    found = _issuer_and_status(issuer_id, request)
+    if found is None:
         return OCSPResult(error_response("unauthorized"), "unauthorized")
+    ca_pem, status = found
     if (request.issuer_name_hash, request.issuer_key_hash) != issuer_hashes(
         _ca_der(ca_pem), request.hash_algorithm
     ):
         # The certificate was not issued by this CA: this responder is not authoritative for it.
         return OCSPResult(error_response("unauthorized"), "unauthorized")
 
-    status = certificate_status(issuer_id, request)
     this_update = now
     next_update = now + timedelta(seconds=settings.OCSP_RESPONSE_VALIDITY)
     try:
-        responder = current_responder(issuer, now)
-        der = build_response(
-            request,
-            status,
-            responder_cert=responder.certificate,
-            responder_key=responder.private_key,
-            this_update=this_update,
-            next_update=next_update,
+        material = cached_responder(issuer_id, ca_pem, now) or current_responder(
+            Issuer.objects.get(pk=issuer_id), now
+        )
+        der = prepared_signer(material).response(
+            request, status, this_update=this_update, next_update=next_update
         )
     except Exception:
         logger.exception("OCSP signing failed", extra={"issuer_id": issuer_id})
         return OCSPResult(error_response("internalError"), "internalError")
 
     if request.nonce is None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _CACHE_STORE,
-                [
-                    issuer_id,
-                    request.serial_hex,
-                    request.hash_algorithm,
-                    der,
-                    status.status,
-                    this_update,
-                    next_update,
-                ],
-            )
+        _execute(
+            _CACHE_STORE,
+            [
+                issuer_id,
+                request.serial_hex,
+                request.hash_algorithm,
+                der,
+                status.status,
+                this_update,
+                next_update,
+            ],
+        )
     # A nonced answer is for one client only: HTTP caches must not reuse it.
     return OCSPResult(der, status.status, next_update if request.nonce is None else None)
 
@@ -152,11 +152,71 @@ def _same_issuer(response_der: bytes, request: ParsedRequest) -> bool:
     return request.issuer_key_hash in response_der and request.issuer_name_hash in response_der
 
 
-def _cached_answer(issuer_id: str, request: ParsedRequest, now: datetime):
-    """(response DER, status, next_update) of a fresh cached answer: the hot path, one indexed query, no ORM."""
-    with connection.cursor() as cursor:
-        cursor.execute(_CACHE_LOOKUP, [issuer_id, request.serial_hex, request.hash_algorithm, now])
+def _issuer_and_status(issuer_id: str, request: ParsedRequest) -> tuple[str, Answer] | None:
+    """(CA certificate PEM, answer) for a local CA with key material, else None: on PostgreSQL one prepared
+    statement looks up the issuer, the revocation and the issued version together."""
+    if connection.vendor != "postgresql":
+        issuer = Issuer.objects.filter(pk=issuer_id, type=IssuerType.LOCAL).first()
+        ca_pem = (issuer.config or {}).get("ca_cert_pem") if issuer else None
+        if not ca_pem or not issuer.encrypted_config:
+            return None
+        return ca_pem, certificate_status(issuer_id, request)
+    spellings = serial_variants(request.serial_number)
+    row = _fetch(_ISSUER_AND_STATUS, [spellings, spellings, spellings, issuer_id, IssuerType.LOCAL.value])
+    if row is None or not row[0] or not row[1]:
+        return None
+    ca_pem, _, revoked_at, reason, short_lived, issued = row
+    if revoked_at is not None and not short_lived:
+        return ca_pem, Answer("revoked", revoked_at, reason)
+    return ca_pem, Answer("good" if revoked_at is not None or issued else "unknown")
+
+
+def _fetch(sql: str, params: list):
+    """One row, through a server-binding cursor on Django's connection (the statement prepared once per
+    connection); other databases through Django's cursor."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=settings.DB_PREPARED_STATEMENTS)
         return cursor.fetchone()
+
+
+def _execute(sql: str, params: list) -> None:
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=settings.DB_PREPARED_STATEMENTS)
+
+
+_REVOCATIONS = CertificateRevocation._meta.db_table
+_CERTIFICATES = ManagedCertificate._meta.db_table
+_VERSIONS = CertificateVersion._meta.db_table
+
+# The rules of certificate_status() below, in one statement.
+_ISSUER_AND_STATUS = f"""
+    SELECT i.config ->> 'ca_cert_pem', i.encrypted_config <> '', r.revoked_at, r.reason, r.short_lived,
+           EXISTS (SELECT 1 FROM {_VERSIONS} v WHERE v.serial_number = ANY(%s) AND v.issuer_id = i.id)
+           OR EXISTS (SELECT 1 FROM {_VERSIONS} v JOIN {_CERTIFICATES} vc ON vc.id = v.certificate_id
+                      WHERE v.serial_number = ANY(%s) AND v.issuer_id IS NULL AND vc.issuer_id = i.id)
+    FROM {Issuer._meta.db_table} i
+    LEFT JOIN LATERAL (
+        SELECT r.revoked_at, r.reason,
+               COALESCE(p.allow_short_lived AND p.max_ttl_seconds > 0 AND p.max_ttl_seconds < 3600, FALSE)
+                   AS short_lived
+        FROM {_REVOCATIONS} r
+        JOIN {_CERTIFICATES} c ON c.id = r.certificate_id
+        LEFT JOIN {CertificateProfile._meta.db_table} p ON p.id = c.profile_id
+        WHERE r.issuer_id = i.id AND r.serial_number = ANY(%s)
+        LIMIT 1
+    ) r ON TRUE
+    WHERE i.id = %s AND i.type = %s
+"""  # noqa: S608 - table names are ours
 
 
 _CACHE_LOOKUP = (
@@ -199,6 +259,22 @@ def short_lived_profile() -> Q:
     return Q(
         profile__allow_short_lived=True, profile__max_ttl_seconds__gt=0, profile__max_ttl_seconds__lt=3600
     )
+
+
+# One prepared signer per responder certificate this process signs with (each issuer has its own; a rotation
+# brings new material, and the bound drops signers of responders no longer in use).
+_signers: dict[int, tuple[ResponderMaterial, PreparedSigner]] = {}
+MAX_SIGNERS = 256
+
+
+def prepared_signer(material: ResponderMaterial) -> PreparedSigner:
+    entry = _signers.get(id(material))
+    if entry is None or entry[0] is not material:
+        if len(_signers) >= MAX_SIGNERS:
+            _signers.clear()
+        signer = PreparedSigner(material.certificate, material.private_key)
+        entry = _signers[id(material)] = (material, signer)
+    return entry[1]
 
 
 @cache

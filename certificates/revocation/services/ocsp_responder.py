@@ -70,6 +70,12 @@ def _issued_by(responder: x509.Certificate, ca_pem: str) -> bool:
     return _issued_by_checked[key]
 
 
+def cached_responder(issuer_id: str, ca_pem: str, now: datetime) -> ResponderMaterial | None:
+    """The responder this process already signs with for the issuer's CA, if it is still usable: no query."""
+    material = _current.get((issuer_id, ca_pem))
+    return material if _usable(material, ca_pem, now) else None
+
+
 def current_responder(issuer: Issuer, now: datetime | None = None) -> ResponderMaterial:
     """The issuer's responder, issuing a new certificate when there is none, it expires within the grace period,
     or the issuer's CA certificate changed."""

@@ -17,12 +17,12 @@ from django.utils import timezone
 
 from audit.services.record import record, record_many
 from certctl.kernel import counters, dispatch
-from certctl.kernel.x509 import serial_hex as canonical_serial
 from certificates.enums import REVOCATION_REASON_CODES, CertificateStatus, RevocationReason
 from certificates.inventory.models import CertificateVersion, Issuer, ManagedCertificate
 from certificates.issuance.issuers.registry import registered_types, types_revoking_at_ca
-from certificates.revocation.models import CertificateRevocation, OCSPResponseCache
+from certificates.revocation.models import CertificateRevocation
 from certificates.revocation.services.issuer_revocation import REVOKE_AT_ISSUER_TASK
+from certificates.revocation.services.revocation_rows import drop_ocsp_cache, insert_revocations
 from notifications.enums import Channel, NotificationType, SeverityTier
 from notifications.services.incidents import resolve_incidents_many
 from notifications.services.outbox import IMMEDIATE_DELIVERY_LIMIT, PendingEvent, enqueue_many
@@ -32,9 +32,12 @@ logger = logging.getLogger(__name__)
 REVOKED_METRIC = "certctl_certificates_revoked_total"
 VALID_REASONS = tuple(REVOCATION_REASON_CODES)
 NOT_REVOCABLE = (CertificateStatus.REVOKED, CertificateStatus.ARCHIVED)
-BULK_CHUNK_SIZE = 500
+BULK_CHUNK_SIZE = 1000
 PENDING_SWEEP_TASK = "notifications.process_pending"
 REGENERATE_CRL_TASK = "certificates.regenerate_crl"
+# What revoking reads of a certificate (loading whole rows with their JSON and dates was a third of a bulk revoke).
+BULK_FIELDS = ("id", "name", "common_name", "status", "issuer_id", "issuer__type", "owner__email",
+               "renewal_policy__alert_channels")  # fmt: skip
 BULK_CRITERIA = ("certificate_ids", "owner_id", "team_id", "issuer_id", "profile_id", "agent_id")
 
 
@@ -201,6 +204,7 @@ def _revoke_chunk(
         certs = list(
             ManagedCertificate.objects.select_for_update(of=("self",))
             .select_related("owner", "renewal_policy", "issuer")
+            .only(*BULK_FIELDS)
             .filter(pk__in=ids)
         )
         revocable = [c for c in certs if c.status not in NOT_REVOCABLE]
@@ -229,7 +233,7 @@ def _revoke_chunk(
 def _latest_versions(cert_ids: list[str]) -> dict[str, CertificateVersion]:
     latest: dict[str, CertificateVersion] = {}
     versions = CertificateVersion.objects.filter(certificate_id__in=cert_ids).only(
-        "id", "certificate_id", "issuer_id", "serial_number", "created_at"
+        "id", "certificate_id", "issuer_id", "serial_number"
     )
     for version in versions.order_by("-created_at", "-id"):
         latest.setdefault(version.certificate_id, version)
@@ -271,7 +275,7 @@ def _apply(
             )
         )
     # A serial revoked before (and un-archived since) keeps its first revocation record: the CRL date stands.
-    CertificateRevocation.objects.bulk_create(rows, ignore_conflicts=True)
+    insert_revocations(rows)
     record_many(
         [
             {
@@ -300,7 +304,7 @@ def _apply(
     by_issuer: dict[str, list[str]] = {}
     for row in rows:
         by_issuer.setdefault(row.issuer_id, []).append(row.serial_number)
-    _drop_ocsp_cache(by_issuer)
+    drop_ocsp_cache(by_issuer)
     at_ca = [
         (row.issuer_id, row.serial_number) for row in rows if issuer_types.get(row.issuer_id) in told_by_task
     ]
@@ -355,17 +359,11 @@ def _kick_pending_sweep() -> None:
         logger.exception("could not schedule the pending-notification sweep")
 
 
-def _drop_ocsp_cache(by_issuer: dict[str, list[str]]) -> None:
-    for issuer_id, serials in by_issuer.items():
-        spellings = {canonical_serial(int(s, 16)) for s in serials}
-        OCSPResponseCache.objects.filter(issuer_id=issuer_id, serial_hex__in=spellings).delete()
-
-
 def _after_commit(
     by_issuer: dict[str, list[str]], revoked_at: datetime, at_ca: list[tuple[str, str]]
 ) -> None:
     # Dropped again after commit: a request that read the old state during the transaction may have cached it.
-    _drop_ocsp_cache(by_issuer)
+    drop_ocsp_cache(by_issuer)
     for issuer_id in by_issuer:
         try:
             dispatch.enqueue(REGENERATE_CRL_TASK, issuer_id, timezone.now().isoformat())
