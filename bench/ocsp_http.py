@@ -51,7 +51,7 @@ os.environ.setdefault("CERTCTL_DATA_DIR", tempfile.mkdtemp(prefix="certctl-ocsp-
 (Path(os.environ["CERTCTL_DATA_DIR"]) / "staticfiles").mkdir(parents=True, exist_ok=True)  # whitenoise's root
 
 from bench.api_inventory import django_on_a_fresh_database, drop_database  # noqa: E402
-from bench.http_load import free_port, run_wrk, start_gunicorn  # noqa: E402
+from bench.http_load import free_port, load_average, run_wrk, start_gunicorn  # noqa: E402
 
 ISSUED = 1000
 REVOKED = 250
@@ -59,38 +59,11 @@ UNKNOWN = 100
 SAMPLE = 300
 
 
-def load_average() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
 def make_ca():
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from tests.revocation_support import make_local_ca
 
-    from certificates.inventory.models import Issuer
-    from certificates.issuance.issuers.ca_store import store_ca
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "OCSP Bench CA")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    issuer = Issuer(name="ocsp-bench-ca", type="local")
-    store_ca(issuer, cert, key)
-    issuer.save()
-    return issuer, cert
+    ca = make_local_ca("OCSP Bench CA")
+    return ca.issuer, ca.material.certificate
 
 
 def seed(issuer) -> dict[int, str]:

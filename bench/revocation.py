@@ -52,13 +52,12 @@ django.setup()
 
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509 import ocsp  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from bench.http_load import load_average  # noqa: E402
 from certificates.inventory.models import (  # noqa: E402
     CertificateVersion,
     Issuer,
@@ -67,12 +66,13 @@ from certificates.inventory.models import (  # noqa: E402
     RenewalPolicy,
     Team,
 )
-from certificates.issuance.issuers.ca_store import load_ca, store_ca  # noqa: E402
+from certificates.issuance.issuers.ca_store import load_ca  # noqa: E402
 from certificates.revocation.models import CertificateRevocation  # noqa: E402
 from certificates.revocation.services import crl as crl_cache  # noqa: E402
 from certificates.revocation.services.revoke import bulk_revoke, revoke_certificate  # noqa: E402
 from certificates.revocation.wsgi import with_ocsp_fast_path  # noqa: E402
 from notifications.models import NotificationEvent  # noqa: E402
+from tests.revocation_support import make_local_ca  # noqa: E402
 
 BULK = int(os.environ.get("BENCH_BULK", 10_000))
 CRL_ENTRIES = int(os.environ.get("BENCH_CRL", 100_000))
@@ -82,25 +82,7 @@ DJANGO_CA_PYTHON = Path(os.environ.get("DJANGO_CA_PYTHON", ROOT / ".tmp" / "djca
 
 
 def make_ca() -> Issuer:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Bench CA")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    issuer = Issuer(name=f"bench-ca-{secrets.token_hex(3)}", type="local")
-    store_ca(issuer, cert, key)
-    issuer.save()
-    return issuer
+    return make_local_ca(f"Bench CA {secrets.token_hex(3)}").issuer
 
 
 def seed_certificates(issuer: Issuer, count: int) -> tuple[Owner, list[int]]:
@@ -322,10 +304,6 @@ def size_name(n: int) -> str:
     if n % 1_000_000 == 0:
         return f"{n // 1_000_000}m"
     return f"{n // 1000}k" if n % 1000 == 0 else str(n)
-
-
-def load_average() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def post_wsgi(application, path: str, body: bytes, address: str = "127.0.0.1") -> tuple[str, bytes]:

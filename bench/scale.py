@@ -25,9 +25,7 @@ import os
 import platform
 import secrets
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -50,6 +48,7 @@ os.environ.setdefault("CERTCTL_DATA_DIR", tempfile.mkdtemp(prefix="certctl-scale
 (Path(os.environ["CERTCTL_DATA_DIR"]) / "staticfiles").mkdir(parents=True, exist_ok=True)  # whitenoise's root
 
 from bench.api_inventory import django_on_a_fresh_database, drop_database  # noqa: E402
+from bench.http_load import free_port, load_average, start_gunicorn  # noqa: E402
 
 TABLE = "certificates_managedcertificate"
 SEED = f"""
@@ -66,10 +65,6 @@ SELECT 'cert-s' || lpad(g::text, 9, '0'), 'scale-' || g, 'svc' || g || '.example
        '{{}}'::jsonb, '', 'api', now() - g * interval '1 second', now(), ''
 FROM generate_series(1, %(rows)s) AS g
 """  # noqa: S608 - the table name is a constant
-
-
-def load_average() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def seed(rows: int) -> float:
@@ -98,24 +93,6 @@ def seed(rows: int) -> float:
         cursor.execute(f"VACUUM ANALYZE {TABLE}_targets")
         cursor.execute("CHECKPOINT")  # the seed's writes reach disk now, not during the measurements
     return time.perf_counter() - started
-
-
-def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
-    command = [
-        sys.executable, "-m", "gunicorn", "certctl.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-        "--no-control-socket", "--logger-class", "certctl.gunicorn_logging.RedactingLogger", "--log-level", "warning",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return process
-        except OSError:
-            if process.poll() is not None:
-                raise SystemExit("gunicorn exited") from None
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not start")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -286,7 +263,7 @@ def main() -> None:
             "stats": "/api/v1/stats/summary",
         }
 
-        port = _free_port()
+        port = free_port()
         gunicorn = start_gunicorn(port, args.workers)
         client = Client(port, key)
         checks = _check_answers(client, paths, expected)
@@ -363,12 +340,6 @@ def main() -> None:
             os.killpg(gunicorn.pid, signal.SIGTERM)
             gunicorn.wait(timeout=30)
         drop_database(admin, urlsplit(url).path.lstrip("/"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _check_answers(client: Client, paths: dict, expected: dict) -> list[str]:

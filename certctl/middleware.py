@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
+from certctl.api.authentication import staff_teams
 from certctl.api.errors import NESTED_TOO_DEEP, body_too_large_message, json_error
-from certctl.api.models import TeamMembership
 from certctl.kernel.teams import REQUEST_ATTRIBUTE as TEAMS_ATTRIBUTE
 
 logger = logging.getLogger(__name__)
@@ -96,8 +96,7 @@ class StaffTeamsMiddleware:
         teams = None
         if request.path.startswith("/admin/"):
             user = getattr(request, "user", None)
-            if user is not None and user.is_authenticated and user.is_staff and not user.is_superuser:
-                bound = TeamMembership.objects.filter(user=user).values_list("team_id", flat=True)
-                teams = frozenset(bound) or None
+            if user is not None and user.is_authenticated and user.is_staff:
+                teams = staff_teams(user)
         setattr(request, TEAMS_ATTRIBUTE, teams)
         return self.get_response(request)

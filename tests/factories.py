@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from certctl.api.models import ApiKey
 from certctl.kernel.credentials import generate_key, hash_key
+from certctl.services.api_keys import scopes_for_admin_flag
 from certificates import models as m
 from certificates.enums import CertificateStatus
 
@@ -96,7 +97,7 @@ def make_api_key(
 ) -> tuple[ApiKey, str]:
     """Create an API key row and return it with the raw key: admin, or read+write (the old default), or `scopes`."""
     raw = generate_key()
-    scopes = scopes if scopes is not None else (["admin"] if is_admin else ["read", "write"])
+    scopes = scopes if scopes is not None else scopes_for_admin_flag(is_admin)
     key = ApiKey.objects.create(
         name=name, key_prefix=raw[:12], key_hash=hash_key(raw), scopes=scopes, expires_at=expires_at
     )

@@ -46,15 +46,18 @@ def key_principal(api_key: ApiKey) -> Principal:
     )
 
 
-def staff_principal(user) -> Principal:
-    """A staff user's API rights: every scope for a superuser, else the `certctl.api_*` permissions (groups)."""
+def staff_teams(user) -> frozenset[str] | None:
+    """The teams a staff user is bound to; None (every team) for a superuser or a user without memberships."""
     if user.is_superuser:
-        scopes, teams = frozenset(SCOPES), None
-    else:
-        scopes = frozenset(scope for scope in SCOPES if user.has_perm(f"certctl.api_{scope}"))
-        teams = frozenset(TeamMembership.objects.filter(user=user).values_list("team_id", flat=True)) or None
+        return None
+    return frozenset(TeamMembership.objects.filter(user=user).values_list("team_id", flat=True)) or None
+
+
+def staff_principal(user) -> Principal:
+    """A staff user's API rights: the `certctl.api_*` permissions their groups give (a superuser has them all)."""
+    scopes = frozenset(scope for scope in SCOPES if user.has_perm(f"certctl.api_{scope}"))
     return Principal(
-        name=user.get_username(), kind="user", scopes=scopes, object_id=str(user.pk), teams=teams
+        name=user.get_username(), kind="user", scopes=scopes, object_id=str(user.pk), teams=staff_teams(user)
     )
 
 

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from audit.services.record import record
 from certctl.api.models import ApiKey
-from certctl.api.scopes import LEGACY_ADMIN, LEGACY_DEFAULT
 from certctl.kernel.credentials import hash_key
+from certctl.services.api_keys import scopes_for_admin_flag
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +41,6 @@ def _audit(action: str, api_key: ApiKey, now: datetime, **details) -> None:
         details={"key_name": api_key.name, "source": "environment", **details},
         now=now,
     )
-
-
-def _scopes(is_admin: bool) -> list[str]:
-    """The reference's admin flag as scopes: admin, else what a key made without the flag gets."""
-    return list(LEGACY_ADMIN if is_admin else LEGACY_DEFAULT)
 
 
 def _free_name(name: str, taken: set[str]) -> str:
@@ -71,8 +66,8 @@ def _sync_all(keys: Iterable, now: datetime) -> dict[str, int]:
             pending.append((name, key, is_admin))
             continue
         kept.add(row.name)
-        if (sorted(row.scopes), row.revoked_at) != (sorted(_scopes(is_admin)), None):
-            row.scopes, row.revoked_at = _scopes(is_admin), None
+        if (sorted(row.scopes), row.revoked_at) != (sorted(scopes_for_admin_flag(is_admin)), None):
+            row.scopes, row.revoked_at = scopes_for_admin_flag(is_admin), None
             row.save(update_fields=["scopes", "revoked_at"])
             _audit("api_key_updated", row, now, admin=is_admin)
             outcomes["updated"] += 1
@@ -91,12 +86,15 @@ def _sync_all(keys: Iterable, now: datetime) -> dict[str, int]:
                 outcomes["skipped"] += 1
                 continue
             row = ApiKey.objects.create(
-                name=row_name, key_prefix=ENV_KEY_PREFIX, key_hash=hash_key(key), scopes=_scopes(is_admin)
+                name=row_name,
+                key_prefix=ENV_KEY_PREFIX,
+                key_hash=hash_key(key),
+                scopes=scopes_for_admin_flag(is_admin),
             )
             _audit("api_key_created", row, now, admin=is_admin)
             outcomes["created"] += 1
             continue
-        row.key_hash, row.scopes, row.revoked_at = hash_key(key), _scopes(is_admin), None
+        row.key_hash, row.scopes, row.revoked_at = hash_key(key), scopes_for_admin_flag(is_admin), None
         row.save(update_fields=["key_hash", "scopes", "revoked_at"])
         _audit("api_key_updated", row, now, admin=is_admin, key_replaced=True)
         outcomes["updated"] += 1
