@@ -288,7 +288,7 @@ JOB_RUNNING_LEASE = env.seconds("CERTCTL_JOB_RUNNING_LEASE", "10m", minimum=60)
 JOB_PROCESSOR_BATCH_SIZE = env.integer("CERTCTL_JOB_PROCESSOR_BATCH_SIZE", 25, minimum=1, maximum=1000)
 CRL_INTERVAL = env.seconds("CERTCTL_CRL_INTERVAL", "1h", minimum=60)
 CRL_VALIDITY = env.seconds("CERTCTL_CRL_VALIDITY", "24h", minimum=300)
-# Requests per minute one source address may send the OCSP responder, per web process; 0 = no limit.
+OCSP_MEMO_SECONDS = env.seconds("CERTCTL_OCSP_MEMO_SECONDS", "1", minimum=0)  # see ocsp_memo.py
 OCSP_RATE_LIMIT_PER_IP_MIN = env.integer("CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN", 1000, minimum=0)
 OCSP_RESPONSE_VALIDITY = env.seconds("CERTCTL_OCSP_RESPONSE_VALIDITY", "1h", minimum=60)
 OCSP_RESPONDER_VALIDITY = env.seconds("CERTCTL_OCSP_RESPONDER_VALIDITY", "720h", minimum=3600)

@@ -24,3 +24,13 @@ class CertificatesConfig(AppConfig):
         from certificates.inventory.counter_triggers import ensure_sqlite_counters
 
         post_migrate.connect(ensure_sqlite_counters, sender=self, dispatch_uid="certificates-sqlite-counters")
+
+        # A local CA's certificate or key may change with an issuer save: OCSP processes forget what they hold.
+        from django.db.models.signals import post_delete, post_save
+
+        from certificates.revocation.services.ocsp_memo import issuer_changed
+
+        post_save.connect(issuer_changed, sender=m.Issuer, dispatch_uid="certificates-ocsp-memo-issuer-saved")
+        post_delete.connect(
+            issuer_changed, sender=m.Issuer, dispatch_uid="certificates-ocsp-memo-issuer-deleted"
+        )

@@ -95,6 +95,14 @@ def _fresh_ocsp_rate_limit():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_ocsp_memo():
+    """Each test's database starts from the same epoch (rolled back): each test's OCSP memo starts empty."""
+    from certificates.revocation.services import ocsp_memo
+
+    ocsp_memo.reset()
+
+
+@pytest.fixture(autouse=True)
 def _discard_buffered_counters():
     from certctl.kernel import counters
 

@@ -53,6 +53,16 @@ def increment(name: str, labels: Labels, amount: int = 1) -> None:
     increment_many(name, [(labels, amount)])
 
 
+def total(name: str) -> int:
+    """The sum of every series of a counter (0 when none was added to yet)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COALESCE(SUM(value), 0) FROM {MetricCounter._meta.db_table} WHERE name = %s",  # noqa: S608
+            [name],
+        )
+        return int(cursor.fetchone()[0])
+
+
 def read(name: str) -> dict[tuple[tuple[str, str], ...], int]:
     """Every series of a counter: {((label, value), ...): total}."""
     out = {}

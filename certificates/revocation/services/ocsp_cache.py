@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import lru_cache
 
 import psycopg
 from cryptography import x509
@@ -38,6 +38,7 @@ from certificates.revocation.pki.ocsp import (
     parse_request,
 )
 from certificates.revocation.pki.ocsp_signer import PreparedSigner
+from certificates.revocation.services import ocsp_memo
 from certificates.revocation.services.ocsp_responder import (
     ResponderMaterial,
     cached_responder,
@@ -64,9 +65,14 @@ class OCSPResult:
     from_cache: bool = False
 
 
-def answer(issuer_id: str, request_der: bytes, now: datetime | None = None) -> OCSPResult:
-    """The DER OCSPResponse for a DER OCSPRequest addressed to one issuer's responder."""
-    result = _answer(issuer_id, request_der, now or timezone.now())
+def answer(
+    issuer_id: str, request_der: bytes, now: datetime | None = None, *, memory_only: bool = False
+) -> OCSPResult | None:
+    """The DER OCSPResponse for a DER OCSPRequest addressed to one issuer's responder. `memory_only`: None
+    instead of reading the database (the WSGI fast path then answers inside Django's request signals)."""
+    result = _answer(issuer_id, request_der, now or timezone.now(), memory_only)
+    if result is None:
+        return None
     with _counts_lock:
         _counts[result.status] += 1
         due = _counts.total() >= FLUSH_EVERY or time.monotonic() - _last_flush >= FLUSH_SECONDS
@@ -93,7 +99,9 @@ def _flush_at_exit() -> None:
             flush_metrics()
 
 
-def _answer(issuer_id: str, request_der: bytes, now: datetime) -> OCSPResult:
+def _answer(
+    issuer_id: str, request_der: bytes, now: datetime, memory_only: bool = False
+) -> OCSPResult | None:
     try:
         request = parse_request(request_der)
     except MalformedRequest:
@@ -101,29 +109,52 @@ def _answer(issuer_id: str, request_der: bytes, now: datetime) -> OCSPResult:
     if "\x00" in issuer_id:  # PostgreSQL cannot compare it (DataError): no issuer has such an id
         return OCSPResult(error_response("unauthorized"), "unauthorized")
 
+    if memory_only:
+        if not ocsp_memo.fresh():
+            return None
+        memo = True
+    else:
+        memo = ocsp_memo.enabled()
+        if memo:
+            ocsp_memo.refresh()
+    token = ocsp_memo.generation()  # before any read: a revocation meanwhile voids what the reads find
+    answer_key = (issuer_id, request.serial_hex, request.hash_algorithm)
     if request.nonce is None:
-        cached = _fetch(_CACHE_LOOKUP, [issuer_id, request.serial_hex, request.hash_algorithm, now])
+        remembered = ocsp_memo.answer(answer_key, now) if memo else None
+        if remembered is None and memory_only:
+            return None
+        cached = remembered or _fetch(
+            _CACHE_LOOKUP, [issuer_id, request.serial_hex, request.hash_algorithm, now]
+        )
         # The cached answer carries the CertID of the request that passed the issuer check; one naming another
         # CA (same serial and hash) must not get it, it goes the live way and gets `unauthorized`.
         if cached is not None and _same_issuer(bytes(cached[0]), request):
-            return OCSPResult(bytes(cached[0]), cached[1], cached[2], from_cache=True)
+            kept = (bytes(cached[0]), cached[1], cached[2])
+            if remembered is None:
+                ocsp_memo.keep_answer(token, answer_key, kept)
+            return OCSPResult(*kept, from_cache=True)
 
-    found = _issuer_and_status(issuer_id, request)
+    status_key = (issuer_id, request.serial_hex)
+    found = ocsp_memo.status(status_key) if memo else None
     if found is None:
-        return OCSPResult(error_response("unauthorized"), "unauthorized")
+        if memory_only:
+            return None
+        found = _issuer_and_status(issuer_id, request)
+        if found is None:
+            return OCSPResult(error_response("unauthorized"), "unauthorized")
+        ocsp_memo.keep_status(token, status_key, found, unknown=found[1].status == "unknown")
     ca_pem, status = found
-    if (request.issuer_name_hash, request.issuer_key_hash) != issuer_hashes(
-        _ca_der(ca_pem), request.hash_algorithm
-    ):
+    if (request.issuer_name_hash, request.issuer_key_hash) != _issuer_hashes(ca_pem, request.hash_algorithm):
         # The certificate was not issued by this CA: this responder is not authoritative for it.
         return OCSPResult(error_response("unauthorized"), "unauthorized")
 
     this_update = now
     next_update = now + timedelta(seconds=settings.OCSP_RESPONSE_VALIDITY)
+    material = cached_responder(issuer_id, ca_pem, now)
+    if material is None and memory_only:
+        return None
     try:
-        material = cached_responder(issuer_id, ca_pem, now) or current_responder(
-            Issuer.objects.get(pk=issuer_id), now
-        )
+        material = material or current_responder(Issuer.objects.get(pk=issuer_id), now)
         der = prepared_signer(material).response(
             request, status, this_update=this_update, next_update=next_update
         )
@@ -132,6 +163,8 @@ def _answer(issuer_id: str, request_der: bytes, now: datetime) -> OCSPResult:
         return OCSPResult(error_response("internalError"), "internalError")
 
     if request.nonce is None:
+        if memory_only:
+            return None
         _execute(
             _CACHE_STORE,
             [
@@ -144,6 +177,7 @@ def _answer(issuer_id: str, request_der: bytes, now: datetime) -> OCSPResult:
                 next_update,
             ],
         )
+        ocsp_memo.keep_answer(token, answer_key, (der, status.status, next_update))
     # A nonced answer is for one client only: HTTP caches must not reuse it.
     return OCSPResult(der, status.status, next_update if request.nonce is None else None)
 
@@ -277,6 +311,7 @@ def prepared_signer(material: ResponderMaterial) -> PreparedSigner:
     return entry[1]
 
 
-@cache
-def _ca_der(ca_pem: str) -> bytes:
-    return x509.load_pem_x509_certificate(ca_pem.encode()).public_bytes(serialization.Encoding.DER)
+@lru_cache(maxsize=256)
+def _issuer_hashes(ca_pem: str, algorithm: str) -> tuple[bytes, bytes]:
+    der = x509.load_pem_x509_certificate(ca_pem.encode()).public_bytes(serialization.Encoding.DER)
+    return issuer_hashes(der, algorithm)

@@ -7,6 +7,7 @@ from django.db import connection
 from certctl.kernel.bulk_insert import unnest_statement
 from certctl.kernel.x509 import serial_hex as canonical_serial
 from certificates.revocation.models import CertificateRevocation, OCSPResponseCache
+from certificates.revocation.services import ocsp_memo
 
 
 def insert_revocations(rows: list[CertificateRevocation]) -> None:
@@ -30,6 +31,11 @@ def insert_revocations(rows: list[CertificateRevocation]) -> None:
 
 
 def drop_ocsp_cache(by_issuer: dict[str, list[str]]) -> None:
+    """Forget the serials' OCSP answers: the cached rows, this process's memo, and (by moving the shared epoch in
+    the caller's transaction) every other process's memo at its next poll."""
     for issuer_id, serials in by_issuer.items():
         spellings = {canonical_serial(int(s, 16)) for s in serials}
         OCSPResponseCache.objects.filter(issuer_id=issuer_id, serial_hex__in=spellings).delete()
+        ocsp_memo.forget(issuer_id, spellings)
+    if by_issuer:
+        ocsp_memo.status_changed()
