@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 
 from django.conf import settings
@@ -32,6 +33,27 @@ def keys_with_binding():
     """API keys, each annotated with whether it is bound to teams (so an unbound key costs one query)."""
     bound = ApiKey.teams.through.objects.filter(apikey_id=OuterRef("pk"))
     return ApiKey.objects.annotate(team_bound=Exists(bound))
+
+
+_DIGEST = "certctl-key-digest"  # stands for the digest in the compiled lookup
+
+
+@functools.cache
+def _key_lookup() -> tuple[str, tuple]:
+    """The live key lookup's SQL and parameters, compiled once per process: compiling it cost twice what running it
+    did, on every API request."""
+    query = keys_with_binding().filter(key_hash=_DIGEST, revoked_at__isnull=True).order_by()[:1].query
+    sql, params = query.sql_with_params()
+    if params.count(_DIGEST) != 1:
+        raise RuntimeError("the API key lookup's parameters changed shape")
+    return sql, params
+
+
+def key_by_digest(digest: str) -> ApiKey | None:
+    """The unrevoked key with this hash, annotated `team_bound`, or None."""
+    sql, params = _key_lookup()
+    rows = ApiKey.objects.raw(sql, [digest if p == _DIGEST else p for p in params])
+    return next(iter(rows), None)
 
 
 def key_principal(api_key: ApiKey) -> Principal:
@@ -68,7 +90,7 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
             if token is None:
                 return None
             digest = hash_key(token)
-            api_key = keys_with_binding().filter(key_hash=digest, revoked_at__isnull=True).first()
+            api_key = key_by_digest(digest)
             # The lookup is by a hash of a 256-bit random key; the compare is constant-time all the same.
             if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):
                 raise exceptions.AuthenticationFailed("Invalid API key")

@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.permissions import BasePermission
 
-from certctl.api.authentication import bearer_token, key_principal, keys_with_binding
+from certctl.api.authentication import bearer_token, key_by_digest, key_principal
 from certctl.api.principal import Principal
 from certctl.api.throttling import failures_counted
 from certctl.kernel.credentials import agent_id_of, hash_key
@@ -70,7 +70,7 @@ class BootstrapAuthentication(authentication.BaseAuthentication):
                 return None
             if bootstrap_token_matches(token):
                 return Principal(name="bootstrap-token", kind="bootstrap"), None
-            api_key = keys_with_binding().filter(key_hash=hash_key(token), revoked_at__isnull=True).first()
+            api_key = key_by_digest(hash_key(token))
             if api_key is None or not api_key.is_admin or api_key.expired(timezone.now()):
                 raise BootstrapRejected()
         return key_principal(api_key), api_key

@@ -17,6 +17,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from certctl.api.errors import Conflict
+from certctl.api.filtering import FilterSet
 from certctl.api.scopes import ADMIN
 from certctl.api.teams import scoped
 from certificates.compliance.models import ComplianceRule, RuleType, Severity, Violation
@@ -83,7 +84,7 @@ class RuleViewSet(viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ViolationFilter(django_filters.FilterSet):
+class ViolationFilter(FilterSet):
     rule_id = django_filters.CharFilter(field_name="rule_id")
     rule_type = django_filters.ChoiceFilter(choices=RuleType.choices)
     severity = django_filters.ChoiceFilter(choices=Severity.choices)

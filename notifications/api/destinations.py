@@ -14,6 +14,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from certctl.api.errors import Conflict
+from certctl.api.filtering import FilterSet
 from certctl.api.scopes import ADMIN
 from certctl.api.teams import scoped
 from certctl.kernel.crypto import DecryptionError
@@ -27,7 +28,7 @@ from notifications.models import Destination
 from notifications.services import destinations, test_send
 
 
-class DestinationFilter(django_filters.FilterSet):
+class DestinationFilter(FilterSet):
     kind = django_filters.ChoiceFilter(choices=DestinationKind.choices)
     source = django_filters.ChoiceFilter(choices=DestinationSource.choices)
     enabled = django_filters.BooleanFilter()

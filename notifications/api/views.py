@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from certctl.api.errors import Conflict
+from certctl.api.filtering import FilterSet
 from certctl.api.teams import scoped
 from notifications.api.ack import AcknowledgementSerializer, acknowledgement_body
 from notifications.api.serializers import (
@@ -26,7 +27,7 @@ from notifications.services.destinations import destination_q
 from notifications.services.operator import REQUEUEABLE
 
 
-class NotificationFilter(django_filters.FilterSet):
+class NotificationFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=NotificationStatus.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     type = django_filters.ChoiceFilter(choices=NotificationType.choices)

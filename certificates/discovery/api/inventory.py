@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from certctl.api.errors import Conflict
+from certctl.api.filtering import FilterSet
 from certctl.api.pagination import PagePagination
 from certctl.api.routers import OptionalSlashRouter
 from certificates.discovery.api.inventory_serializers import (
@@ -50,7 +51,7 @@ def _sighted(**where) -> Exists:
     return Exists(DiscoverySighting.objects.filter(certificate_id=OuterRef("pk"), **where))
 
 
-class DiscoveredCertificateFilter(django_filters.FilterSet):
+class DiscoveredCertificateFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=DiscoveryStatus.choices)
     issuer = django_filters.CharFilter(
         field_name="issuer_dn", lookup_expr="icontains", label="issuer DN contains"
@@ -117,7 +118,7 @@ class DiscoveredCertificateFilter(django_filters.FilterSet):
         return queryset
 
 
-class EndpointFilter(django_filters.FilterSet):
+class EndpointFilter(FilterSet):
     changed = django_filters.BooleanFilter(method="filter_changed", label="changed and not acknowledged")
     kind = django_filters.ChoiceFilter(choices=SightingSource.choices)
     agent_id = django_filters.CharFilter()

@@ -13,6 +13,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from certctl.api.errors import Conflict
+from certctl.api.filtering import FilterSet
 from certctl.api.resources import InventoryViewSet
 from certctl.api.scopes import ADMIN, WRITE
 from certctl.api.teams import scoped
@@ -26,7 +27,7 @@ from certificates.discovery.services import scans
 from certificates.discovery.services.targets import TargetError
 
 
-class ScanRunFilter(django_filters.FilterSet):
+class ScanRunFilter(FilterSet):
     profile_id = django_filters.CharFilter(field_name="profile_id")
     status = django_filters.ChoiceFilter(choices=ScanRunStatus.choices)
 

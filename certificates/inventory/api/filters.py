@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Exists, OuterRef, QuerySet
 
+from certctl.api.filtering import FilterSet
 from certctl.api.teams import TeamScopedFilterBackend
 from certificates.enums import CertificateStatus
 from certificates.inventory.models import ManagedCertificate
@@ -12,7 +13,7 @@ from certificates.inventory.models import ManagedCertificate
 SORT_FIELDS = ("expires_at", "created_at", "updated_at", "common_name", "name", "status", "environment")
 
 
-class CertificateFilter(django_filters.FilterSet):
+class CertificateFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=CertificateStatus.choices)
     environment = django_filters.CharFilter()
     owner_id = django_filters.CharFilter()

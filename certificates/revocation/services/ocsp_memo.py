@@ -31,7 +31,7 @@ from django.conf import settings
 from certctl.kernel import counters
 
 EPOCH_COUNTER = "ocsp_status_epoch"  # a shared counter, not exported as a metric
-MAX_ENTRIES = 50_000  # per kind and process (an answer is ~0.5 KB): forget everything past it
+MAX_ENTRIES = 20_000  # per kind and process (~1 KB an answer with its key, so ~20 MB): forget all past it
 
 _lock = threading.Lock()
 _answers: dict[tuple[str, str, str], tuple[bytes, str, datetime]] = {}

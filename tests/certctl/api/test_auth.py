@@ -120,3 +120,26 @@ def test_browsable_api_renders_for_staff(api_client):
         response = api_client.get(url, HTTP_ACCEPT="text/html")
         assert response.status_code == 200
         assert response["Content-Type"].startswith("text/html")
+
+
+def test_the_compiled_key_lookup_finds_live_keys_only_and_knows_their_binding():
+    from certctl.api.authentication import key_by_digest
+    from certctl.kernel.credentials import hash_key
+    from tests.factories import TeamFactory
+
+    free, free_raw = make_api_key("free")
+    _, bound_raw = make_api_key("bound", teams=[TeamFactory()])
+    revoked, revoked_raw = make_api_key("revoked")
+    revoked.revoked_at = revoked.created_at
+    revoked.save()
+
+    found = key_by_digest(hash_key(free_raw))
+    assert (found.pk, found.name, found.scopes, bool(found.team_bound)) == (
+        free.pk,
+        "free",
+        free.scopes,
+        False,
+    )
+    assert bool(key_by_digest(hash_key(bound_raw)).team_bound) is True
+    assert key_by_digest(hash_key(revoked_raw)) is None
+    assert key_by_digest(hash_key("cctl_not-a-real-key")) is None
