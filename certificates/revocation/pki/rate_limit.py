@@ -17,7 +17,8 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.cache.backends.redis import RedisCacheClient
+
+from certctl.kernel.shared_counts import redis_client
 
 RETRY_AFTER_SECONDS = 60
 MAX_PENDING_ADDRESSES = 100_000
@@ -35,7 +36,7 @@ class _Limiter:
     def _redis(self):
         # One client per process (Django's get_client builds a new one per call; the pool is per process).
         if self._client_pid != os.getpid():
-            self._client, self._client_pid = _redis_client(), os.getpid()
+            self._client, self._client_pid = redis_client(), os.getpid()
             self._pending = {}
         return self._client
 
@@ -79,12 +80,6 @@ class _Limiter:
                     redis.expire(name, RETRY_AFTER_SECONDS + 1)
             self._pending[key] = (pending, shared)
             return shared + pending <= limit
-
-
-def _redis_client():
-    """The redis-py client behind Django's Redis cache backend, or None for any other backend."""
-    backend = getattr(cache, "_cache", None)
-    return backend.get_client(write=True) if isinstance(backend, RedisCacheClient) else None
 
 
 limiter = _Limiter()

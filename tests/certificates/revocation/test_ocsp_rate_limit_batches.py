@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from certctl.kernel.shared_counts import redis_client
 from certificates.revocation.pki import rate_limit
 
 
 @pytest.fixture
 def two_processes(settings):
     """Two limiters sharing one namespace, as two web processes share Redis."""
-    if rate_limit._redis_client() is None:
+    if redis_client() is None:
         pytest.skip("needs the Redis cache backend (REDIS_URL)")
     first, second = rate_limit._Limiter(), rate_limit._Limiter()
     first.reset()
