@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -16,6 +17,22 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def production_like_environment(data_prefix: str) -> None:
+    """Settings as production has them, for this process and the gunicorn it starts (the child inherits them):
+    DEBUG off, throwaway keys, plain HTTP on loopback, a throwaway data dir. Call before Django is set up."""
+    os.environ["CERTCTL_DEBUG"] = "false"
+    os.environ.setdefault("CERTCTL_SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("CERTCTL_ENCRYPTION_KEY", secrets.token_urlsafe(32))
+    os.environ["CERTCTL_ALLOWED_HOSTS"] = "localhost,127.0.0.1"
+    os.environ["CERTCTL_SSL_REDIRECT"] = "false"
+    os.environ.setdefault("CERTCTL_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("CERTCTL_DATA_DIR", tempfile.mkdtemp(prefix=data_prefix))
+    (Path(os.environ["CERTCTL_DATA_DIR"]) / "staticfiles").mkdir(
+        parents=True, exist_ok=True
+    )  # whitenoise's root
+
 
 LUA = r"""
 local bodies = {}

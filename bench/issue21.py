@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path[0] = str(ROOT)
+
+from bench.http_load import load_average  # noqa: E402
 
 # (name, how to run it); the OCSP figures over HTTP come with gunicorn's sync workers, as the Procfile runs it.
 BENCHMARKS = {
@@ -54,10 +57,6 @@ TARGETS = {
 }
 
 FIGURE = re.compile(r"^figure (\S+) (\S+) (.+)$", re.MULTILINE)
-
-
-def load_average() -> str:
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def run(name: str, command: list[str], django_ca: str | None) -> tuple[dict[str, float], str]:

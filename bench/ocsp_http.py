@@ -39,19 +39,20 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)
 
-# Production-like: what gunicorn gets too (the child inherits the environment).
-os.environ["CERTCTL_DEBUG"] = "false"
-os.environ.setdefault("CERTCTL_SECRET_KEY", secrets.token_urlsafe(50))
-os.environ.setdefault("CERTCTL_ENCRYPTION_KEY", secrets.token_urlsafe(32))
-os.environ["CERTCTL_ALLOWED_HOSTS"] = "localhost,127.0.0.1"
-os.environ["CERTCTL_SSL_REDIRECT"] = "false"
-os.environ["CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN"] = "1000000000"
-os.environ.setdefault("CERTCTL_LOG_LEVEL", "WARNING")
-os.environ.setdefault("CERTCTL_DATA_DIR", tempfile.mkdtemp(prefix="certctl-ocsp-bench-"))
-(Path(os.environ["CERTCTL_DATA_DIR"]) / "staticfiles").mkdir(parents=True, exist_ok=True)  # whitenoise's root
+from bench.http_load import (  # noqa: E402
+    free_port,
+    load_average,
+    production_like_environment,
+    run_wrk,
+    start_gunicorn,
+)
+
+production_like_environment("certctl-ocsp-bench-")
+os.environ["CERTCTL_OCSP_RATE_LIMIT_PER_IP_MIN"] = (
+    "1000000000"  # on, but every request still counted in Redis
+)
 
 from bench.api_inventory import django_on_a_fresh_database, drop_database  # noqa: E402
-from bench.http_load import free_port, load_average, run_wrk, start_gunicorn  # noqa: E402
 
 ISSUED = 1000
 REVOKED = 250

@@ -23,11 +23,9 @@ import http.client
 import json
 import os
 import platform
-import secrets
 import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -37,18 +35,11 @@ from urllib.parse import quote, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)
 
-# Production-like settings; gunicorn inherits this environment.
-os.environ["CERTCTL_DEBUG"] = "false"
-os.environ.setdefault("CERTCTL_SECRET_KEY", secrets.token_urlsafe(50))
-os.environ.setdefault("CERTCTL_ENCRYPTION_KEY", secrets.token_urlsafe(32))
-os.environ["CERTCTL_ALLOWED_HOSTS"] = "localhost,127.0.0.1"
-os.environ["CERTCTL_SSL_REDIRECT"] = "false"
-os.environ.setdefault("CERTCTL_LOG_LEVEL", "WARNING")
-os.environ.setdefault("CERTCTL_DATA_DIR", tempfile.mkdtemp(prefix="certctl-scale-bench-"))
-(Path(os.environ["CERTCTL_DATA_DIR"]) / "staticfiles").mkdir(parents=True, exist_ok=True)  # whitenoise's root
+from bench.http_load import free_port, load_average, production_like_environment, start_gunicorn  # noqa: E402
+
+production_like_environment("certctl-scale-bench-")
 
 from bench.api_inventory import django_on_a_fresh_database, drop_database  # noqa: E402
-from bench.http_load import free_port, load_average, start_gunicorn  # noqa: E402
 
 TABLE = "certificates_managedcertificate"
 SEED = f"""

@@ -107,6 +107,7 @@ class RevocationReason(models.TextChoices):
         return REVOCATION_REASON_CODES[self.value]
 
 
+# RFC 5280 §5.3.1 CRLReason codes (7 is unused): the CRL, the OCSP responder and ACME revocation send these.
 REVOCATION_REASON_CODES = {
     "unspecified": 0,
     "keyCompromise": 1,

@@ -7,6 +7,7 @@ CertificateVersion rows, which are the contract between the two.
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -97,3 +98,25 @@ def issue_leaf(ca: LocalCA, cert: ManagedCertificate | None = None, **cert_field
         key_size=256,
     )
     return cert, version, leaf
+
+
+def openssl_crl(tmp_path, der: bytes, ca: LocalCA, *options: str) -> subprocess.CompletedProcess:
+    """`openssl crl -noout` on a DER CRL, verified against the CA's certificate, with `options` (e.g. `-text`)."""
+    (tmp_path / "crl.der").write_bytes(der)
+    (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
+    command = [
+        "openssl",
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        tmp_path / "crl.der",
+        "-CAfile",
+        tmp_path / "ca.pem",
+    ]
+    return subprocess.run([*command, "-noout", *options], capture_output=True, text=True)
+
+
+def openssl_verifies(tmp_path, der: bytes, ca: LocalCA) -> bool:
+    out = openssl_crl(tmp_path, der, ca)
+    return out.returncode == 0 and "verify OK" in out.stderr + out.stdout

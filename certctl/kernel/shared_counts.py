@@ -30,21 +30,21 @@ def redis_client():
 
 def count_in_window(key: str, window: int, timeout: int) -> tuple[int, int]:
     """Add one to `key`'s count in `window` and return (that count, the count of the window before)."""
-    current_key, previous_key = cache.make_key(f"{key}:{window}"), cache.make_key(f"{key}:{window - 1}")
+    name, previous_name = f"{key}:{window}", f"{key}:{window - 1}"
     client = redis_client()
     if client is not None:
+        current_key = cache.make_key(name)
         pipe = client.pipeline(transaction=False)
         pipe.incr(current_key)
         pipe.expire(current_key, timeout)
-        pipe.get(previous_key)
+        pipe.get(cache.make_key(previous_name))
         current, _, previous = pipe.execute()
         return int(current), int(previous or 0)
-    name = f"{key}:{window}"
     try:
         current = cache.incr(name)
     except ValueError:
         current = 1 if cache.add(name, 1, timeout=timeout) else cache.incr(name)
-    return current, int(cache.get(f"{key}:{window - 1}") or 0)
+    return current, int(cache.get(previous_name) or 0)
 
 
 def uncount(key: str, window: int) -> None:

@@ -15,24 +15,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 
+from certificates.enums import REVOCATION_REASON_CODES
 from certificates.issuance.issuers.ca_store import CAMaterial
 from certificates.revocation.pki.der import crl_time, integer, read, tlv
 
-# RFC 5280 §5.3.1 CRLReason codes (7 is unused).
-REASON_CODES = {
-    "unspecified": 0,
-    "keyCompromise": 1,
-    "caCompromise": 2,
-    "affiliationChanged": 3,
-    "superseded": 4,
-    "cessationOfOperation": 5,
-    "certificateHold": 6,
-    "privilegeWithdrawn": 9,
-}
 # crlEntryExtensions holding only a non-critical CRLReason (OID 2.5.29.21); the last byte is the code.
 _REASON_EXTENSIONS = {
     name: bytes.fromhex("300c300a0603551d150403") + bytes([0x0A, 0x01, code])
-    for name, code in REASON_CODES.items()
+    for name, code in REVOCATION_REASON_CODES.items()
 }
 
 

@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 
 from certctl.kernel.x509 import signature_hash
-from certificates.revocation.pki import REASON_FLAGS
-from certificates.revocation.pki.crl import REASON_CODES
+from certificates.enums import REVOCATION_REASON_CODES
 from certificates.revocation.pki.der import children, generalized_time, integer, read, tlv
 from certificates.revocation.pki.ocsp import HASH_ALGORITHMS, Answer, ParsedRequest, build_response
 
@@ -35,7 +34,6 @@ _UNKNOWN = b"\x82\x00"
 _NONCE_OID = tlv(0x06, bytes.fromhex("2b0601050507300102"))
 _BASIC_RESPONSE_TYPE = tlv(0x06, bytes.fromhex("2b0601050507300101"))
 _SUCCESSFUL = b"\x0a\x01\x00"
-assert set(REASON_CODES) == set(REASON_FLAGS)
 
 
 class PreparedSigner:
@@ -63,7 +61,7 @@ class PreparedSigner:
             + integer(request.serial_number),
         )
         if answer.status == "revoked":
-            code = REASON_CODES.get(answer.reason or "", 0)
+            code = REVOCATION_REASON_CODES.get(answer.reason or "", 0)
             status = tlv(0xA1, generalized_time(answer.revoked_at) + tlv(0xA0, bytes([0x0A, 0x01, code])))
         else:
             status = _GOOD if answer.status == "good" else _UNKNOWN

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from datetime import timedelta
 
@@ -16,7 +15,7 @@ from certificates.revocation.models import CertificateRevocation, CRLCache
 from certificates.revocation.services import crl as crl_cache
 from certificates.revocation.services.revoke import revoke_certificate
 from tests.factories import IssuerFactory, ProfileFactory
-from tests.revocation_support import issue_leaf, make_local_ca
+from tests.revocation_support import issue_leaf, make_local_ca, openssl_crl, openssl_verifies
 
 pytestmark = pytest.mark.django_db
 
@@ -70,25 +69,8 @@ def test_crl_is_signed_der_v2_with_reasons_number_and_aki(client, ca, settings):
 
 def test_openssl_verifies_the_crl_and_lists_serials_with_reasons(client, ca, tmp_path):
     leaves = revoked_leaves(ca, ["keyCompromise", "cessationOfOperation"])
-    (tmp_path / "crl.der").write_bytes(get_crl(client, ca.issuer.id).content)
-    (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
-    out = subprocess.run(
-        [
-            "openssl",
-            "crl",
-            "-inform",
-            "DER",
-            "-in",
-            tmp_path / "crl.der",
-            "-CAfile",
-            tmp_path / "ca.pem",
-            "-noout",
-            "-text",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    out = openssl_crl(tmp_path, get_crl(client, ca.issuer.id).content, ca, "-text")
+    assert out.returncode == 0, out.stderr
     assert "verify OK" in out.stderr + out.stdout
     text = out.stdout
     assert "Version 2" in text
@@ -103,25 +85,7 @@ def test_openssl_verifies_the_crl_and_lists_serials_with_reasons(client, ca, tmp
 def test_openssl_verifies_an_intermediate_ca_crl(client, tmp_path):
     ca = make_local_ca("Test Issuing CA", intermediate=True)
     revoked_leaves(ca, ["affiliationChanged"])
-    (tmp_path / "crl.der").write_bytes(get_crl(client, ca.issuer.id).content)
-    (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
-    out = subprocess.run(
-        [
-            "openssl",
-            "crl",
-            "-inform",
-            "DER",
-            "-in",
-            tmp_path / "crl.der",
-            "-CAfile",
-            tmp_path / "ca.pem",
-            "-noout",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "verify OK" in out.stderr + out.stdout
+    assert openssl_verifies(tmp_path, get_crl(client, ca.issuer.id).content, ca)
 
 
 def test_pem_format(client, ca):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +18,7 @@ from certificates.revocation.pki.crl import build_crl, encode_entry, entries_of
 from certificates.revocation.services import crl as crl_cache
 from certificates.revocation.services.revoke import revoke_certificate
 from tests.factories import ProfileFactory
-from tests.revocation_support import issue_leaf, make_ca_certificate, make_local_ca
+from tests.revocation_support import issue_leaf, make_ca_certificate, make_local_ca, openssl_verifies
 
 REASONS = list(REASON_FLAGS)
 
@@ -38,27 +37,6 @@ def content(der: bytes) -> list[tuple[int, datetime, str]]:
 
 def crl_number(der: bytes) -> int:
     return x509.load_der_x509_crl(der).extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-
-
-def openssl_verifies(tmp_path, der: bytes, ca) -> bool:
-    (tmp_path / "crl.der").write_bytes(der)
-    (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
-    out = subprocess.run(
-        [
-            "openssl",
-            "crl",
-            "-inform",
-            "DER",
-            "-in",
-            tmp_path / "crl.der",
-            "-CAfile",
-            tmp_path / "ca.pem",
-            "-noout",
-        ],
-        capture_output=True,
-        text=True,
-    )
-    return out.returncode == 0 and "verify OK" in out.stderr + out.stdout
 
 
 @pytest.mark.parametrize(
