@@ -4,6 +4,7 @@ and a second `make run` on the same data dir refuses to start."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -35,6 +36,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive free loopback ports (the demo TLS lab's four): CERTCTL_PORT + 443, what
+    make run takes by default, may be an ephemeral port some other connection holds."""
+    while True:
+        first = free_port()
+        if first + count > 65535:
+            continue
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(first, first + count):
+                    held.enter_context(socket.socket()).bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return first
+
+
 def get(url: str, headers: dict | None = None) -> tuple[int, str]:
     request = urllib.request.Request(url, headers=headers or {})
     try:
@@ -58,6 +75,7 @@ def run_env(tmp_path: Path, port: int, receiver_ports: tuple[int, int]) -> dict[
         CERTCTL_PORT=str(port),
         CERTCTL_DEMO_RECEIVER_HTTP_PORT=str(receiver_ports[0]),
         CERTCTL_DEMO_RECEIVER_SMTP_PORT=str(receiver_ports[1]),
+        CERTCTL_DEMO_TLS_LAB_PORT=str(free_ports(4)),
         CERTCTL_HEARTBEAT_INTERVAL="1s",
         CERTCTL_ADMIN_PASSWORD="demo-password-1",
     )
